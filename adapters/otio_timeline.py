@@ -1,0 +1,96 @@
+"""The timeline of one ``run``: the video, the Foley WAV under it, a marker per onset.
+
+The timeline starts at the analysed range's start in the video; onset markers sit on
+the timeline itself (``timeline.tracks.markers``), in timeline time at the video's
+rate, each with ``metadata["syncfoley"]`` holding the onset's source time, strength
+and confidence, so a re-run can recognise (and replace) its own markers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from syncfoley.engine.types import OnsetTrack
+
+from .atomic import atomic_path
+
+NAMESPACE = "syncfoley"
+
+
+def build(
+    track: OnsetTrack,
+    video: str | Path,
+    foley_wav: str | Path,
+    sample_rate: int,
+    name: str,
+) -> Any:
+    import opentimelineio as otio
+
+    rate = track.fps or 24.0
+    span = track.span
+    rt = otio.opentime.RationalTime
+    tr = otio.opentime.TimeRange
+
+    def secs(t: float) -> Any:
+        return rt.from_seconds(t, rate)
+
+    timeline = otio.schema.Timeline(name=name)
+    timeline.metadata[NAMESPACE] = {"source": str(video), "detector": track.detector, "range": [span.start, span.end]}
+
+    v_ref = otio.schema.ExternalReference(
+        target_url=str(Path(video).resolve()), available_range=tr(secs(0.0), secs(track.duration))
+    )
+    v_clip = otio.schema.Clip(name=Path(video).name, media_reference=v_ref, source_range=tr(secs(span.start), secs(span.duration)))
+    v_track = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
+    v_track.append(v_clip)
+
+    a_ref = otio.schema.ExternalReference(
+        target_url=str(Path(foley_wav).resolve()),
+        available_range=tr(rt(0, sample_rate), rt(round(span.duration * sample_rate), sample_rate)),
+    )
+    a_clip = otio.schema.Clip(name=Path(foley_wav).name, media_reference=a_ref, source_range=tr(secs(0.0), secs(span.duration)))
+    a_clip.metadata[NAMESPACE] = {"kind": "foley"}
+    a_track = otio.schema.Track(name="Foley", kind=otio.schema.TrackKind.Audio)
+    a_track.append(a_clip)
+
+    timeline.tracks.append(v_track)
+    timeline.tracks.append(a_track)
+    for i, o in enumerate(track.onsets, start=1):
+        if not span.start <= o.time < span.end:
+            continue
+        marker = otio.schema.Marker(
+            name=f"onset {i}",
+            marked_range=tr(secs(o.time - span.start), rt(0, rate)),
+            color=otio.schema.MarkerColor.RED,
+        )
+        marker.metadata[NAMESPACE] = {
+            "kind": "onset",
+            "index": i,
+            "time": o.time,
+            "strength": o.strength,
+            "confidence": o.confidence,
+        }
+        timeline.tracks.markers.append(marker)
+    return timeline
+
+
+def write(timeline: Any, path: str | Path, overwrite: bool = False) -> Path:
+    import opentimelineio as otio
+
+    with atomic_path(path, overwrite) as tmp:
+        otio.adapters.write_to_file(timeline, str(tmp))
+    return Path(path)
+
+
+def read_markers(path: str | Path) -> list[dict[str, Any]]:
+    """The onset markers of a timeline this module wrote: their metadata, in order."""
+    import opentimelineio as otio
+
+    timeline = otio.adapters.read_from_file(str(path))
+    out = []
+    for m in timeline.tracks.markers:
+        meta = m.metadata.get(NAMESPACE)
+        if meta and meta.get("kind") == "onset":
+            out.append({**dict(meta), "timeline_time": m.marked_range.start_time.to_seconds()})
+    return out

@@ -1,0 +1,249 @@
+"""The syncfoley Python API: one place for every job. The CLI and the daemon call these.
+
+Typical use::
+
+    from syncfoley.bridge import api
+    result = api.run("clip.mp4", "out/", preset="metal")
+    print(result.foley_wav, len(result.track.onsets))
+
+All times are seconds from the first frame of the source. Errors a user can cause
+are :class:`~syncfoley.engine.errors.SyncfoleyError` subclasses with a stable code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
+from syncfoley.adapters.atomic import check_writable
+from syncfoley.engine import media
+from syncfoley.engine.errors import FormatError, RequestError, one_of
+from syncfoley.engine.evaluate import OnsetScores
+from syncfoley.engine.generate import GenerationRequest, Timbre
+from syncfoley.engine.onsets import check_detector, detect_motion
+from syncfoley.engine.types import OnsetTrack
+
+Progress = Callable[[float, str], None]
+
+ONSET_FORMATS = {".json": "json", ".mid": "midi", ".midi": "midi", ".csv": "csv"}
+DEFAULT_PRESET = "wood"
+SAMPLE_RATE = 48000
+
+
+def _stage(progress: Optional[Progress], lo: float, hi: float) -> Optional[Progress]:
+    """Map a sub-task's 0..1 progress into ``lo..hi`` of the whole job."""
+    if progress is None:
+        return None
+    return lambda f, text: progress(lo + (hi - lo) * max(0.0, min(1.0, f)), text)
+
+
+def onset_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in ONSET_FORMATS:
+        raise RequestError(f"cannot tell the onsets format of {path}; use a name ending in {one_of(sorted(ONSET_FORMATS))}")
+    return ONSET_FORMATS[suffix]
+
+
+def detect(
+    video: str | Path,
+    *,
+    start: Optional[float] = None,
+    end: Optional[float] = None,
+    detector: str = "motion",
+    progress: Optional[Progress] = None,
+) -> OnsetTrack:
+    """Detect action onsets in ``video`` (optionally only in ``[start, end)``)."""
+    check_detector(detector)
+    info = media.probe(video)
+    span = media.check_range(info, start, end)
+    return detect_motion(video, info, span, progress=progress)
+
+
+def save_onsets(track: OnsetTrack, path: str | Path, *, overwrite: bool = False, note: int = 60) -> Path:
+    """Write onsets as JSON, MIDI or CSV, chosen by the file's extension."""
+    kind = onset_format(path)
+    if kind == "json":
+        return onsets_json.write(track, path, overwrite)
+    if kind == "midi":
+        return midi.write(track, path, note=note, overwrite=overwrite)
+    return markers_csv.write(track, path, overwrite)
+
+
+def load_onsets(path: str | Path) -> OnsetTrack:
+    """Read onsets from JSON, MIDI (notes, else markers) or a marker CSV."""
+    kind = onset_format(path)
+    if not Path(path).is_file():
+        raise FormatError(f"no such onsets file: {path}")
+    if kind == "json":
+        return onsets_json.read(path)
+    if kind == "midi":
+        return midi.read(path)
+    return markers_csv.read(path)
+
+
+def generation_request(
+    track: OnsetTrack,
+    *,
+    start: Optional[float] = None,
+    duration: Optional[float] = None,
+    preset: str = DEFAULT_PRESET,
+    samples: Optional[str | Path] = None,
+    seed: int = 0,
+    sample_rate: int = SAMPLE_RATE,
+) -> GenerationRequest:
+    """Build and check a request; ``start``/``duration`` default to the track's analysed range."""
+    span = track.range
+    begin = start if start is not None else (span.start if span is not None else 0.0)
+    if duration is None:
+        if span is not None:
+            duration = span.end - begin
+        elif track.duration > 0 and track.detector not in ("midi", "markers"):
+            duration = track.duration - begin
+        else:
+            raise RequestError("give --duration: this onsets file does not say how long the audio must be")
+    req = GenerationRequest(
+        track=track,
+        start=float(begin),
+        duration=float(duration),
+        timbre=Timbre(preset=preset, samples=str(samples) if samples else None),
+        sample_rate=sample_rate,
+        seed=seed,
+    )
+    req.validate()
+    return req
+
+
+def check_timbre(timbre: Timbre, sample_rate: int = SAMPLE_RATE) -> None:
+    """Fail early on an unknown preset or an unusable samples folder."""
+    from syncfoley import presets
+    from syncfoley.engine.sampler import load_bank
+
+    if timbre.samples:
+        load_bank(timbre.samples, sample_rate)
+    else:
+        presets.load(timbre.preset)
+
+
+def generate(request: GenerationRequest, progress: Optional[Progress] = None) -> np.ndarray:
+    """Render a Foley track for the request (mono float32 at ``request.sample_rate``)."""
+    from syncfoley.engine.generate import generate as _generate
+
+    return _generate(request, progress)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, *, overwrite: bool = False) -> Path:
+    return wav.write(path, samples, sample_rate, overwrite)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` wrote, and the onsets it found."""
+
+    track: OnsetTrack
+    onsets_json: Path
+    onsets_midi: Path
+    foley_wav: Path
+    timeline: Path
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "onsets_json": str(self.onsets_json),
+            "onsets_midi": str(self.onsets_midi),
+            "foley_wav": str(self.foley_wav),
+            "timeline": str(self.timeline),
+            "onsets": len(self.track.onsets),
+            "detector": self.track.detector,
+        }
+
+
+def run_outputs(video: str | Path, outdir: str | Path) -> dict[str, Path]:
+    stem = Path(video).stem
+    d = Path(outdir)
+    return {
+        "json": d / f"{stem}.onsets.json",
+        "midi": d / f"{stem}.onsets.mid",
+        "wav": d / f"{stem}.foley.wav",
+        "otio": d / f"{stem}.otio",
+    }
+
+
+def run(
+    video: str | Path,
+    outdir: str | Path = ".",
+    *,
+    preset: str = DEFAULT_PRESET,
+    samples: Optional[str | Path] = None,
+    start: Optional[float] = None,
+    end: Optional[float] = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+) -> RunResult:
+    """The main job: detect onsets in ``video``, render Foley on them, write four files.
+
+    Everything that can be checked is checked before the slow work starts: the
+    video, the range, the preset or samples folder, and the outputs.
+    """
+    info = media.probe(video)
+    span = media.check_range(info, start, end)
+    timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
+    check_timbre(timbre)
+    outs = run_outputs(video, outdir)
+    check_writable(outs.values(), overwrite)
+
+    track = detect_motion(video, info, span, progress=_stage(progress, 0.0, 0.8))
+    request = generation_request(track, preset=preset, samples=samples, seed=seed)
+    audio = generate(request, progress=_stage(progress, 0.8, 0.95))
+    note = _midi_note(timbre)
+
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    save_onsets(track, outs["json"], overwrite=overwrite)
+    save_onsets(track, outs["midi"], overwrite=overwrite, note=note)
+    write_wav(outs["wav"], audio, SAMPLE_RATE, overwrite=overwrite)
+    timeline = otio_timeline.build(track, video, outs["wav"], SAMPLE_RATE, name=Path(video).stem)
+    otio_timeline.write(timeline, outs["otio"], overwrite=overwrite)
+    if progress is not None:
+        progress(1.0, "done")
+    return RunResult(track, outs["json"], outs["midi"], outs["wav"], outs["otio"])
+
+
+def _midi_note(timbre: Timbre) -> int:
+    if timbre.samples:
+        return 60
+    from syncfoley import presets
+
+    return presets.load(timbre.preset).midi_note
+
+
+def evaluate(
+    audio: str | Path,
+    onsets: OnsetTrack,
+    *,
+    offset: Optional[float] = None,
+    reference: Optional[str | Path] = None,
+    tolerance: float = 0.1,
+) -> OnsetScores:
+    """Score ``audio`` against the onsets it was rendered for (SyncFusion's protocol).
+
+    ``offset`` is the source time at which the audio starts; by default the start of
+    the track's analysed range (0 for MIDI and CSV onsets).
+    """
+    import dataclasses
+
+    from syncfoley.engine import evaluate as ev
+
+    if not 0 < tolerance <= 1:
+        raise RequestError(f"tolerance must be within 0..1 s, got {tolerance}")
+    begin = offset if offset is not None else (onsets.range.start if onsets.range else 0.0)
+    y = ev.load_eval_audio(audio)
+    length = len(y) / ev.EVAL_SR
+    times = [o.time - begin for o in onsets.onsets if 0 <= o.time - begin < length]
+    scores = ev.score_onsets(times, y, tolerance)
+    if reference is not None:
+        ref = ev.load_eval_audio(reference)
+        scores = dataclasses.replace(scores, spectral_distance=ev.spectral_distance(y, ref))
+    return scores

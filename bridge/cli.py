@@ -1,0 +1,209 @@
+"""``syncfoley``: the command line, a thin layer over :mod:`syncfoley.bridge.api`.
+
+Only argparse is imported at start-up, so ``--help`` answers at once; each command
+imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+PROG = "syncfoley"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syncfoley")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit()
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number), got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Foley in sync with picture: detect action onsets, render Foley on them.",
+    )
+    p.add_argument("--version", action=_VersionAction)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def timbre(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--preset", default="wood", help="material preset (see 'syncfoley presets'); default wood")
+        sp.add_argument("--samples", metavar="DIR", help="folder of your own one-shots to place at the onsets")
+        sp.add_argument("--seed", type=int, default=0, help="random seed of the per-hit variation")
+
+    run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
+    run.add_argument("video", help="video file")
+    run.add_argument("-o", "--outdir", default=".", help="folder for the four outputs (default: here)")
+    run.add_argument("--start", type=_seconds, help="analyse from this time (s)")
+    run.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
+    timbre(run)
+    common(run)
+    run.set_defaults(func=cmd_run)
+
+    det = sub.add_parser("detect", help="detect onsets in a video and write them as JSON, MIDI or CSV")
+    det.add_argument("video", help="video file")
+    det.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
+                     help="onsets file: .json, .mid or .csv (repeat for several)")
+    det.add_argument("--start", type=_seconds, help="analyse from this time (s)")
+    det.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
+    det.add_argument("--detector", default="motion", help="onset detector (default: motion)")
+    det.add_argument("--note", type=int, default=60, help="MIDI note number of the onsets (default 60)")
+    common(det)
+    det.set_defaults(func=cmd_detect)
+
+    gen = sub.add_parser("generate", help="render a Foley WAV from an onsets file (JSON, MIDI or CSV)")
+    gen.add_argument("--onsets", required=True, metavar="FILE", help="onsets: .json, .mid or .csv")
+    gen.add_argument("-o", "--output", required=True, metavar="WAV", help="WAV file to write (48 kHz, 24-bit)")
+    gen.add_argument("--duration", type=_seconds, help="length of the WAV (s); default: the onsets file's range")
+    gen.add_argument("--start", type=_seconds, help="source time at which the WAV starts (default: the range start)")
+    timbre(gen)
+    common(gen)
+    gen.set_defaults(func=cmd_generate)
+
+    ev = sub.add_parser("eval", help="score audio against its onsets with SyncFusion's protocol (JSON out)")
+    ev.add_argument("audio", help="generated audio file")
+    ev.add_argument("--onsets", required=True, metavar="FILE", help="the onsets it was rendered for")
+    ev.add_argument("--reference", metavar="WAV", help="a real recording, for a spectral distance")
+    ev.add_argument("--offset", type=_seconds, help="source time at which the audio starts")
+    ev.add_argument("--tolerance", type=_seconds, default=0.1, help="match window in seconds (default 0.1)")
+    ev.set_defaults(func=cmd_eval)
+
+    pr = sub.add_parser("presets", help="list the material presets")
+    pr.set_defaults(func=cmd_presets)
+    return p
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from .progress import TerminalProgress
+
+    return TerminalProgress(sys.stderr, enabled=not getattr(args, "quiet", False))
+
+
+def _with_progress(args: argparse.Namespace, work: Callable[[Any], Any]) -> Any:
+    bar = _progress(args)
+    try:
+        return work(bar)
+    finally:
+        bar.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import api
+
+    result = _with_progress(
+        args,
+        lambda bar: api.run(
+            args.video, args.outdir, preset=args.preset, samples=args.samples, start=args.start,
+            end=args.end, seed=args.seed, overwrite=args.overwrite, progress=bar,
+        ),
+    )
+    print(f"{len(result.track.onsets)} onsets")
+    for path in (result.onsets_json, result.onsets_midi, result.foley_wav, result.timeline):
+        print(path)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from syncfoley.adapters.atomic import check_writable
+
+    from . import api
+
+    outputs = [Path(o) for o in args.output]
+    for o in outputs:
+        api.onset_format(o)
+    check_writable(outputs, args.overwrite)
+    track = _with_progress(
+        args, lambda bar: api.detect(args.video, start=args.start, end=args.end, detector=args.detector, progress=bar)
+    )
+    for o in outputs:
+        api.save_onsets(track, o, overwrite=args.overwrite, note=args.note)
+    print(f"{len(track.onsets)} onsets")
+    for o in outputs:
+        print(o)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from syncfoley.adapters.atomic import check_writable
+
+    from . import api
+
+    check_writable([Path(args.output)], args.overwrite)
+    track = api.load_onsets(args.onsets)
+    request = api.generation_request(
+        track, start=args.start, duration=args.duration, preset=args.preset, samples=args.samples, seed=args.seed
+    )
+    api.check_timbre(request.timbre)
+    audio = _with_progress(args, lambda bar: api.generate(request, progress=bar))
+    api.write_wav(args.output, audio, request.sample_rate, overwrite=args.overwrite)
+    print(args.output)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from . import api
+
+    track = api.load_onsets(args.onsets)
+    scores = api.evaluate(args.audio, track, offset=args.offset, reference=args.reference, tolerance=args.tolerance)
+    print(json.dumps(scores.to_dict(), indent=2))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from syncfoley import presets
+
+    for name in presets.names():
+        p = presets.load(name)
+        print(f"{name:<10} {p.description}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    from syncfoley.engine.errors import SyncfoleyError
+
+    try:
+        return int(args.func(args))
+    except SyncfoleyError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Reading video with PyAV: probing, and streaming small grey frames for analysis.
+
+Times are seconds from the file's first frame as a player shows it: the stream's
+start time is subtracted, so a file whose first PTS is 10 s still starts at 0.
+Frames are streamed one at a time, so memory does not grow with the file's length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .errors import MediaError, RequestError
+from .types import TimeRange
+
+# Demuxers that open a single picture as a one-frame "video".
+_STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the engine needs to know about a video file."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    codec: str
+    start_time: float
+    has_audio: bool
+
+
+def _open(path: str | Path):  # type: ignore[no-untyped-def]
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"no such file: {p}")
+    if p.is_dir():
+        raise MediaError(f"{p} is a folder; give a video file")
+    try:
+        return av.open(str(p))
+    except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MediaError(f"{p} is not a video file FFmpeg can read ({reason})") from None
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Describe a video file, or raise :class:`MediaError` saying why it is not one."""
+    with _open(path) as container:
+        if container.format.name in _STILL_FORMATS or not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+            what = "a still image" if container.streams.video else "no video stream"
+            raise MediaError(
+                f"{path} has {what} (it holds: {', '.join(kinds)}); give a video file"
+            )
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise MediaError(f"{path}: cannot tell the frame rate of its video stream")
+        tb = stream.time_base
+        start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+        if stream.duration is not None and stream.duration > 0:
+            duration = float(stream.duration * tb)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000 - (start - _container_start(container))
+        else:
+            duration = _count_duration(container, stream)
+        return VideoInfo(
+            path=str(path),
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=float(rate),
+            duration=max(0.0, duration),
+            codec=stream.codec_context.name,
+            start_time=start,
+            has_audio=bool(container.streams.audio),
+        )
+
+
+def _container_start(container) -> float:  # type: ignore[no-untyped-def]
+    return container.start_time / 1_000_000 if container.start_time is not None else 0.0
+
+
+def _count_duration(container, stream) -> float:  # type: ignore[no-untyped-def]
+    last = 0.0
+    for frame in container.decode(stream):
+        if frame.time is not None:
+            last = frame.time
+    return last + 1.0 / float(stream.average_rate or 25)
+
+
+def check_range(info: VideoInfo, start: Optional[float], end: Optional[float]) -> TimeRange:
+    """Resolve an optional ``[start, end)`` against the file; errors name the valid span."""
+    lo = 0.0 if start is None else float(start)
+    hi = info.duration if end is None else float(end)
+    valid = f"valid: 0 <= start < end <= {info.duration:.3f} s"
+    for name, value in (("start", lo), ("end", hi)):
+        if not math.isfinite(value):
+            raise RequestError(f"--{name} must be a finite number of seconds, got {value}")
+    if lo < 0:
+        raise RequestError(f"--start {lo:g} is before the start of {info.path} ({valid})")
+    if lo >= info.duration:
+        raise RequestError(f"--start {lo:g} is beyond the end of {info.path} ({valid})")
+    if hi > info.duration + 1e-6:
+        raise RequestError(f"--end {hi:g} is beyond the end of {info.path} ({valid})")
+    if hi <= lo:
+        raise RequestError(f"--end {hi:g} must be after --start {lo:g} ({valid})")
+    return TimeRange(lo, hi)
+
+
+def analysis_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """Downscaled (width, height) for analysis, keeping the aspect ratio, even numbers."""
+    w = min(target_width, width)
+    h = max(2, int(round(height * w / width / 2)) * 2)
+    return w - (w % 2), h
+
+
+def iter_gray_frames(
+    path: str | Path,
+    span: TimeRange,
+    width: int,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide.
+
+    Seeks to the nearest keyframe before ``span.start`` and decodes forward, so a
+    range deep inside a long file costs only what it covers.
+    """
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb: Fraction = stream.time_base
+        first = stream.start_time if stream.start_time is not None else 0
+        aw, ah = analysis_size(stream.codec_context.width, stream.codec_context.height, width)
+        half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
+        if span.start > 0:
+            container.seek(first + int(span.start / tb), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float((frame.pts - first) * tb)
+            if t < span.start - half_frame:
+                continue
+            if t >= span.end - 1e-9:
+                break
+            img = frame.reformat(width=aw, height=ah, format="gray").to_ndarray()
+            yield t, img.astype(np.float32)
+
+
+def write_video(
+    path: str | Path,
+    frames: Iterator[np.ndarray],
+    fps: Fraction | int,
+    codec: str = "libx264",
+    audio: Optional[tuple[np.ndarray, int]] = None,
+) -> None:
+    """Encode RGB uint8 frames (and optional mono float audio) to a file.
+
+    Used by the example and test scene generators; not part of the detection path.
+    """
+    import av
+
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            vs.options = {"crf": "20", "preset": "veryfast", "bf": "0"}
+        astream = None
+        if audio is not None:
+            astream = out.add_stream("aac", rate=audio[1])
+            astream.layout = "mono"
+        first = True
+        for rgb in frames:
+            if first:
+                vs.height, vs.width = rgb.shape[:2]
+                first = False
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if astream is not None and audio is not None:
+            samples, rate = audio
+            chunk = 1024
+            pcm = np.asarray(samples, dtype=np.float32).reshape(1, -1)
+            for i in range(0, pcm.shape[1], chunk):
+                aframe = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(pcm[:, i : i + chunk]), format="fltp", layout="mono"
+                )
+                aframe.sample_rate = rate
+                aframe.pts = i
+                for packet in astream.encode(aframe):
+                    out.mux(packet)
+            for packet in astream.encode():
+                out.mux(packet)

@@ -1,0 +1,142 @@
+"""Onset detection: which detectors exist and how a request picks one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .errors import RequestError, one_of
+from .media import VideoInfo, analysis_size, iter_gray_frames
+from .motion import BlockMatcher, FlowMatcher, MotionConfig, MotionField, deceleration, normalise
+from .peaks import pick_peaks
+from .types import Onset, OnsetTrack, TimeRange
+
+Progress = Callable[[float, str], None]
+
+DETECTORS = ("motion",)
+
+
+@dataclass(frozen=True)
+class MotionDetectorConfig:
+    """Settings of the motion detector. Speeds are in picture widths per second."""
+
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    # Blocks this far apart (in blocks) are searched for motion that carried on.
+    reach: int = 2
+    # Only motion at least this fast before the stop can make an impact.
+    min_speed: float = 0.12
+    # Lost motion needed for an impact.
+    threshold: float = 0.2
+    # Lost motion that counts as a full-strength hit.
+    full_strength: float = 2.0
+    # Closest two onsets may be, in seconds.
+    min_gap: float = 0.12
+    # Length (s) of the running median that is taken as smooth deceleration.
+    baseline: float = 0.25
+    # Block-matching noise floor, in analysis pixels per frame.
+    noise_floor: float = 0.35
+
+
+def detect_motion(
+    path: str | Path,
+    info: VideoInfo,
+    span: TimeRange,
+    cfg: MotionDetectorConfig = MotionDetectorConfig(),
+    progress: Optional[Progress] = None,
+) -> OnsetTrack:
+    """Detect impacts in the picture: sudden stops or reversals of local motion.
+
+    What it measures: for each frame, block motion with the camera's own motion
+    removed (see :mod:`syncfoley.engine.motion`), then for every block that was
+    moving steadily, how much of that motion vanished by the next frame without
+    carrying on into a nearby block (:func:`~syncfoley.engine.motion.deceleration`).
+    The largest loss in the frame, in picture widths per second, is the impact
+    curve; its local median (smooth braking, gravity) is subtracted and the peaks
+    above ``threshold`` are onsets. Smooth motion, however fast, loses almost
+    nothing from one frame to the next; a stick striking a block or a ball bouncing
+    loses all of it in one frame.
+    """
+    times, scores = motion_curve(path, info, span, cfg, progress)
+    return OnsetTrack(
+        source=str(path),
+        duration=info.duration,
+        fps=info.fps,
+        detector="motion",
+        onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps)),
+        range=span,
+    )
+
+
+def motion_curve(
+    path: str | Path,
+    info: VideoInfo,
+    span: TimeRange,
+    cfg: MotionDetectorConfig = MotionDetectorConfig(),
+    progress: Optional[Progress] = None,
+) -> tuple[list[float], np.ndarray]:
+    """Frame times and the impact curve (lost motion, picture widths per second).
+
+    ``scores[k]`` measures the change between the motion into frame k and the
+    motion out of it, so an impact at frame k shows at ``scores[k]``.
+    """
+    width, _ = analysis_size(info.width, info.height, cfg.motion.width)
+    times: list[float] = []
+    scores: list[float] = []
+    matcher: Optional[BlockMatcher] = None
+    prev_img: Optional[np.ndarray] = None
+    fields: list[MotionField] = []
+    expected = max(1, int(span.duration * info.fps))
+    for t, img in iter_gray_frames(path, span, cfg.motion.width):
+        img = normalise(img)
+        times.append(t)
+        scores.append(0.0)
+        if matcher is None:
+            matcher = BlockMatcher(img.shape, cfg.motion)
+        if prev_img is not None:
+            fields = [*fields[-3:], matcher.field(prev_img, img)]
+            if len(fields) == 4:
+                # fields: motion into frames k-2, k-1, k, k+1 (k+1 is this frame).
+                scores[-3] = _frame_score(fields, cfg, width, info.fps, matcher.limit)
+        prev_img = img
+        if progress is not None and len(times) % 15 == 0:
+            progress(min(1.0, len(times) / expected), "detecting onsets")
+    return times, np.array(scores)
+
+
+def _frame_score(fields: list[MotionField], cfg: MotionDetectorConfig, width: int, fps: float, limit: float) -> float:
+    to_widths = fps / width
+    before, prev, cur, after = fields
+    lost = deceleration(before, prev, cur, after, cfg.reach, limit)
+    speed = np.linalg.norm(prev.vectors, axis=-1)
+    fast = speed >= max(cfg.noise_floor, cfg.min_speed / to_widths)
+    if not fast.any():
+        return 0.0
+    return float(lost[fast].max() * to_widths)
+
+
+def onsets_from_curve(scores: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float) -> list[Onset]:
+    if len(times) < 3:
+        return []
+    gap = max(1, int(round(cfg.min_gap * fps)))
+    # Smooth deceleration (gravity, braking) loses a little motion every frame; an
+    # impact loses it all in one. Subtracting the local median keeps only the spikes.
+    half = max(2, int(round(cfg.baseline * fps / 2)))
+    padded = np.pad(scores, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    spikes = scores - np.median(windows, axis=1)
+    out = []
+    for idx, value in pick_peaks(spikes, cfg.threshold, gap):
+        t = float(np.interp(idx, np.arange(len(times)), times))
+        strength = float(np.clip(np.sqrt(value / cfg.full_strength), 0.05, 1.0))
+        confidence = float(np.clip(1.0 - cfg.threshold / value, 0.0, 1.0))
+        out.append(Onset(time=t, strength=strength, confidence=confidence))
+    return out
+
+
+def check_detector(name: str) -> str:
+    if name not in DETECTORS:
+        raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
+    return name

@@ -1,0 +1,100 @@
+"""The data that flows through syncfoley, defined once.
+
+All times are seconds (``float``) measured from the first frame of the source
+file as a player shows it. Frame and timecode arithmetic lives in the adapters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .errors import FormatError
+
+ONSETS_SCHEMA = "syncfoley.onsets/1"
+
+
+@dataclass(frozen=True)
+class Onset:
+    """One action onset: when, how hard (0..1) and how sure the detector is (0..1)."""
+
+    time: float
+    strength: float = 1.0
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("time", "strength", "confidence"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value != value:
+                raise FormatError(f"onset {name} must be a number, got {value!r}")
+        if self.time < 0:
+            raise FormatError(f"onset time must be >= 0 s, got {self.time}")
+        for name in ("strength", "confidence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise FormatError(f"onset {name} must be within 0..1, got {value}")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A continuous-contact region (scrape, rub, roll) from ``start`` to ``end``."""
+
+    start: float
+    end: float
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An intensity curve sampled at ``rate`` values per second from time 0."""
+
+    rate: float
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open span ``[start, end)`` of a source file, in seconds."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class OnsetTrack:
+    """What detection returns, what MIDI/markers/JSON encode, what generation consumes.
+
+    ``range`` is the part of the source that was analysed (the whole file when
+    no range was asked for); onset times stay absolute in the source file.
+    """
+
+    source: str
+    duration: float
+    fps: float
+    detector: str
+    onsets: tuple[Onset, ...]
+    range: Optional[TimeRange] = None
+    regions: tuple[Region, ...] = ()
+    envelope: Optional[Envelope] = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.onsets, key=lambda o: o.time))
+        if ordered != self.onsets:
+            object.__setattr__(self, "onsets", ordered)
+
+    @property
+    def span(self) -> TimeRange:
+        """The analysed range, or the whole file."""
+        return self.range if self.range is not None else TimeRange(0.0, self.duration)
+
+    def times(self) -> list[float]:
+        return [o.time for o in self.onsets]
+
+    def replace(self, **changes: Any) -> "OnsetTrack":
+        return dataclasses.replace(self, **changes)

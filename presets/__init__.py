@@ -1,0 +1,190 @@
+"""Sound presets: YAML files validated into frozen dataclasses.
+
+Built-in presets live in ``materials/`` beside this file. User presets in
+``$SYNCFOLEY_PRESETS`` (a folder) or ``~/.config/syncfoley/presets`` shadow
+built-in ones of the same name. A request copies a preset with
+:func:`dataclasses.replace`; nothing shared is ever mutated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from syncfoley.engine.errors import PresetError, one_of
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "materials"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One resonance: frequency (Hz), time to decay by 60 dB (s), relative gain."""
+
+    freq: float
+    t60: float
+    gain: float = 1.0
+
+
+@dataclass(frozen=True)
+class Transient:
+    """The contact noise: a band-limited noise burst of ``duration`` seconds."""
+
+    duration: float = 0.004
+    low: float = 300.0
+    high: float = 8000.0
+    gain: float = 0.5
+
+
+@dataclass(frozen=True)
+class Grains:
+    """Secondary micro-impacts after the hit (grit, crackle), spread over ``spread`` s."""
+
+    count: int = 0
+    spread: float = 0.0
+    duration: float = 0.003
+    low: float = 800.0
+    high: float = 9000.0
+    gain: float = 0.2
+
+
+@dataclass(frozen=True)
+class Variation:
+    """Per-hit randomness, so that repeats never sound identical.
+
+    ``pitch`` and ``decay`` are log-normal spreads (0.03 is about half a semitone),
+    ``gain_db`` a normal spread in dB, ``mode_jitter`` an extra per-mode detune.
+    """
+
+    pitch: float = 0.03
+    decay: float = 0.1
+    gain_db: float = 1.5
+    mode_jitter: float = 0.01
+
+
+@dataclass(frozen=True)
+class MaterialPreset:
+    """How the built-in engine sounds one material."""
+
+    name: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    midi_note: int = 60
+    level_db: float = -6.0
+    dynamics_db: float = 24.0
+    brightness: float = 0.8
+    modes: tuple[Mode, ...] = ()
+    transient: Transient = field(default_factory=Transient)
+    grains: Grains = field(default_factory=Grains)
+    variation: Variation = field(default_factory=Variation)
+    path: Optional[str] = field(default=None, compare=False)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise PresetError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in fields(cls) if f.name != "path"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise PresetError(f"{where}: unknown key {unknown[0]!r}; known keys are {one_of(sorted(known))}")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        sub = _NESTED.get((cls, f.name))
+        if sub is list:
+            value = tuple(_build(Mode, m, f"{where}.{f.name}[{i}]") for i, m in enumerate(value or []))
+        elif sub is not None:
+            value = _build(sub, value, f"{where}.{f.name}")
+        elif f.name == "aliases":
+            value = tuple(str(v) for v in (value or []))
+        kwargs[f.name] = value
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:
+        raise PresetError(f"{where}: {exc}") from None
+    _check_numbers(obj, where)
+    return obj
+
+
+_NESTED: dict[tuple[type, str], Any] = {
+    (MaterialPreset, "modes"): list,
+    (MaterialPreset, "transient"): Transient,
+    (MaterialPreset, "grains"): Grains,
+    (MaterialPreset, "variation"): Variation,
+}
+
+
+def _check_numbers(obj: Any, where: str) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.type in ("float", "int") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise PresetError(f"{where}.{f.name}: expected a number, got {value!r}")
+        if f.type in ("float", "int") and f.name in {"freq", "t60", "duration", "spread", "low", "high"} and value < 0:
+            raise PresetError(f"{where}.{f.name}: must be >= 0, got {value!r}")
+    if isinstance(obj, MaterialPreset):
+        if not 0 <= obj.midi_note <= 127:
+            raise PresetError(f"{where}.midi_note: must be within 0..127, got {obj.midi_note}")
+    if isinstance(obj, (Transient, Grains)) and obj.low >= obj.high:
+        raise PresetError(f"{where}: low ({obj.low} Hz) must be below high ({obj.high} Hz)")
+
+
+def load_file(path: str | Path) -> MaterialPreset:
+    """Load and validate one preset file."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PresetError(f"cannot read preset {p}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise PresetError(f"{p} is not valid YAML: {exc}") from None
+    if isinstance(data, Mapping) and "name" not in data:
+        data = {**data, "name": p.stem}
+    preset = _build(MaterialPreset, data, p.name)
+    return dataclasses.replace(preset, path=str(p))
+
+
+def search_path() -> list[Path]:
+    """Folders searched for presets, highest priority first."""
+    dirs = []
+    env = os.environ.get("SYNCFOLEY_PRESETS")
+    if env:
+        dirs.extend(Path(d) for d in env.split(os.pathsep) if d)
+    dirs.append(Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "syncfoley" / "presets")
+    dirs.append(BUILTIN_DIR)
+    return dirs
+
+
+@lru_cache(maxsize=8)
+def _catalogue(dirs: tuple[Path, ...]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in reversed(dirs):
+        if d.is_dir():
+            for f in sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml")):
+                found[f.stem] = f
+    return found
+
+
+def names() -> list[str]:
+    """Names of every preset available, sorted."""
+    return sorted(_catalogue(tuple(search_path())))
+
+
+def load(name: str) -> MaterialPreset:
+    """Load a preset by name (or alias), or a path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        return load_file(name)
+    cat = _catalogue(tuple(search_path()))
+    if name in cat:
+        return load_file(cat[name])
+    for candidate in cat.values():
+        preset = load_file(candidate)
+        if name in preset.aliases:
+            return preset
+    raise PresetError(f"unknown preset {name!r}; available presets: {', '.join(sorted(cat))}")
