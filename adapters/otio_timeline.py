@@ -84,10 +84,14 @@ def write(timeline: Any, path: str | Path, overwrite: bool = False) -> Path:
 
 
 def read_markers(path: str | Path) -> list[dict[str, Any]]:
-    """The onset markers of a timeline this module wrote: their metadata, in order."""
+    """The onset markers of a timeline file this module wrote: their metadata, in order."""
     import opentimelineio as otio
 
-    timeline = otio.adapters.read_from_file(str(path))
+    return read_markers_from(otio.adapters.read_from_file(str(path)))
+
+
+def read_markers_from(timeline: Any) -> list[dict[str, Any]]:
+    """The onset markers of a timeline: their metadata plus their timeline time (s)."""
     out = []
     for m in timeline.tracks.markers:
         meta = m.metadata.get(NAMESPACE)

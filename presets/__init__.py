@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -161,7 +160,6 @@ def search_path() -> list[Path]:
     return dirs
 
 
-@lru_cache(maxsize=8)
 def _catalogue(dirs: tuple[Path, ...]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for d in reversed(dirs):

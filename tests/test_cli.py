@@ -1,0 +1,213 @@
+"""The command line as a user meets it: outputs, errors, progress, start-up time."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import EXAMPLE, run_cli
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    proc = run_cli("run", str(EXAMPLE), "-o", str(out), "--preset", "metal")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", "no progress bar may be drawn when stderr is not a terminal"
+    return out
+
+
+def test_run_writes_the_four_outputs(run_output: Path) -> None:
+    names = sorted(p.name for p in run_output.iterdir())
+    assert names == ["hits.foley.wav", "hits.onsets.json", "hits.onsets.mid", "hits.otio"]
+
+
+def test_foley_wav_is_48k_24bit_and_as_long_as_the_video(run_output: Path) -> None:
+    from syncfoley.engine.media import probe
+
+    info = sf.info(str(run_output / "hits.foley.wav"))
+    assert info.samplerate == 48000
+    assert info.subtype == "PCM_24"
+    assert info.frames == round(probe(EXAMPLE).duration * 48000)
+    audio, _ = sf.read(str(run_output / "hits.foley.wav"))
+    assert np.abs(audio).max() > 0.05, "the track must not be silent"
+
+
+def test_onsets_json_schema(run_output: Path) -> None:
+    data = json.loads((run_output / "hits.onsets.json").read_text())
+    assert data["schema"] == "syncfoley.onsets/1"
+    assert data["source"].endswith("hits.mp4")
+    assert data["detector"] == "motion"
+    assert data["fps"] == pytest.approx(30.0)
+    assert data["duration"] == pytest.approx(6.0)
+    times = [o["time"] for o in data["onsets"]]
+    assert times == sorted(times) and len(times) >= 5
+    for o in data["onsets"]:
+        assert set(o) == {"time", "strength", "confidence"}
+        assert 0 <= o["strength"] <= 1 and 0 <= o["confidence"] <= 1
+
+
+def test_generated_track_hits_its_onsets_under_the_protocol(run_output: Path) -> None:
+    proc = run_cli("eval", str(run_output / "hits.foley.wav"), "--onsets", str(run_output / "hits.onsets.json"))
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)
+    assert scores["onset_accuracy"] >= 0.95
+    assert scores["onset_ap"] >= 0.9
+
+
+def test_detect_and_generate_are_the_two_halves_of_run(tmp_path: Path, run_output: Path) -> None:
+    proc = run_cli("detect", str(EXAMPLE), "-o", str(tmp_path / "x.json"), "-o", str(tmp_path / "x.mid"),
+                   "-o", str(tmp_path / "x.csv"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "x.json").read_text())["onsets"] == json.loads(
+        (run_output / "hits.onsets.json").read_text())["onsets"]
+    for source in ("x.json", "x.mid", "x.csv"):
+        wav = tmp_path / f"{source}.wav"
+        proc = run_cli("generate", "--onsets", str(tmp_path / source), "--duration", "6", "-o", str(wav))
+        assert proc.returncode == 0, proc.stderr
+        assert sf.info(str(wav)).frames == 6 * 48000
+        proc = run_cli("eval", str(wav), "--onsets", str(tmp_path / source))
+        scores = json.loads(proc.stdout)
+        assert scores["onset_accuracy"] >= 0.95 and scores["onset_ap"] >= 0.9, (source, scores)
+
+
+def test_run_on_a_range(tmp_path: Path) -> None:
+    proc = run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--start", "1.0", "--end", "3.5")
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(tmp_path / "hits.foley.wav")).frames == round(2.5 * 48000)
+    data = json.loads((tmp_path / "hits.onsets.json").read_text())
+    assert data["range"] == {"start": 1.0, "end": 3.5}
+    assert all(1.0 <= o["time"] < 3.5 for o in data["onsets"])
+    scores = json.loads(run_cli("eval", str(tmp_path / "hits.foley.wav"), "--onsets",
+                                str(tmp_path / "hits.onsets.json")).stdout)
+    assert scores["onset_accuracy"] >= 0.95
+
+
+def _error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("syncfoley: error: ")
+    return lines[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    line = _error(run_cli("run", str(tmp_path / "nope.mp4"), "-o", str(tmp_path)))
+    assert "no such file" in line and "nope.mp4" in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n")
+    line = _error(run_cli("detect", str(fake), "-o", str(tmp_path / "o.json")))
+    assert "notes.mp4" in line and "not a video" in line
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
+    wav = tmp_path / "sound.wav"
+    sf.write(str(wav), np.zeros(4800), 48000)
+    line = _error(run_cli("run", str(wav), "-o", str(tmp_path / "out")))
+    assert "no video stream" in line and "audio" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_range_outside_the_video(tmp_path: Path) -> None:
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--start", "10"))
+    assert "--start 10" in line and "6.000" in line
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--start", "3", "--end", "2"))
+    assert "--end 2" in line
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--end", "60"))
+    assert "--end 60" in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_unknown_preset_lists_the_presets(tmp_path: Path) -> None:
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--preset", "rubber-duck"))
+    assert "'rubber-duck'" in line
+    for name in ("wood", "metal", "glass", "plastic", "ceramic", "stone", "cloth", "paper", "gravel", "leaves"):
+        assert name in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_empty_samples_folder(tmp_path: Path) -> None:
+    empty = tmp_path / "shots"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no audio here")
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path / "out"), "--samples", str(empty)))
+    assert "no audio files" in line and "shots" in line
+
+
+def test_bad_onsets_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    line = _error(run_cli("generate", "--onsets", str(bad), "--duration", "2", "-o", str(tmp_path / "y.wav")))
+    assert "bad.json" in line and "not valid JSON" in line
+    line = _error(run_cli("generate", "--onsets", str(tmp_path / "x.txt"), "--duration", "2", "-o", str(tmp_path / "y.wav")))
+    assert ".json" in line and ".mid" in line
+    assert not (tmp_path / "y.wav").exists()
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path: Path) -> None:
+    wav = tmp_path / "hits.foley.wav"
+    wav.write_bytes(b"precious")
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path)))
+    assert "hits.foley.wav" in line and "--overwrite" in line
+    assert wav.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hits.foley.wav"]
+    proc = run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--overwrite", "--end", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(wav)).samplerate == 48000
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_help_is_instant_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from syncfoley.bridge import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'av', 'opentimelineio', 'scipy', 'librosa', 'mido', 'torch') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "usage: syncfoley" in proc.stdout
+    assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """Under a pseudo-terminal the bar is drawn on stderr; piped, nothing is (see run_output)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout/stderr are the terminal
+        os.execv(sys.executable, [sys.executable, "-m", "syncfoley.bridge.cli", "run", str(EXAMPLE),
+                                  "-o", str(tmp_path), "--end", "2"])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\r[" in text and "%" in text and "done" in text
+
+
+def test_version_and_presets_listing() -> None:
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("syncfoley ")
+    proc = run_cli("presets")
+    assert proc.returncode == 0
+    assert len(proc.stdout.strip().splitlines()) >= 10

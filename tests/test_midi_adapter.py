@@ -1,0 +1,97 @@
+"""Onsets as MIDI: written with mido, read back by mido and by an independent reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import pytest
+
+from syncfoley.adapters import midi
+from syncfoley.engine.errors import FormatError
+from syncfoley.engine.types import Onset, OnsetTrack
+
+TICK = midi.TEMPO / 1_000_000 / midi.TICKS_PER_BEAT  # seconds per tick
+
+
+def _track() -> OnsetTrack:
+    times = [0.0, 0.0333, 0.5004, 1.23456, 2.999, 61.7]
+    strengths = [1.0, 0.1, 0.5, 0.75, 0.0, 0.33]
+    return OnsetTrack("clip.mp4", 62.0, 30.0, "motion", tuple(Onset(t, s, 0.9) for t, s in zip(times, strengths)))
+
+
+def test_roundtrip_within_one_tick(tmp_path: Path) -> None:
+    track = _track()
+    path = midi.write(track, tmp_path / "o.mid", note=62)
+    back = midi.read(path)
+    assert len(back.onsets) == len(track.onsets)
+    for a, b in zip(track.onsets, back.onsets):
+        assert abs(a.time - b.time) <= TICK
+        assert abs(a.strength - b.strength) <= 1 / 126 + 1e-9
+
+
+def test_independent_reader_sees_the_same_notes_and_markers(tmp_path: Path) -> None:
+    symusic = pytest.importorskip("symusic")  # a C++ MIDI parser, independent of mido
+    track = _track()
+    path = midi.write(track, tmp_path / "o.mid", note=62)
+    score = symusic.Score(str(path), ttype="second")
+    notes = sorted((n for t in score.tracks for n in t.notes), key=lambda n: n.time)
+    assert [n.pitch for n in notes] == [62] * len(track.onsets)
+    for o, n in zip(track.onsets, notes):
+        assert abs(n.time - o.time) <= TICK
+        assert n.velocity == midi.velocity(o.strength)
+        assert n.duration > 0
+    markers = sorted(score.markers, key=lambda m: m.time)
+    assert [m.text for m in markers] == [f"onset {i}" for i in range(1, len(track.onsets) + 1)]
+    for o, m in zip(track.onsets, markers):
+        assert abs(m.time - o.time) <= TICK
+
+
+def test_notes_never_overlap_even_when_onsets_are_close(tmp_path: Path) -> None:
+    track = OnsetTrack("c", 1.0, 30.0, "motion", (Onset(0.10), Onset(0.12), Onset(0.5)))
+    mid = mido.MidiFile(str(midi.write(track, tmp_path / "o.mid")))
+    tick, on = 0, None
+    for msg in mid.tracks[1]:
+        tick += msg.time
+        if msg.type == "note_on" and msg.velocity:
+            assert on is None, "a note started before the previous one ended"
+            on = tick
+        elif msg.type in ("note_off", "note_on"):
+            on = None
+
+
+def test_reads_a_daw_file_with_a_tempo_map(tmp_path: Path) -> None:
+    """A DAW re-saves at its own tempo, with a change mid-way: times must still be right."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    tempo = mido.MidiTrack([
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90), time=0),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(140), time=960),  # after 2 beats at 90 = 1.3333 s
+    ])
+    notes = mido.MidiTrack([
+        mido.Message("note_on", note=60, velocity=100, time=480),   # 0.6667 s
+        mido.Message("note_off", note=60, velocity=0, time=10),
+        mido.Message("note_on", note=60, velocity=64, time=950),    # tick 1440: 1.3333 + 480/480*60/140
+        mido.Message("note_off", note=60, velocity=0, time=10),
+    ])
+    mid.tracks += [tempo, notes]
+    mid.save(str(tmp_path / "daw.mid"))
+    back = midi.read(tmp_path / "daw.mid")
+    assert [round(o.time, 4) for o in back.onsets] == [round(2 / 3, 4), round(4 / 3 + 60 / 140, 4)]
+
+
+def test_markers_only_file(tmp_path: Path) -> None:
+    mid = mido.MidiFile(type=0, ticks_per_beat=960)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("marker", text="hit", time=960)]))
+    mid.save(str(tmp_path / "m.mid"))
+    assert [o.time for o in midi.read(tmp_path / "m.mid").onsets] == [pytest.approx(0.5)]
+
+
+def test_not_midi(tmp_path: Path) -> None:
+    (tmp_path / "x.mid").write_bytes(b"RIFF....WAVEfmt ")
+    with pytest.raises(FormatError, match="not a Standard MIDI File"):
+        midi.read(tmp_path / "x.mid")
+    mid = mido.MidiFile(type=1)
+    mid.tracks.append(mido.MidiTrack())
+    mid.save(str(tmp_path / "empty.mid"))
+    with pytest.raises(FormatError, match="no notes and no markers"):
+        midi.read(tmp_path / "empty.mid")

@@ -1,0 +1,60 @@
+"""The weightless motion detector on clips with known impact times."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from syncfoley.bridge import api
+
+from conftest import EXAMPLE, EXAMPLE_TRUTH, f1_score
+
+
+@pytest.mark.parametrize("name", ["struck", "bouncing", "mixed", "bouncing_60", "bouncing_24"])
+def test_finds_impacts_within_a_tenth_of_a_second(scene_clip, name):
+    path, scene = scene_clip(name)
+    track = api.detect(path)
+    f1, precision, recall = f1_score(track.times(), scene.impacts())
+    assert f1 >= 0.9, f"{name}: F1 {f1:.2f} (P {precision:.2f}, R {recall:.2f}) found {track.times()} truth {scene.impacts()}"
+
+
+@pytest.mark.parametrize("name", ["struck", "bouncing", "bouncing_60"])
+def test_timing_is_within_two_frames(scene_clip, name):
+    path, scene = scene_clip(name)
+    track = api.detect(path)
+    errors = [min(abs(d - t) for d in track.times()) for t in scene.impacts()]
+    assert np.median(errors) <= 1.0 / float(scene.fps)
+    assert max(errors) <= 2.0 / float(scene.fps)
+
+
+def test_no_onsets_on_smooth_motion(scene_clip):
+    path, _ = scene_clip("smooth")
+    assert api.detect(path).onsets == ()
+
+
+def test_example_clip_matches_its_truth():
+    truth = [o["time"] for o in json.loads(EXAMPLE_TRUTH.read_text())["onsets"]]
+    track = api.detect(EXAMPLE)
+    f1, _, _ = f1_score(track.times(), truth)
+    assert f1 >= 0.9, (track.times(), truth)
+
+
+def test_range_keeps_times_absolute(scene_clip):
+    path, scene = scene_clip("struck")
+    track = api.detect(path, start=1.0, end=3.0)
+    inside = [t for t in scene.impacts() if 1.0 <= t < 3.0]
+    assert track.range is not None and (track.range.start, track.range.end) == (1.0, 3.0)
+    assert all(1.0 <= t < 3.0 for t in track.times())
+    f1, _, _ = f1_score(track.times(), inside)
+    assert f1 >= 0.9
+
+
+def test_onsets_are_sorted_and_bounded(scene_clip):
+    path, _ = scene_clip("mixed")
+    track = api.detect(path)
+    times = track.times()
+    assert times == sorted(times)
+    for o in track.onsets:
+        assert 0.0 <= o.strength <= 1.0 and 0.0 <= o.confidence <= 1.0

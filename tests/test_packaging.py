@@ -1,0 +1,30 @@
+"""`pip install .` builds a real wheel that carries the presets and the DAW scripts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def test_wheel_carries_presets_and_scripts(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    wheel = next(tmp_path.glob("syncfoley-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for material in ("wood", "metal", "glass", "plastic", "ceramic", "stone", "cloth", "paper", "gravel", "leaves"):
+        assert f"syncfoley/presets/materials/{material}.yaml" in names
+    assert "syncfoley/bridge/scripts/reaper/syncfoley_run_selected_item.lua" in names
+    for module in ("bridge/cli.py", "bridge/api.py", "engine/onsets.py", "engine/synth.py", "adapters/midi.py"):
+        assert f"syncfoley/{module}" in names
+    # One namespace: nothing at the top level but syncfoley and the metadata.
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"syncfoley", next(t for t in tops if t.endswith(".dist-info"))}
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "syncfoley = syncfoley.bridge.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
