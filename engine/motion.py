@@ -58,8 +58,9 @@ class BlockMatcher:
 
     Coarse to fine: a full search at half resolution finds each block's motion
     to within two pixels over twice the search radius; a small search around
-    that at full resolution refines it. This covers fast motion (a falling ball
-    moves a block or more per frame) at a tenth of the cost of a full search.
+    that at full resolution refines it. This follows fast motion (a falling ball
+    moves a block or more per frame) without a full search over the larger window
+    at full resolution.
     """
 
     def __init__(self, shape: tuple[int, int], cfg: MotionConfig) -> None:
@@ -235,43 +236,3 @@ def deceleration(
     share = np.clip(lost / np.maximum(steady, 1e-6), 0.0, 1.0)
     return np.where(prev.valid, lost * share, 0.0).astype(np.float32)
 
-
-class FlowMatcher:
-    """Dense optical flow (OpenCV) pooled into blocks; same output as BlockMatcher."""
-
-    def __init__(self, shape: tuple[int, int], cfg: MotionConfig, method: str = "dis") -> None:
-        import cv2
-
-        self.cv2 = cv2
-        self.cfg = cfg
-        b = cfg.block
-        self.rows, self.cols = shape[0] // b, shape[1] // b
-        self.h, self.w = self.rows * b, self.cols * b
-        self.method = method
-        if method == "dis":
-            self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        ys = (np.arange(self.rows) + 0.5) * b - self.h / 2
-        xs = (np.arange(self.cols) + 0.5) * b - self.w / 2
-        gy, gx = np.meshgrid(ys, xs, indexing="ij")
-        self.design = np.stack([np.ones_like(gx), gx, gy], axis=-1).reshape(-1, 3)
-
-    camera = BlockMatcher.camera
-
-    def field(self, prev: np.ndarray, cur: np.ndarray) -> MotionField:
-        cv2 = self.cv2
-        p = np.clip(prev * 40 + 128, 0, 255).astype(np.uint8)
-        c = np.clip(cur * 40 + 128, 0, 255).astype(np.uint8)
-        if self.method == "dis":
-            flow = self.dis.calc(p, c, None)
-        else:
-            flow = cv2.calcOpticalFlowFarneback(p, c, None, 0.5, 4, 9, 3, 5, 1.1, 0)
-        b = self.cfg.block
-        f = flow[: self.h, : self.w].reshape(self.rows, b, self.cols, b, 2)
-        vec = np.median(f, axis=(1, 3))[..., ::-1].astype(np.float32)  # (dy, dx)
-        spread = np.abs(f - vec[:, None, :, None, ::-1]).mean(axis=(1, 3)).sum(-1)
-        speed = np.linalg.norm(vec, axis=-1)
-        valid = spread <= 0.5 + 0.5 * speed
-        saturated = np.zeros_like(valid)
-        camera = self.camera(vec, valid)
-        residual = np.where(valid[..., None], vec - camera, 0.0).astype(np.float32)
-        return MotionField(residual, valid, saturated, camera)

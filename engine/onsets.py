@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import RequestError, one_of
 from .media import VideoInfo, analysis_size, iter_gray_frames
-from .motion import BlockMatcher, FlowMatcher, MotionConfig, MotionField, deceleration, normalise
+from .motion import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
 from .peaks import pick_peaks
 from .types import Onset, OnsetTrack, TimeRange
 

@@ -103,18 +103,18 @@ def render_onsets(
     """Render every onset in ``[start, start + duration)`` into a mono track."""
     n = int(round(duration * sr))
     track = np.zeros(n, dtype=np.float32)
-    rng = np.random.default_rng(seed)
     for i, onset in enumerate(onsets):
         pos = int(round((onset.time - start) * sr))
-        hit_rng = np.random.default_rng([seed, i])
         if pos < 0 or pos >= n:
             continue
+        # One generator per hit, keyed by its index: a render is reproducible and
+        # editing one onset does not change the sound of the others.
+        hit_rng = np.random.default_rng([seed, i])
         hit = render_hit(preset, onset.strength, hit_rng, sr) * hit_gain(preset, onset.strength, hit_rng)
         end = min(n, pos + len(hit))
         track[pos:end] += hit[: end - pos]
         if progress is not None and i % 32 == 0:
             progress(i / max(1, len(onsets)), "synthesising")
-    del rng
     return soft_limit(track)
 
 
