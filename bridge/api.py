@@ -192,6 +192,8 @@ def run(
     span = media.check_range(info, start, end)
     timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
     check_timbre(timbre)
+    if Path(outdir).exists() and not Path(outdir).is_dir():
+        raise RequestError(f"output folder {outdir} is a file; give a folder (it is created if missing)")
     outs = run_outputs(video, outdir)
     check_writable(outs.values(), overwrite)
 

@@ -60,21 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--samples", metavar="DIR", help="folder of your own one-shots to place at the onsets")
         sp.add_argument("--seed", type=int, default=0, help="random seed of the per-hit variation")
 
+    def video(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("video", help="video file")
+        sp.add_argument("--start", type=_seconds, help="analyse from this time (s)")
+        sp.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
+
     run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
-    run.add_argument("video", help="video file")
+    video(run)
     run.add_argument("-o", "--outdir", default=".", help="folder for the four outputs (default: here)")
-    run.add_argument("--start", type=_seconds, help="analyse from this time (s)")
-    run.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
     timbre(run)
     common(run)
     run.set_defaults(func=cmd_run)
 
     det = sub.add_parser("detect", help="detect onsets in a video and write them as JSON, MIDI or CSV")
-    det.add_argument("video", help="video file")
+    video(det)
     det.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
                      help="onsets file: .json, .mid or .csv (repeat for several)")
-    det.add_argument("--start", type=_seconds, help="analyse from this time (s)")
-    det.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
     det.add_argument("--detector", default="motion", help="onset detector (default: motion)")
     det.add_argument("--note", type=int, default=60, help="MIDI note number of the onsets (default 60)")
     common(det)
@@ -199,6 +200,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args))
     except SyncfoleyError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # The file system said no (permissions, a full disk): the user's to fix.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

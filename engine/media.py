@@ -141,7 +141,7 @@ def iter_gray_frames(
         half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
         if span.start > 0:
             container.seek(first + int(span.start / tb), stream=stream, backward=True)
-        for frame in container.decode(stream):
+        for frame in _decode(container, stream, path):
             if frame.pts is None:
                 continue
             t = float((frame.pts - first) * tb)
@@ -151,6 +151,24 @@ def iter_gray_frames(
                 break
             img = frame.reformat(width=aw, height=ah, format="gray").to_ndarray()
             yield t, img.astype(np.float32)
+
+
+def _decode(container, stream, path: str | Path):  # type: ignore[no-untyped-def]
+    """Decode frames; a file that breaks part-way is a MediaError naming where."""
+    import av
+
+    last = 0.0
+    frames = container.decode(stream)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path} cannot be decoded past {last:.3f} s ({exc}); the file may be damaged") from None
+        if frame.time is not None:
+            last = frame.time
+        yield frame
 
 
 def write_video(

@@ -75,6 +75,22 @@ def scene_clip(clip_dir: Path) -> Callable[[str], tuple[Path, Scene]]:
     return get
 
 
+@pytest.fixture(scope="session")
+def detected(scene_clip: Callable[[str], tuple[Path, Scene]]) -> Callable[[str], tuple[object, Scene]]:
+    """Onsets detected in a named scene, computed once per session; returns (track, scene)."""
+    from syncfoley.bridge import api
+
+    cache: dict[str, object] = {}
+
+    def get(name: str) -> tuple[object, Scene]:
+        path, scene = scene_clip(name)
+        if name not in cache:
+            cache[name] = api.detect(path)
+        return cache[name], scene
+
+    return get
+
+
 def f1_score(detected: Sequence[float], truth: Sequence[float], tol: float = 0.1) -> tuple[float, float, float]:
     """F1, precision, recall with one-to-one matching within ``tol`` seconds."""
     used: set[int] = set()

@@ -211,3 +211,21 @@ def test_version_and_presets_listing() -> None:
     proc = run_cli("presets")
     assert proc.returncode == 0
     assert len(proc.stdout.strip().splitlines()) >= 10
+
+
+def test_damaged_video_names_where_it_breaks(tmp_path: Path) -> None:
+    data = bytearray(EXAMPLE.read_bytes())
+    rng = np.random.default_rng(1)
+    for i in range(200_000, 300_000, 97):
+        data[i] = int(rng.integers(256))
+    bad = tmp_path / "damaged.mp4"
+    bad.write_bytes(bytes(data))
+    line = _error(run_cli("detect", str(bad), "-o", str(tmp_path / "o.json")))
+    assert "damaged.mp4" in line and "decoded past" in line
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_output_folder_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("")
+    line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path / "out")))
+    assert "is a file" in line

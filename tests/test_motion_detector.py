@@ -13,25 +13,23 @@ from conftest import EXAMPLE, EXAMPLE_TRUTH, f1_score
 
 
 @pytest.mark.parametrize("name", ["struck", "bouncing", "mixed", "bouncing_60", "bouncing_24"])
-def test_finds_impacts_within_a_tenth_of_a_second(scene_clip, name):
-    path, scene = scene_clip(name)
-    track = api.detect(path)
+def test_finds_impacts_within_a_tenth_of_a_second(detected, name):
+    track, scene = detected(name)
     f1, precision, recall = f1_score(track.times(), scene.impacts())
     assert f1 >= 0.9, f"{name}: F1 {f1:.2f} (P {precision:.2f}, R {recall:.2f}) found {track.times()} truth {scene.impacts()}"
 
 
 @pytest.mark.parametrize("name", ["struck", "bouncing", "bouncing_60"])
-def test_timing_is_within_two_frames(scene_clip, name):
-    path, scene = scene_clip(name)
-    track = api.detect(path)
+def test_timing_is_within_two_frames(detected, name):
+    track, scene = detected(name)
     errors = [min(abs(d - t) for d in track.times()) for t in scene.impacts()]
     assert np.median(errors) <= 1.0 / float(scene.fps)
     assert max(errors) <= 2.0 / float(scene.fps)
 
 
-def test_no_onsets_on_smooth_motion(scene_clip):
-    path, _ = scene_clip("smooth")
-    assert api.detect(path).onsets == ()
+def test_no_onsets_on_smooth_motion(detected):
+    track, _ = detected("smooth")
+    assert track.onsets == ()
 
 
 def test_example_clip_matches_its_truth():
@@ -51,9 +49,8 @@ def test_range_keeps_times_absolute(scene_clip):
     assert f1 >= 0.9
 
 
-def test_onsets_are_sorted_and_bounded(scene_clip):
-    path, _ = scene_clip("mixed")
-    track = api.detect(path)
+def test_onsets_are_sorted_and_bounded(detected):
+    track, _ = detected("mixed")
     times = track.times()
     assert times == sorted(times)
     for o in track.onsets:
