@@ -207,13 +207,32 @@ def _carried(field: MotionField, u: np.ndarray, reach: int, escape: np.ndarray) 
     return np.where(escapes, np.inf, best)
 
 
+def _supported(field: MotionField, v: np.ndarray, reach: int) -> np.ndarray:
+    """Whether a block of ``field`` within ``reach`` moved like ``v``: along it at half
+    its speed or more (faster is fine: the object may be slowing), and off its line by
+    less than half its speed (a wrong match points anywhere)."""
+    rows, cols = v.shape[:2]
+    speed = np.linalg.norm(v, axis=-1)
+    u = v / np.maximum(speed, 1e-6)[..., None]
+    vec = np.where((field.saturated | ~field.valid)[..., None], np.nan, field.vectors)
+    padded = np.pad(vec, ((reach, reach), (reach, reach), (0, 0)), constant_values=np.nan)
+    ok = np.zeros((rows, cols), dtype=bool)
+    for oy in range(2 * reach + 1):
+        for ox in range(2 * reach + 1):
+            nb = padded[oy : oy + rows, ox : ox + cols]
+            along = (nb * u).sum(axis=-1)
+            off = np.linalg.norm(nb - along[..., None] * u, axis=-1)
+            ok |= (along >= 0.5 * speed) & (off <= 0.5 * speed)
+    return ok
+
+
 def deceleration(
     before: MotionField, prev: MotionField, cur: MotionField, after: MotionField, reach: int, limit: float
 ) -> np.ndarray:
     """Per block, how much steady motion was lost from one frame to the next, in px/frame.
 
     A block moving with velocity v into frame t-1 counts as steadily moving only if
-    motion along v was also there, nearby, into frame t-2 (one wrong match is not a
+    motion like v was also there, nearby, into frame t-2 (one wrong match is not a
     movement). What survives into frame t is the largest component along
     v among the blocks within ``reach`` (the object may have moved on into a
     neighbour), in frame t or in frame t+1: a block matched badly for one frame
@@ -225,10 +244,7 @@ def deceleration(
     speed = np.linalg.norm(v, axis=-1)
     u = v / np.maximum(speed, 1e-6)[..., None]
     escape = speed >= 0.5 * limit
-    # Motion seen into t-2 at half the speed or more confirms it (an object under
-    # gravity speeds up); less than that, only what was seen counts.
-    support = _carried(before, u, reach, escape)
-    steady = np.where(support >= 0.5 * speed, speed, np.clip(support, 0.0, speed))
+    steady = np.where(_supported(before, v, reach), speed, 0.0)
     survive = np.maximum(_carried(cur, u, reach, escape), _carried(after, u, reach, escape))
     lost = np.maximum(steady - np.minimum(survive, steady), 0.0)
     # Weighted by the share of the motion that was lost: an impact loses most of

@@ -4,52 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
 
 import pytest
 
-from syncfoley.engine.scenes import BouncingBall, Mover, Scene, Striker, demo_scene
+from syncfoley.engine.scenes import Scene, catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hits.mp4"
 EXAMPLE_TRUTH = ROOT / "examples" / "hits.truth.json"
 
-SCENES: dict[str, Scene] = {
-    # A stick striking a block, a smoothly swaying distractor, handheld shake,
-    # sensor noise and flicker.
-    "struck": Scene(
-        duration=4, shake=3, noise=3, flicker=0.04,
-        objects=(Striker(x=300, contact_y=230, hits=(0.6, 1.3, 1.9, 2.6, 3.3)), Mover(x=520, y=150, sway=80, period=2.0)),
-    ),
-    # A ball bouncing to rest, a distractor gliding across, a slow camera pan.
-    "bouncing": Scene(
-        duration=4, pan=-20, noise=3,
-        objects=(BouncingBall(x=320, floor_y=340, drop_height=250, radius=24), Mover(x=150, y=120, velocity=90)),
-    ),
-    # Both at once at 29.97 fps, with a pan the other way.
-    "mixed": demo_scene(seed=3, fps=Fraction(30000, 1001), pan=-15, noise=3),
-    # 59.94 fps: half the motion per frame.
-    "bouncing_60": Scene(
-        duration=3, fps=Fraction(60000, 1001), pan=15,
-        objects=(BouncingBall(x=320, floor_y=340, drop_height=250, radius=24),),
-    ),
-    # 23.976 fps: twice the motion per frame.
-    "bouncing_24": Scene(
-        duration=3, fps=Fraction(24000, 1001), pan=10, noise=2,
-        objects=(BouncingBall(x=250, floor_y=330, drop_height=150, radius=30), Mover(x=500, y=100, sway=50, period=2)),
-    ),
-    # Only smooth motion: pans, glides and sways. No onsets may be found.
-    "smooth": Scene(
-        duration=4, pan=25, noise=2,
-        objects=(
-            Mover(x=200, y=150, sway=150, period=2.5),
-            Mover(x=-50, y=260, velocity=180),
-            Mover(x=500, y=80, sway=60, period=1.7, radius=30),
-        ),
-    ),
-}
+SCENES = catalogue()
 
 
 @pytest.fixture(scope="session")
