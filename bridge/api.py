@@ -21,10 +21,11 @@ import numpy as np
 from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
 from syncfoley.adapters.atomic import check_writable
 from syncfoley.engine import media
-from syncfoley.engine.errors import FormatError, RequestError, one_of
+from syncfoley.engine.errors import FormatError, MediaError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores
 from syncfoley.engine.generate import GenerationRequest, Timbre
-from syncfoley.engine.onsets import check_detector, detect_motion
+from syncfoley.engine.onsets import check_detector
+from syncfoley.engine.onsets import detect as detect_onsets
 from syncfoley.engine.types import OnsetTrack
 
 Progress = Callable[[float, str], None]
@@ -53,14 +54,22 @@ def detect(
     *,
     start: Optional[float] = None,
     end: Optional[float] = None,
-    detector: str = "motion",
+    detector: str = "auto",
+    guide: Optional[str | Path] = None,
     progress: Optional[Progress] = None,
 ) -> OnsetTrack:
-    """Detect action onsets in ``video`` (optionally only in ``[start, end)``)."""
+    """Detect action onsets in ``video`` (optionally only in ``[start, end)``).
+
+    ``detector``: ``auto`` (the sound when there is any, else the picture),
+    ``motion`` or ``audio``; ``guide`` is a WAV to use as the sound instead of the
+    video's own, its time 0 at the video's first frame.
+    """
     check_detector(detector)
     info = media.probe(video)
     span = media.check_range(info, start, end)
-    return detect_motion(video, info, span, progress=progress)
+    if guide is not None and not Path(guide).is_file():
+        raise MediaError(f"no such guide track: {guide}")
+    return detect_onsets(video, info, span, detector=detector, guide=guide, progress=progress)
 
 
 def save_onsets(track: OnsetTrack, path: str | Path, *, overwrite: bool = False, note: int = 60) -> Path:
@@ -179,6 +188,8 @@ def run(
     samples: Optional[str | Path] = None,
     start: Optional[float] = None,
     end: Optional[float] = None,
+    detector: str = "auto",
+    guide: Optional[str | Path] = None,
     seed: int = 0,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
@@ -188,8 +199,11 @@ def run(
     Everything that can be checked is checked before the slow work starts: the
     video, the range, the preset or samples folder, and the outputs.
     """
+    check_detector(detector)
     info = media.probe(video)
     span = media.check_range(info, start, end)
+    if guide is not None and not Path(guide).is_file():
+        raise MediaError(f"no such guide track: {guide}")
     timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
     check_timbre(timbre)
     if Path(outdir).exists() and not Path(outdir).is_dir():
@@ -197,7 +211,7 @@ def run(
     outs = run_outputs(video, outdir)
     check_writable(outs.values(), overwrite)
 
-    track = detect_motion(video, info, span, progress=_stage(progress, 0.0, 0.8))
+    track = detect_onsets(video, info, span, detector=detector, guide=guide, progress=_stage(progress, 0.0, 0.8))
     request = generation_request(track, preset=preset, samples=samples, seed=seed)
     audio = generate(request, progress=_stage(progress, 0.8, 0.95))
     note = _midi_note(timbre)

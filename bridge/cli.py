@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("video", help="video file")
         sp.add_argument("--start", type=_seconds, help="analyse from this time (s)")
         sp.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
+        sp.add_argument("--detector", default="auto", metavar="NAME",
+                        help="auto (the sound if there is any, else the picture), motion or audio; default auto")
+        sp.add_argument("--guide", metavar="WAV",
+                        help="production sound to detect onsets in, its time 0 at the video's first frame")
 
     run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
     video(run)
@@ -76,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     video(det)
     det.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
                      help="onsets file: .json, .mid or .csv (repeat for several)")
-    det.add_argument("--detector", default="motion", help="onset detector (default: motion)")
     det.add_argument("--note", type=int, default=60, help="MIDI note number of the onsets (default 60)")
     common(det)
     det.set_defaults(func=cmd_detect)
@@ -117,6 +120,13 @@ def _with_progress(args: argparse.Namespace, work: Callable[[Any], Any]) -> Any:
         bar.close()
 
 
+def _warn_partial(track: Any) -> None:
+    stopped = track.extra.get("decode_stopped_at")
+    if stopped is not None:
+        print(f"{PROG}: warning: {track.source} could not be decoded past {stopped:.3f} s "
+              f"({track.extra.get('decode_error')}); onsets are only those found before", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import api
 
@@ -124,10 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         args,
         lambda bar: api.run(
             args.video, args.outdir, preset=args.preset, samples=args.samples, start=args.start,
-            end=args.end, seed=args.seed, overwrite=args.overwrite, progress=bar,
+            end=args.end, detector=args.detector, guide=args.guide, seed=args.seed,
+            overwrite=args.overwrite, progress=bar,
         ),
     )
-    print(f"{len(result.track.onsets)} onsets")
+    _warn_partial(result.track)
+    print(f"{len(result.track.onsets)} onsets ({result.track.detector})")
     for path in (result.onsets_json, result.onsets_midi, result.foley_wav, result.timeline):
         print(path)
     return 0
@@ -143,11 +155,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
         api.onset_format(o)
     check_writable(outputs, args.overwrite)
     track = _with_progress(
-        args, lambda bar: api.detect(args.video, start=args.start, end=args.end, detector=args.detector, progress=bar)
+        args,
+        lambda bar: api.detect(
+            args.video, start=args.start, end=args.end, detector=args.detector, guide=args.guide, progress=bar
+        ),
     )
+    _warn_partial(track)
     for o in outputs:
         api.save_onsets(track, o, overwrite=args.overwrite, note=args.note)
-    print(f"{len(track.onsets)} onsets")
+    print(f"{len(track.onsets)} onsets ({track.detector})")
     for o in outputs:
         print(o)
     return 0

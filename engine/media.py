@@ -122,15 +122,31 @@ def analysis_size(width: int, height: int, target_width: int) -> tuple[int, int]
     return w - (w % 2), h
 
 
+@dataclass
+class DecodeReport:
+    """Where decoding stopped early, if it did: a damaged file yields what it can."""
+
+    stopped_at: Optional[float] = None
+    reason: str = ""
+
+    def as_extra(self) -> dict[str, object]:
+        if self.stopped_at is None:
+            return {}
+        return {"decode_stopped_at": round(self.stopped_at, 6), "decode_error": self.reason}
+
+
 def iter_gray_frames(
     path: str | Path,
     span: TimeRange,
     width: int,
+    report: Optional[DecodeReport] = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide.
 
     Seeks to the nearest keyframe before ``span.start`` and decodes forward, so a
-    range deep inside a long file costs only what it covers.
+    range deep inside a long file costs only what it covers. If the file breaks
+    part-way, decoding stops there: with a ``report`` the frames so far are kept and
+    the report says where and why; without one, :class:`MediaError` is raised.
     """
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -141,7 +157,7 @@ def iter_gray_frames(
         half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
         if span.start > 0:
             container.seek(first + int(span.start / tb), stream=stream, backward=True)
-        for frame in _decode(container, stream, path):
+        for frame in _decode(container, stream, path, report):
             if frame.pts is None:
                 continue
             t = float((frame.pts - first) * tb)
@@ -153,10 +169,11 @@ def iter_gray_frames(
             yield t, img.astype(np.float32)
 
 
-def _decode(container, stream, path: str | Path):  # type: ignore[no-untyped-def]
-    """Decode frames; a file that breaks part-way is a MediaError naming where."""
+def _decode(container, stream, path: str | Path, report: Optional[DecodeReport]):  # type: ignore[no-untyped-def]
+    """Decode frames; a file that breaks part-way stops there (see iter_gray_frames)."""
     import av
 
+    first = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     last = 0.0
     frames = container.decode(stream)
     while True:
@@ -165,9 +182,14 @@ def _decode(container, stream, path: str | Path):  # type: ignore[no-untyped-def
         except StopIteration:
             return
         except av.error.FFmpegError as exc:
-            raise MediaError(f"{path} cannot be decoded past {last:.3f} s ({exc}); the file may be damaged") from None
+            if report is None:
+                raise MediaError(
+                    f"{path} cannot be decoded past {last:.3f} s ({exc}); the file may be damaged"
+                ) from None
+            report.stopped_at, report.reason = last, str(exc)
+            return
         if frame.time is not None:
-            last = frame.time
+            last = frame.time - first
         yield frame
 
 

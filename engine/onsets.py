@@ -9,14 +9,17 @@ from typing import Callable, Optional
 import numpy as np
 
 from .errors import RequestError, one_of
-from .media import VideoInfo, analysis_size, iter_gray_frames
+from .media import DecodeReport, VideoInfo, analysis_size, iter_gray_frames
 from .motion import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
 from .peaks import pick_peaks
 from .types import Onset, OnsetTrack, TimeRange
 
 Progress = Callable[[float, str], None]
 
-DETECTORS = ("motion",)
+DETECTORS = ("auto", "motion", "audio")
+
+# A guide track whose loudest moment is below this (dBFS) is taken as silent.
+SILENT_DB = -50.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ def detect_motion(
     nothing from one frame to the next; a stick striking a block or a ball bouncing
     loses all of it in one frame.
     """
-    times, scores = motion_curve(path, info, span, cfg, progress)
+    report = DecodeReport()
+    times, scores = motion_curve(path, info, span, cfg, progress, report)
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
@@ -67,6 +71,7 @@ def detect_motion(
         detector="motion",
         onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps)),
         range=span,
+        extra=report.as_extra(),
     )
 
 
@@ -76,6 +81,7 @@ def motion_curve(
     span: TimeRange,
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
+    report: Optional[DecodeReport] = None,
 ) -> tuple[list[float], np.ndarray]:
     """Frame times and the impact curve (lost motion, picture widths per second).
 
@@ -89,7 +95,7 @@ def motion_curve(
     prev_img: Optional[np.ndarray] = None
     fields: list[MotionField] = []
     expected = max(1, int(span.duration * info.fps))
-    for t, img in iter_gray_frames(path, span, cfg.motion.width):
+    for t, img in iter_gray_frames(path, span, cfg.motion.width, report):
         img = normalise(img)
         times.append(t)
         scores.append(0.0)
@@ -140,3 +146,40 @@ def check_detector(name: str) -> str:
     if name not in DETECTORS:
         raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
     return name
+
+
+def detect(
+    path: str | Path,
+    info: VideoInfo,
+    span: TimeRange,
+    detector: str = "auto",
+    guide: Optional[str | Path] = None,
+    progress: Optional[Progress] = None,
+) -> OnsetTrack:
+    """Detect onsets with the named detector.
+
+    ``auto`` uses the sound when there is any (the ``guide`` file if given, else
+    the video's own audio stream) and the picture otherwise; the track's
+    ``detector`` says which ran and ``detector_requested`` what was asked for.
+    A guide file's time 0 is the video's first frame.
+    """
+    from .errors import MediaError
+    from .guide import detect_guide
+
+    check_detector(detector)
+    sound = Path(guide) if guide is not None else (Path(path) if info.has_audio else None)
+    if detector == "audio" and sound is None:
+        raise MediaError(f"{path} has no audio stream; give a guide track (--guide WAV) or use --detector motion")
+    extra: dict[str, object] = {"detector_requested": detector}
+    if guide is not None:
+        extra["guide"] = str(guide)
+    if detector in ("audio", "auto") and sound is not None:
+        result = detect_guide(sound, span, progress=progress)
+        if detector == "audio" or result.peak_db > SILENT_DB:
+            return OnsetTrack(
+                source=str(path), duration=info.duration, fps=info.fps, detector="audio",
+                onsets=result.onsets, range=span, extra=extra,
+            )
+        extra["guide_silent_db"] = round(result.peak_db, 1)
+    track = detect_motion(path, info, span, progress=progress)
+    return track.replace(extra={**track.extra, **extra})

@@ -77,3 +77,32 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         [sys.executable, "-m", "syncfoley.bridge.cli", *args],
         capture_output=True, text=True, cwd=cwd, timeout=600,
     )
+
+
+def production_sound(seed: int, duration: float, sr: int = 48000) -> tuple["np.ndarray", list[float]]:
+    """A guide track with known onsets: hits of mixed materials and strengths, some
+    as close as 80 ms, over room tone (-40 dBFS pink noise), a 50 Hz hum and a slowly
+    gliding tone (which must not trigger). Returns (samples, onset times)."""
+    import numpy as np
+    from scipy.signal import lfilter
+
+    from syncfoley import presets
+    from syncfoley.engine.synth import render_onsets
+    from syncfoley.engine.types import Onset
+
+    rng = np.random.default_rng(seed)
+    times = np.cumsum(rng.uniform(0.08, 0.8, int(duration * 3)))
+    times = [float(t) for t in times if 0.2 < t < duration - 0.3]
+    y = np.zeros(int(duration * sr), dtype=np.float32)
+    names = presets.names()
+    for i, t in enumerate(times):
+        preset = presets.load(names[int(rng.integers(len(names)))])
+        y += render_onsets(preset, [Onset(t, float(rng.uniform(0.25, 1.0)))], 0.0, duration, sr, seed * 1000 + i)
+    white = rng.standard_normal(len(y))
+    pink = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
+                   [1, -2.494956002, 2.017265875, -0.522189400], white)
+    t = np.arange(len(y)) / sr
+    y += (pink / np.abs(pink).max() * 10 ** (-40 / 20)).astype(np.float32)
+    y += (0.01 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+    y += (0.02 * np.sin(2 * np.pi * (400 * t + 40 * np.sin(2 * np.pi * 0.2 * t)))).astype(np.float32)
+    return np.clip(y, -1, 1), times
