@@ -78,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     det = sub.add_parser("detect", help="detect onsets in a video and write them as JSON, MIDI or CSV")
     video(det)
-    det.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
+    det.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                      help="onsets file: .json, .mid or .csv (repeat for several)")
+    det.add_argument("--plot", metavar="PNG", help="draw the detector's curve and the onsets (.png, .pdf, .svg)")
+    det.add_argument("--truth", metavar="FILE", help="true onsets (.json, .mid, .csv) to draw on the plot")
     det.add_argument("--note", type=int, default=60, help="MIDI note number of the onsets (default 60)")
     common(det)
     det.set_defaults(func=cmd_detect)
@@ -147,13 +149,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from syncfoley.adapters.atomic import check_writable
+    from syncfoley.engine.errors import RequestError
 
     from . import api
 
     outputs = [Path(o) for o in args.output]
+    if not outputs and not args.plot:
+        raise RequestError("nothing to write: give -o FILE (.json, .mid, .csv) and/or --plot PNG")
     for o in outputs:
         api.onset_format(o)
-    check_writable(outputs, args.overwrite)
+    check_writable(outputs + ([Path(args.plot)] if args.plot else []), args.overwrite)
+    truth = api.load_onsets(args.truth).times() if args.truth else None
     track = _with_progress(
         args,
         lambda bar: api.detect(
@@ -163,6 +169,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     _warn_partial(track)
     for o in outputs:
         api.save_onsets(track, o, overwrite=args.overwrite, note=args.note)
+    if args.plot:
+        from syncfoley.adapters import plot
+
+        outputs.append(plot.write(track, args.plot, truth, overwrite=args.overwrite))
     print(f"{len(track.onsets)} onsets ({track.detector})")
     for o in outputs:
         print(o)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import iter_audio
 from .peaks import pick_peaks
-from .types import Onset, TimeRange
+from .types import Curve, Onset, TimeRange
 
 Progress = Callable[[float, str], None]
 
@@ -131,6 +131,7 @@ def _refine(samples: np.ndarray, approx: int, sr: int) -> int:
 class GuideResult:
     onsets: tuple[Onset, ...]
     peak_db: float
+    curve: Curve
 
 
 def detect_guide(
@@ -145,14 +146,23 @@ def detect_guide(
     start, curve, samples = flux_curve(iter_audio(path, span, cfg.sample_rate), cfg, progress, span.duration)
     peak = float(np.abs(samples).max()) if len(samples) else 0.0
     peak_db = 20 * np.log10(peak) if peak > 0 else float("-inf")
-    return GuideResult(tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db)
+    times = start + np.arange(len(curve)) * cfg.hop / cfg.sample_rate
+    scale = _scale(curve, cfg)
+    plot = Curve(tuple(times.tolist()), tuple((curve / scale).tolist()), "spectral flux (normalised)", cfg.floor)
+    return GuideResult(tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db, plot)
+
+
+def _scale(curve: np.ndarray, cfg: GuideDetectorConfig) -> float:
+    """The flux that counts as 1: the curve's 99th percentile, but never so small
+    that a quiet hum, normalised to itself, would look like hits."""
+    return max(float(np.quantile(curve, 0.99)) if len(curve) else 0.0, cfg.min_flux / cfg.floor)
 
 
 def onsets_from_flux(curve: np.ndarray, samples: np.ndarray, start: float, cfg: GuideDetectorConfig) -> list[Onset]:
     if len(curve) < 3 or not np.any(curve > 0):
         return []
     sr, hop = cfg.sample_rate, cfg.hop
-    scale = max(float(np.quantile(curve, 0.99)), cfg.min_flux / cfg.floor)
+    scale = _scale(curve, cfg)
     norm = curve / scale
     pre, post = int(cfg.pre_avg * sr / hop), int(cfg.post_avg * sr / hop)
     padded = np.pad(norm, (pre, post), mode="edge")

@@ -12,7 +12,7 @@ from .errors import RequestError, one_of
 from .media import DecodeReport, VideoInfo, analysis_size, iter_gray_frames
 from .motion import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
 from .peaks import pick_peaks
-from .types import Onset, OnsetTrack, TimeRange
+from .types import Curve, Onset, OnsetTrack, TimeRange
 
 Progress = Callable[[float, str], None]
 
@@ -72,6 +72,10 @@ def detect_motion(
         onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps)),
         range=span,
         extra=report.as_extra(),
+        curve=Curve(
+            tuple(times), tuple(float(v) for v in impact_spikes(scores, cfg, info.fps)),
+            "sudden loss of motion (picture widths/s)", cfg.threshold,
+        ),
     )
 
 
@@ -123,16 +127,20 @@ def _frame_score(fields: list[MotionField], cfg: MotionDetectorConfig, width: in
     return float(lost[fast].max() * to_widths)
 
 
+def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> np.ndarray:
+    """The curve less its running median: smooth deceleration (gravity, braking)
+    loses a little motion every frame, an impact loses it all in one."""
+    half = max(2, int(round(cfg.baseline * fps / 2)))
+    padded = np.pad(scores, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return scores - np.median(windows, axis=1)
+
+
 def onsets_from_curve(scores: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float) -> list[Onset]:
     if len(times) < 3:
         return []
     gap = max(1, int(round(cfg.min_gap * fps)))
-    # Smooth deceleration (gravity, braking) loses a little motion every frame; an
-    # impact loses it all in one. Subtracting the local median keeps only the spikes.
-    half = max(2, int(round(cfg.baseline * fps / 2)))
-    padded = np.pad(scores, half, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    spikes = scores - np.median(windows, axis=1)
+    spikes = impact_spikes(scores, cfg, fps)
     out = []
     for idx, value in pick_peaks(spikes, cfg.threshold, gap):
         t = float(np.interp(idx, np.arange(len(times)), times))
@@ -178,7 +186,7 @@ def detect(
         if detector == "audio" or result.peak_db > SILENT_DB:
             return OnsetTrack(
                 source=str(path), duration=info.duration, fps=info.fps, detector="audio",
-                onsets=result.onsets, range=span, extra=extra,
+                onsets=result.onsets, range=span, extra=extra, curve=result.curve,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
     track = detect_motion(path, info, span, progress=progress)

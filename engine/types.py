@@ -54,6 +54,17 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A detector's evidence over time, for plotting: ``values`` at ``times`` (s),
+    with the ``threshold`` that peaks had to pass, in the same units."""
+
+    times: tuple[float, ...]
+    values: tuple[float, ...]
+    label: str
+    threshold: float = 0.0
+
+
+@dataclass(frozen=True)
 class TimeRange:
     """A half-open span ``[start, end)`` of a source file, in seconds."""
 
@@ -82,6 +93,8 @@ class OnsetTrack:
     regions: tuple[Region, ...] = ()
     envelope: Optional[Envelope] = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The detector's curve, for plots; never written to onset files.
+    curve: Optional[Curve] = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.onsets, key=lambda o: o.time))
