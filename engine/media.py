@@ -165,7 +165,7 @@ def iter_gray_frames(
                 continue
             if t >= span.end - 1e-9:
                 break
-            img = frame.reformat(width=aw, height=ah, format="gray").to_ndarray()
+            img = frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
             yield t, img.astype(np.float32)
 
 
@@ -193,34 +193,57 @@ def _decode(container, stream, path: str | Path, report: Optional[DecodeReport])
         yield frame
 
 
+# Encoder settings for the codecs editorial media comes in (used to make test media).
+CODECS: dict[str, dict[str, object]] = {
+    "h264": {"codec": "libx264", "pix_fmt": "yuv420p", "options": {"crf": "20", "preset": "veryfast", "bf": "0"}},
+    "hevc": {"codec": "libx265", "pix_fmt": "yuv420p", "options": {"crf": "24", "preset": "ultrafast", "x265-params": "log-level=error"}},
+    "prores": {"codec": "prores_ks", "pix_fmt": "yuv422p10le", "options": {"profile": "1"}},
+    "dnxhd": {"codec": "dnxhd", "pix_fmt": "yuv422p", "options": {"profile": "dnxhr_lb"}},
+    "vp9": {"codec": "libvpx-vp9", "pix_fmt": "yuv420p", "options": {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}},
+    "mjpeg": {"codec": "mjpeg", "pix_fmt": "yuvj420p", "options": {"q:v": "4"}},
+}
+
+
 def write_video(
     path: str | Path,
     frames: Iterator[np.ndarray],
     fps: Fraction | int,
-    codec: str = "libx264",
+    codec: str = "h264",
     audio: Optional[tuple[np.ndarray, int]] = None,
+    times: Optional[list[float]] = None,
+    start: float = 0.0,
 ) -> None:
     """Encode RGB uint8 frames (and optional mono float audio) to a file.
 
-    Used by the example and test scene generators; not part of the detection path.
+    ``codec`` is a key of :data:`CODECS`. ``times`` gives each frame's own time
+    (variable frame rate); ``start`` shifts every timestamp, as a file cut from a
+    longer recording starts at a non-zero time. Used to make example and test
+    media; not part of the detection path.
     """
     import av
 
+    spec = CODECS[codec]
+    tb = Fraction(1, 90000)
     with av.open(str(path), "w") as out:
-        vs = out.add_stream(codec, rate=fps)
-        vs.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            vs.options = {"crf": "20", "preset": "veryfast", "bf": "0"}
+        vs = out.add_stream(str(spec["codec"]), rate=fps)
+        vs.pix_fmt = str(spec["pix_fmt"])
+        vs.options = {k: str(v) for k, v in dict(spec["options"]).items()}  # type: ignore[call-overload]
+        if times is not None or start:
+            vs.codec_context.time_base = tb
         astream = None
         if audio is not None:
             astream = out.add_stream("aac", rate=audio[1])
             astream.layout = "mono"
         first = True
-        for rgb in frames:
+        for i, rgb in enumerate(frames):
             if first:
                 vs.height, vs.width = rgb.shape[:2]
                 first = False
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if times is not None or start:
+                t = (times[i] if times is not None else i / float(fps)) + start
+                frame.pts = int(round(t / tb))
+                frame.time_base = tb
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode():
@@ -229,12 +252,13 @@ def write_video(
             samples, rate = audio
             chunk = 1024
             pcm = np.asarray(samples, dtype=np.float32).reshape(1, -1)
+            offset = int(round(start * rate))
             for i in range(0, pcm.shape[1], chunk):
                 aframe = av.AudioFrame.from_ndarray(
                     np.ascontiguousarray(pcm[:, i : i + chunk]), format="fltp", layout="mono"
                 )
                 aframe.sample_rate = rate
-                aframe.pts = i
+                aframe.pts = offset + i
                 for packet in astream.encode(aframe):
                     out.mux(packet)
             for packet in astream.encode():

@@ -21,7 +21,8 @@ class MotionConfig:
 
     width: int = 256
     block: int = 8
-    search: int = 8
+    # Half-resolution search radius: motion up to 2 * search pixels per frame is followed.
+    search: int = 10
     # Penalty (SAD per pixel of displacement) that prefers small vectors in weak texture.
     smoothness: float = 0.02
     # A block is trusted when its best match is this much better than its average one.
@@ -70,19 +71,6 @@ class BlockMatcher:
             raise ValueError("block size must be even")
         self.rows, self.cols = shape[0] // b, shape[1] // b
         self.h, self.w = self.rows * b, self.cols * b
-        r = cfg.search
-        shifts = np.arange(-r, r + 1)
-        dy, dx = np.meshgrid(shifts, shifts, indexing="ij")
-        hb = b // 2
-        self.coarse_penalty = (cfg.smoothness * hb * hb * np.hypot(dy, dx)).astype(np.float32)
-        self.fine = np.array([(y, x) for y in range(-1, 2) for x in range(-1, 2)])
-        self.pad = 2 * r + 2
-        by = np.arange(self.rows)[:, None, None, None] * b
-        bx = np.arange(self.cols)[None, :, None, None] * b
-        iy = np.arange(b)[None, None, :, None]
-        ix = np.arange(b)[None, None, None, :]
-        self.base_y = (by + iy + self.pad).astype(np.intp)
-        self.base_x = (bx + ix + self.pad).astype(np.intp)
         ys = (np.arange(self.rows) + 0.5) * b - self.h / 2
         xs = (np.arange(self.cols) + 0.5) * b - self.w / 2
         gy, gx = np.meshgrid(ys, xs, indexing="ij")
@@ -90,24 +78,15 @@ class BlockMatcher:
 
     def coarse(self, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full search at half resolution: (dy, dx) in full-resolution pixels, distinctness, saturation."""
+        from .kernels import coarse_search
+
         r, hb = self.cfg.search, self.cfg.block // 2
-        p = _half(prev[: self.h, : self.w])
+        p = np.pad(_half(prev[: self.h, : self.w]), r, mode="edge")
         c = _half(cur[: self.h, : self.w])
-        h, w = c.shape
-        n = 2 * r + 1
-        padded = np.pad(p, r, mode="edge")
-        sad = np.empty((n, n, self.rows, self.cols), dtype=np.float32)
-        for i in range(n):
-            win = np.lib.stride_tricks.sliding_window_view(padded[i : i + h], w, axis=1)
-            diff = np.abs(win.transpose(1, 0, 2) - c[None])  # (n, h, w)
-            sad[i] = diff.reshape(n, self.rows, hb, self.cols, hb).sum(axis=(2, 4))
-        cost = (sad + self.coarse_penalty[:, :, None, None]).reshape(n * n, self.rows, self.cols)
-        best = cost.argmin(axis=0)
-        bi, bj = np.divmod(best, n)
-        best_sad = np.take_along_axis(sad.reshape(n * n, self.rows, self.cols), best[None], 0)[0]
-        distinct = best_sad < self.cfg.distinct * sad.reshape(n * n, self.rows, self.cols).mean(axis=0)
-        saturated = (bi == 0) | (bi == n - 1) | (bj == 0) | (bj == n - 1)
-        return np.stack([bi - r, bj - r], axis=-1) * 2, distinct, saturated
+        dy, dx, best_sad, mean_sad = coarse_search(p, c, hb, r, self.cfg.smoothness)
+        distinct = best_sad < self.cfg.distinct * mean_sad
+        saturated = (np.abs(dy) == r) | (np.abs(dx) == r)
+        return np.stack([dy, dx], axis=-1) * 2, distinct, saturated
 
     @property
     def limit(self) -> float:
@@ -115,22 +94,16 @@ class BlockMatcher:
         return 2.0 * self.cfg.search
 
     def field(self, prev: np.ndarray, cur: np.ndarray) -> MotionField:
+        from .kernels import refine
+
         guess, distinct, saturated = self.coarse(prev, cur)
-        b = self.cfg.block
-        padded = np.pad(prev[: self.h, : self.w], self.pad, mode="edge")
-        blocks = cur[: self.h, : self.w].reshape(self.rows, b, self.cols, b).transpose(0, 2, 1, 3)
-        costs = np.empty((len(self.fine), self.rows, self.cols), dtype=np.float32)
-        for k, (fy, fx) in enumerate(self.fine):
-            oy = (guess[..., 0] + fy)[:, :, None, None]
-            ox = (guess[..., 1] + fx)[:, :, None, None]
-            patch = padded[self.base_y + oy, self.base_x + ox]
-            disp = np.hypot(guess[..., 0] + fy, guess[..., 1] + fx)
-            costs[k] = np.abs(patch - blocks).sum(axis=(2, 3)) + self.cfg.smoothness * b * b * disp
+        p = np.ascontiguousarray(prev[: self.h, : self.w])
+        c = np.ascontiguousarray(cur[: self.h, : self.w])
+        cube, contrast = refine(p, c, self.cfg.block, guess[..., 0], guess[..., 1], self.cfg.smoothness)
+        costs = cube.reshape(9, self.rows, self.cols)
         best = costs.argmin(axis=0)
         best_sad = np.take_along_axis(costs, best[None], 0)[0]
-        contrast = np.abs(blocks - blocks.mean(axis=(2, 3), keepdims=True)).sum(axis=(2, 3))
         well_matched = best_sad <= self.cfg.residual * contrast
-        cube = costs.reshape(3, 3, self.rows, self.cols)
         bi, bj = np.divmod(best, 3)
         rr, cc = np.indices((self.rows, self.cols))
         dy = guess[..., 0] + bi - 1 + _parabola(cube, bi, bj, rr, cc, axis=0)
@@ -143,18 +116,24 @@ class BlockMatcher:
         return MotionField(residual, valid, saturated, camera)
 
     def camera(self, vec: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Robust affine fit of the block vectors: the camera's own motion."""
+        """Robust affine fit of the block vectors: the camera's own motion.
+
+        Least squares on the trusted blocks, refitted twice on the 60% that fit best
+        (moving objects are the outliers). Solved through the 3x3 normal equations:
+        the design is a fixed, well-conditioned grid.
+        """
         mask = valid.reshape(-1)
         zero = np.zeros((self.rows, self.cols, 2), dtype=np.float32)
         if mask.sum() < max(6, self.cfg.min_global_fraction * mask.size):
             return zero
         a = self.design[mask]
-        v = vec.reshape(-1, 2)[mask]
+        v = vec.reshape(-1, 2)[mask].astype(np.float64)
         keep = np.ones(len(v), dtype=bool)
         coef = np.zeros((3, 2))
         for _ in range(3):
-            coef, *_ = np.linalg.lstsq(a[keep], v[keep], rcond=None)
-            err = np.linalg.norm(a @ coef - v, axis=1)
+            ak = a[keep]
+            coef = np.linalg.solve(ak.T @ ak + 1e-9 * np.eye(3), ak.T @ v[keep])
+            err = np.hypot(*(a @ coef - v).T)
             keep = err <= max(np.quantile(err, 0.6), 0.25)
             if keep.sum() < 6:
                 break
@@ -181,55 +160,11 @@ def _parabola(cost: np.ndarray, bi: np.ndarray, bj: np.ndarray, rr: np.ndarray, 
     return np.clip(off, -0.5, 0.5).astype(np.float32)
 
 
-def _carried(field: MotionField, u: np.ndarray, reach: int, escape: np.ndarray) -> np.ndarray:
-    """Largest component along ``u`` among the blocks of ``field`` within ``reach``.
-
-    Where ``escape`` is set (the block was already moving nearly as fast as the
-    search can follow), a neighbour beyond the picture's edge or whose match hit the
-    edge of the search counts as carrying the motion on (infinite): leaving the
-    picture or speeding up is not a stop. Elsewhere such neighbours are ignored.
-    """
-    rows, cols = u.shape[:2]
-    vec = np.where(field.saturated[..., None], np.nan, field.vectors)
-    padded = np.pad(vec, ((reach, reach), (reach, reach), (0, 0)), constant_values=np.nan)
-    best = np.full((rows, cols), -np.inf, dtype=np.float32)
-    unseen = np.zeros((rows, cols), dtype=bool)
-    for oy in range(2 * reach + 1):
-        for ox in range(2 * reach + 1):
-            dot = (padded[oy : oy + rows, ox : ox + cols] * u).sum(axis=-1)
-            nan = np.isnan(dot)
-            unseen |= nan
-            best = np.maximum(best, np.where(nan, -np.inf, dot))
-    edge = np.zeros((rows, cols), dtype=bool)
-    edge[:reach, :] = edge[-reach:, :] = edge[:, :reach] = edge[:, -reach:] = True
-    # Leaving the picture is possible for any block near the edge.
-    escapes = (escape & unseen) | (edge & unseen & ~field.saturated)
-    return np.where(escapes, np.inf, best)
-
-
-def _supported(field: MotionField, v: np.ndarray, reach: int) -> np.ndarray:
-    """Whether a block of ``field`` within ``reach`` moved like ``v``: along it at half
-    its speed or more (faster is fine: the object may be slowing), and off its line by
-    less than half its speed (a wrong match points anywhere)."""
-    rows, cols = v.shape[:2]
-    speed = np.linalg.norm(v, axis=-1)
-    u = v / np.maximum(speed, 1e-6)[..., None]
-    vec = np.where((field.saturated | ~field.valid)[..., None], np.nan, field.vectors)
-    padded = np.pad(vec, ((reach, reach), (reach, reach), (0, 0)), constant_values=np.nan)
-    ok = np.zeros((rows, cols), dtype=bool)
-    for oy in range(2 * reach + 1):
-        for ox in range(2 * reach + 1):
-            nb = padded[oy : oy + rows, ox : ox + cols]
-            along = (nb * u).sum(axis=-1)
-            off = np.linalg.norm(nb - along[..., None] * u, axis=-1)
-            ok |= (along >= 0.5 * speed) & (off <= 0.5 * speed)
-    return ok
-
-
 def deceleration(
     before: MotionField, prev: MotionField, cur: MotionField, after: MotionField, reach: int, limit: float
-) -> np.ndarray:
-    """Per block, how much steady motion was lost from one frame to the next, in px/frame.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per block, how much steady motion was lost from one frame to the next, in px/frame:
+    (weighted by the share lost, raw).
 
     A block moving with velocity v into frame t-1 counts as steadily moving only if
     motion like v was also there, nearby, into frame t-2 (one wrong match is not a
@@ -237,18 +172,20 @@ def deceleration(
     v among the blocks within ``reach`` (the object may have moved on into a
     neighbour), in frame t or in frame t+1: a block matched badly for one frame
     (a thin rod seen end-on, a change of blur) is not a stop, while a real stop or
-    reversal still shows in the frame after. A sudden stop loses all of the motion;
-    an object that carries on, even into the next block, loses nothing.
+    reversal still shows in the frame after. Neighbours beyond the picture's edge, or
+    whose match hit the edge of the search, count as carrying the motion on when the
+    block was already moving nearly as fast as the search can follow (or sits at the
+    edge): leaving the picture or speeding up is not a stop. A sudden stop loses all
+    of the motion; an object that carries on, even into the next block, loses nothing.
+    The loss is weighted by the share of the motion lost: an impact loses most of it
+    in one frame, smooth braking (a hand slowing down, gravity) only a part.
     """
-    v = prev.vectors
-    speed = np.linalg.norm(v, axis=-1)
-    u = v / np.maximum(speed, 1e-6)[..., None]
-    escape = speed >= 0.5 * limit
-    steady = np.where(_supported(before, v, reach), speed, 0.0)
-    survive = np.maximum(_carried(cur, u, reach, escape), _carried(after, u, reach, escape))
-    lost = np.maximum(steady - np.minimum(survive, steady), 0.0)
-    # Weighted by the share of the motion that was lost: an impact loses most of
-    # it in one frame, smooth braking (a hand slowing down, gravity) only a part.
-    share = np.clip(lost / np.maximum(steady, 1e-6), 0.0, 1.0)
-    return np.where(prev.valid, lost * share, 0.0).astype(np.float32)
+    from .kernels import lost_motion
 
+    return lost_motion(
+        before.vectors, before.valid & ~before.saturated,
+        prev.vectors, prev.valid,
+        cur.vectors, cur.saturated,
+        after.vectors, after.saturated,
+        reach, float(limit),
+    )

@@ -63,13 +63,13 @@ def detect_motion(
     loses all of it in one frame.
     """
     report = DecodeReport()
-    times, scores = motion_curve(path, info, span, cfg, progress, report)
+    times, scores, raws = motion_curve(path, info, span, cfg, progress, report)
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
         fps=info.fps,
         detector="motion",
-        onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps)),
+        onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps, raws)),
         range=span,
         extra=report.as_extra(),
         curve=Curve(
@@ -86,8 +86,8 @@ def motion_curve(
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
-) -> tuple[list[float], np.ndarray]:
-    """Frame times and the impact curve (lost motion, picture widths per second).
+) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Frame times, the impact curve and the raw loss (picture widths per second).
 
     ``scores[k]`` measures the change between the motion into frame k and the
     motion out of it, so an impact at frame k shows at ``scores[k]``.
@@ -95,6 +95,7 @@ def motion_curve(
     width, _ = analysis_size(info.width, info.height, cfg.motion.width)
     times: list[float] = []
     scores: list[float] = []
+    raws: list[float] = []
     matcher: Optional[BlockMatcher] = None
     prev_img: Optional[np.ndarray] = None
     fields: list[MotionField] = []
@@ -103,28 +104,32 @@ def motion_curve(
         img = normalise(img)
         times.append(t)
         scores.append(0.0)
+        raws.append(0.0)
         if matcher is None:
             matcher = BlockMatcher(img.shape, cfg.motion)
         if prev_img is not None:
             fields = [*fields[-3:], matcher.field(prev_img, img)]
             if len(fields) == 4:
                 # fields: motion into frames k-2, k-1, k, k+1 (k+1 is this frame).
-                scores[-3] = _frame_score(fields, cfg, width, info.fps, matcher.limit)
+                scores[-3], raws[-3] = _frame_score(fields, cfg, width, info.fps, matcher.limit)
         prev_img = img
         if progress is not None and len(times) % 15 == 0:
             progress(min(1.0, len(times) / expected), "detecting onsets")
-    return times, np.array(scores)
+    return times, np.array(scores), np.array(raws)
 
 
-def _frame_score(fields: list[MotionField], cfg: MotionDetectorConfig, width: int, fps: float, limit: float) -> float:
+def _frame_score(
+    fields: list[MotionField], cfg: MotionDetectorConfig, width: int, fps: float, limit: float
+) -> tuple[float, float]:
+    """(weighted, raw) loss of the frame, in picture widths per second."""
     to_widths = fps / width
     before, prev, cur, after = fields
-    lost = deceleration(before, prev, cur, after, cfg.reach, limit)
+    lost, raw = deceleration(before, prev, cur, after, cfg.reach, limit)
     speed = np.linalg.norm(prev.vectors, axis=-1)
     fast = speed >= max(cfg.noise_floor, cfg.min_speed / to_widths)
     if not fast.any():
-        return 0.0
-    return float(lost[fast].max() * to_widths)
+        return 0.0, 0.0
+    return float(lost[fast].max() * to_widths), float(raw[fast].max() * to_widths)
 
 
 def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> np.ndarray:
@@ -136,18 +141,36 @@ def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> 
     return scores - np.median(windows, axis=1)
 
 
-def onsets_from_curve(scores: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float) -> list[Onset]:
+def onsets_from_curve(
+    scores: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float, raw: Optional[np.ndarray] = None
+) -> list[Onset]:
     if len(times) < 3:
         return []
     gap = max(1, int(round(cfg.min_gap * fps)))
     spikes = impact_spikes(scores, cfg, fps)
     out = []
+    lost = np.maximum(impact_spikes(raw, cfg, fps), 0.0) if raw is not None else None
     for idx, value in pick_peaks(spikes, cfg.threshold, gap):
+        if lost is not None:
+            idx = _centroid(lost, int(round(idx)))
         t = float(np.interp(idx, np.arange(len(times)), times))
         strength = float(np.clip(np.sqrt(value / cfg.full_strength), 0.05, 1.0))
         confidence = float(np.clip(1.0 - cfg.threshold / value, 0.0, 1.0))
         out.append(Onset(time=t, strength=strength, confidence=confidence))
     return out
+
+
+def _centroid(lost: np.ndarray, k: int) -> float:
+    """Sub-frame time of an impact found at frame k.
+
+    An impact between frames k and k+1 splits the lost motion between them in
+    proportion to where it fell (half way: half the motion is lost at each), so the
+    centroid of the raw loss over k-1..k+1 is the impact's position in frames.
+    """
+    lo, hi = max(0, k - 1), min(len(lost), k + 2)
+    w = lost[lo:hi]
+    total = float(w.sum())
+    return float((np.arange(lo, hi) * w).sum() / total) if total > 0 else float(k)
 
 
 def check_detector(name: str) -> str:

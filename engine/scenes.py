@@ -160,15 +160,16 @@ class Scene:
             y += self.shake * (math.sin(2 * math.pi * 1.7 * t + 2) + 0.5 * math.sin(2 * math.pi * 3.3 * t))
         return x, y
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """RGB uint8 frames, one per 1/fps."""
+    def frames(self, times: Sequence[float] | None = None) -> Iterator[np.ndarray]:
+        """RGB uint8 frames, one per 1/fps, or one at each of ``times`` (variable rate)."""
         rng = np.random.default_rng(self.seed)
+        if times is None:
+            times = [i / float(self.fps) for i in range(self.frame_count())]
         margin = 40
         span = abs(self.pan) * self.duration + 2 * margin + 4 * self.shake
         world = _texture(self.height + 2 * margin, int(self.width + span) + 2 * margin, rng)
         x_origin = margin + (span - 2 * margin if self.pan < 0 else 0)
-        for i in range(self.frame_count()):
-            t = i / float(self.fps)
+        for t in times:
             n = max(1, self.blur_samples)
             canvas = np.zeros((self.height, self.width, 3), dtype=np.float32)
             for k in range(n):

@@ -1,0 +1,95 @@
+"""Editorial media: every codec and frame rate, variable frame rate, a late start."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from syncfoley.bridge import api
+from syncfoley.engine.media import CODECS, probe, write_video
+from syncfoley.engine.scenes import catalogue
+
+from conftest import f1_score
+
+CONTAINERS = {"h264": ".mp4", "hevc": ".mp4", "prores": ".mov", "dnxhd": ".mov", "vp9": ".webm", "mjpeg": ".avi"}
+RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50),
+         Fraction(60000, 1001)]
+
+
+def _counts(found: list[float], truth: list[float], tol: float) -> tuple[int, int, int]:
+    f1, p, r = f1_score(found, truth, tol)
+    hits = round(r * len(truth))
+    return hits, len(found), len(truth)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[float], float]]:
+    """Each codec at 25 fps (a struck block, shake, flicker) and each rate in H.264 (ball + striker)."""
+    out = tmp_path_factory.mktemp("formats")
+    clips = {}
+    struck = dataclasses.replace(catalogue()["struck"], fps=Fraction(25))
+    frames = list(struck.frames())
+    for codec, ext in CONTAINERS.items():
+        path = out / f"{codec}{ext}"
+        write_video(path, iter(frames), struck.fps, codec=codec)
+        clips[codec] = (path, struck.impacts(), 25.0)
+    for rate in RATES:
+        scene = dataclasses.replace(catalogue()["mixed"], fps=rate, duration=4.0)
+        path = out / f"rate_{float(rate):.3f}.mp4"
+        write_video(path, scene.frames(), rate)
+        clips[f"{float(rate):.3f} fps"] = (path, scene.impacts(), float(rate))
+    return clips
+
+
+@pytest.fixture(scope="module")
+def results(suite) -> dict[str, tuple[list[float], list[float], float]]:
+    return {name: (api.detect(path, detector="motion").times(), truth, fps) for name, (path, truth, fps) in suite.items()}
+
+
+def test_every_codec_decodes_with_the_right_rate_and_length(suite) -> None:
+    for codec in CODECS:
+        info = probe(suite[codec][0])
+        assert info.fps == pytest.approx(25.0), codec
+        assert info.duration == pytest.approx(4.0, abs=0.05), codec
+
+
+def test_detection_across_codecs_and_rates(results) -> None:
+    within_tenth = np.zeros(3, dtype=int)
+    within_frame = np.zeros(3, dtype=int)
+    for name, (found, truth, fps) in results.items():
+        a = _counts(found, truth, 0.1)
+        b = _counts(found, truth, 1.0 / fps)
+        within_tenth += a
+        within_frame += b
+        f1, _, _ = f1_score(found, truth, 0.1)
+        assert f1 >= 0.8, f"{name}: F1 {f1:.2f} ({found} vs {truth})"
+
+    def f1(c: np.ndarray) -> float:
+        hits, found, truth = c
+        p, r = hits / found, hits / truth
+        return 2 * p * r / (p + r)
+
+    assert f1(within_tenth) >= 0.9, within_tenth
+    assert f1(within_frame) >= 0.8, within_frame
+
+
+def test_variable_frame_rate_and_a_late_start(tmp_path: Path) -> None:
+    scene = dataclasses.replace(catalogue()["mixed"], duration=4.0)
+    rng = np.random.default_rng(0)
+    times, t = [], 0.0
+    while t < 4.0:
+        times.append(t)
+        t += float(rng.choice([1 / 30, 1 / 24, 1 / 20]))
+    path = tmp_path / "vfr.mp4"
+    write_video(path, scene.frames(times), Fraction(30), times=times, start=10.0)
+    info = probe(path)
+    assert info.start_time == pytest.approx(10.0)
+    assert info.duration == pytest.approx(4.0, abs=0.06)
+    track = api.detect(path, detector="motion")
+    assert all(0 <= x < 4.0 for x in track.times()), "times count from the first frame, not from PTS 0"
+    f1, _, _ = f1_score(track.times(), scene.impacts())
+    assert f1 >= 0.85
