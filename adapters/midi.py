@@ -2,7 +2,10 @@
 
 Written as format 1: track 0 holds the tempo (120 BPM, 960 ticks per beat, so a
 tick is 1/1920 s) and one marker meta event per onset; track 1 holds one note per
-onset, velocity from strength. A DAW imports it as a MIDI item, markers, or both.
+onset, velocity from strength, one note a semitone above per continuous-contact
+region lasting as long as it does, and the intensity envelope as CC 11
+(Expression). A DAW imports it as a MIDI item, markers, or both. Read back, notes
+of 0.2 s or more are regions, shorter ones hits.
 Reading honours every tempo change, so a file re-saved from a DAW with its own
 tempo map still gives the right times.
 """
@@ -13,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from syncfoley.engine.errors import FormatError
-from syncfoley.engine.types import Onset, OnsetTrack
+from syncfoley.engine.types import Onset, OnsetTrack, Region
 
 from .atomic import atomic_path
 
 TICKS_PER_BEAT = 960
 TEMPO = 500_000  # microseconds per beat: 120 BPM
 NOTE_LENGTH = 0.05  # seconds; onsets are instants, this keeps notes visible and editable
+# Notes at least this long read back as continuous-contact regions (scrape, rub), not hits.
+REGION_MIN = 0.2
+INTENSITY_CC = 11  # Expression: the intensity envelope
+CC_RATE = 30.0  # envelope points per second at most
 
 
 def seconds_to_ticks(t: float) -> int:
@@ -60,6 +67,22 @@ def write(
         off = max(on + 1, min(seconds_to_ticks(o.time + NOTE_LENGTH), seconds_to_ticks(nxt) - 1))
         events.append((on, 1, mido.Message("note_on", note=note, velocity=velocity(o.strength), time=0)))
         events.append((off, 0, mido.Message("note_off", note=note, velocity=0, time=0)))
+    # Regions sit one note above the hits, as long as they last.
+    for r in track.regions:
+        on, off = seconds_to_ticks(r.start), seconds_to_ticks(r.end)
+        if off > on:
+            events.append((on, 1, mido.Message("note_on", note=min(127, note + 1), velocity=velocity(r.strength), time=0)))
+            events.append((off, 0, mido.Message("note_off", note=min(127, note + 1), velocity=0, time=0)))
+    if track.envelope is not None:
+        last = -1
+        env = track.envelope
+        step = max(1, int(round(env.rate / CC_RATE)))
+        for i in range(0, len(env.values), step):
+            value = int(round(env.values[i] * 127))
+            if value != last:
+                tick = seconds_to_ticks(env.start + i / env.rate)
+                events.append((tick, -1, mido.Message("control_change", control=INTENSITY_CC, value=value, time=0)))
+                last = value
     _append_absolute(notes, events)
     mid.tracks.append(notes)
     with atomic_path(path, overwrite) as tmp:
@@ -92,27 +115,50 @@ def read(path: str | Path) -> OnsetTrack:
     if mid.type == 2:
         raise FormatError(f"{p} is a format 2 MIDI file (independent sequences); save it as format 0 or 1")
     tempo_map = _tempo_map(mid)
+
+    def secs(tick: int) -> float:
+        return _tick_to_seconds(tick, tempo_map, mid.ticks_per_beat)
+
     notes: list[Onset] = []
+    regions: list[Region] = []
     markers: list[Onset] = []
     for track in mid.tracks:
         tick = 0
+        sounding: dict[tuple[int, int], tuple[int, int]] = {}
         for msg in track:
             tick += msg.time
             if msg.type == "note_on" and msg.velocity > 0:
-                notes.append(Onset(_tick_to_seconds(tick, tempo_map, mid.ticks_per_beat), (msg.velocity - 1) / 126, 1.0))
+                sounding[(msg.channel, msg.note)] = (tick, msg.velocity)
+            elif msg.type in ("note_off", "note_on"):
+                start = sounding.pop((msg.channel, msg.note), None)
+                if start is not None:
+                    _add_note(notes, regions, secs(start[0]), secs(tick), start[1])
             elif msg.type in ("marker", "cue_marker"):
-                markers.append(Onset(_tick_to_seconds(tick, tempo_map, mid.ticks_per_beat), 1.0, 1.0))
-    onsets = notes or markers
-    if not onsets:
+                markers.append(Onset(secs(tick), 1.0, 1.0))
+        for (_, _), (on, vel) in sounding.items():  # never released: a hit
+            _add_note(notes, regions, secs(on), secs(on), vel)
+    onsets = notes or ([] if regions else markers)
+    if not onsets and not regions:
         raise FormatError(f"{p} has no notes and no markers to read as onsets")
     onsets.sort(key=lambda o: o.time)
+    regions.sort(key=lambda r: r.start)
+    end = max([o.time for o in onsets] + [r.end for r in regions])
     return OnsetTrack(
         source=str(p),
-        duration=onsets[-1].time,
+        duration=end,
         fps=0.0,
         detector="midi",
         onsets=tuple(onsets),
+        regions=tuple(regions),
     )
+
+
+def _add_note(notes: list[Onset], regions: list[Region], start: float, end: float, vel: int) -> None:
+    strength = (vel - 1) / 126
+    if end - start >= REGION_MIN:
+        regions.append(Region(start, end, strength))
+    else:
+        notes.append(Onset(start, strength, 1.0))
 
 
 def _tempo_map(mid: Any) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """The onsets JSON file (schema ``syncfoley.onsets/1``).
 
 ``{"schema", "source", "fps", "duration", "detector", "range": {"start", "end"},
-"onsets": [{"time", "strength", "confidence"}], "regions": [], "envelope": null}``;
+"onsets": [{"time", "strength", "confidence"}], "regions": [{"start", "end", "strength"}],
+"envelope": {"rate", "start", "values"} | null}``;
 times in seconds from the start of the source file, sorted. Later versions add keys;
 readers ignore keys they do not know.
 """
@@ -34,7 +35,11 @@ def to_dict(track: OnsetTrack) -> dict[str, Any]:
         "regions": [{"start": r.start, "end": r.end, "strength": r.strength} for r in track.regions],
         "envelope": None
         if track.envelope is None
-        else {"rate": track.envelope.rate, "values": list(track.envelope.values)},
+        else {
+            "rate": track.envelope.rate,
+            "start": round(track.envelope.start, 6),
+            "values": [round(v, 4) for v in track.envelope.values],
+        },
     }
     out.update(track.extra)
     return out
@@ -72,7 +77,11 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
             Region(float(r["start"]), float(r["end"]), float(r.get("strength", 1.0))) for r in data.get("regions") or []
         )
         env = data.get("envelope")
-        envelope = Envelope(float(env["rate"]), tuple(float(v) for v in env["values"])) if env else None
+        envelope = (
+            Envelope(float(env["rate"]), tuple(float(v) for v in env["values"]), float(env.get("start", 0.0)))
+            if env
+            else None
+        )
     except (TypeError, ValueError, KeyError) as exc:
         raise FormatError(f"{where}: malformed field ({exc})") from None
     return OnsetTrack(

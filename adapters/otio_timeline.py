@@ -1,9 +1,11 @@
 """The timeline of one ``run``: the video, the Foley WAV under it, a marker per onset.
 
-The timeline starts at the analysed range's start in the video; onset markers sit on
-the timeline itself (``timeline.tracks.markers``), in timeline time at the video's
-rate, each with ``metadata["syncfoley"]`` holding the onset's source time, strength
-and confidence, so a re-run can recognise (and replace) its own markers.
+The timeline starts at the analysed range's start in the video; markers sit on the
+timeline itself (``timeline.tracks.markers``), in timeline time at the video's rate,
+each with ``metadata["syncfoley"]``: onsets (kind "onset": source time, strength,
+confidence), continuous-contact regions as markers with a duration (kind "region"),
+and one marker spanning the range that carries the intensity envelope as a curve
+(kind "envelope": rate, start, values). A re-run can recognise its own markers.
 """
 
 from __future__ import annotations
@@ -70,6 +72,25 @@ def build(
             "time": o.time,
             "strength": o.strength,
             "confidence": o.confidence,
+        }
+        timeline.tracks.markers.append(marker)
+    for i, r in enumerate(track.regions, start=1):
+        lo, hi = max(r.start, span.start), min(r.end, span.end)
+        if hi <= lo:
+            continue
+        marker = otio.schema.Marker(
+            name=f"contact {i}", marked_range=tr(secs(lo - span.start), secs(hi - lo)),
+            color=otio.schema.MarkerColor.ORANGE,
+        )
+        marker.metadata[NAMESPACE] = {"kind": "region", "index": i, "start": r.start, "end": r.end, "strength": r.strength}
+        timeline.tracks.markers.append(marker)
+    if track.envelope is not None and track.envelope.values:
+        env = track.envelope
+        marker = otio.schema.Marker(
+            name="intensity", marked_range=tr(secs(0.0), secs(span.duration)), color=otio.schema.MarkerColor.PURPLE
+        )
+        marker.metadata[NAMESPACE] = {
+            "kind": "envelope", "rate": env.rate, "start": env.start, "values": list(env.values),
         }
         timeline.tracks.markers.append(marker)
     return timeline

@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import iter_audio
 from .peaks import pick_peaks
-from .types import Curve, Onset, TimeRange
+from .types import Curve, Envelope, Onset, TimeRange
 
 Progress = Callable[[float, str], None]
 
@@ -132,6 +132,7 @@ class GuideResult:
     onsets: tuple[Onset, ...]
     peak_db: float
     curve: Curve
+    envelope: Envelope
 
 
 def detect_guide(
@@ -149,7 +150,21 @@ def detect_guide(
     times = start + np.arange(len(curve)) * cfg.hop / cfg.sample_rate
     scale = _scale(curve, cfg)
     plot = Curve(tuple(times.tolist()), tuple((curve / scale).tolist()), "spectral flux (normalised)", cfg.floor)
-    return GuideResult(tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db, plot)
+    return GuideResult(
+        tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db, plot, loudness_envelope(samples, start, cfg)
+    )
+
+
+def loudness_envelope(samples: np.ndarray, start: float, cfg: GuideDetectorConfig, rate: float = 100.0) -> Envelope:
+    """RMS in 10 ms windows, in dB mapped to 0..1 over the 60 dB below full scale."""
+    step = int(cfg.sample_rate / rate)
+    n = len(samples) // step
+    if n == 0:
+        return Envelope(rate=rate, values=(), start=start)
+    frames = samples[: n * step].reshape(n, step).astype(np.float64)
+    db = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
+    values = np.clip((db + 60.0) / 60.0, 0.0, 1.0)
+    return Envelope(rate=rate, values=tuple(float(round(v, 4)) for v in values), start=start)
 
 
 def _scale(curve: np.ndarray, cfg: GuideDetectorConfig) -> float:

@@ -12,7 +12,7 @@ from .errors import RequestError, one_of
 from .media import DecodeReport, VideoInfo, analysis_size, iter_gray_frames
 from .motion import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
 from .peaks import pick_peaks
-from .types import Curve, Onset, OnsetTrack, TimeRange
+from .types import Curve, Envelope, Onset, OnsetTrack, TimeRange
 
 Progress = Callable[[float, str], None]
 
@@ -63,7 +63,8 @@ def detect_motion(
     loses all of it in one frame.
     """
     report = DecodeReport()
-    times, scores, raws = motion_curve(path, info, span, cfg, progress, report)
+    energy: list[float] = []
+    times, scores, raws = motion_curve(path, info, span, cfg, progress, report, energy)
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
@@ -71,6 +72,7 @@ def detect_motion(
         detector="motion",
         onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps, raws)),
         range=span,
+        envelope=motion_envelope(times, energy, info.fps),
         extra=report.as_extra(),
         curve=Curve(
             tuple(times), tuple(float(v) for v in impact_spikes(scores, cfg, info.fps)),
@@ -86,6 +88,7 @@ def motion_curve(
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
+    envelope: Optional[list[float]] = None,
 ) -> tuple[list[float], np.ndarray, np.ndarray]:
     """Frame times, the impact curve and the raw loss (picture widths per second).
 
@@ -96,6 +99,7 @@ def motion_curve(
     times: list[float] = []
     scores: list[float] = []
     raws: list[float] = []
+    energy: list[float] = []
     matcher: Optional[BlockMatcher] = None
     prev_img: Optional[np.ndarray] = None
     fields: list[MotionField] = []
@@ -105,16 +109,20 @@ def motion_curve(
         times.append(t)
         scores.append(0.0)
         raws.append(0.0)
+        energy.append(0.0)
         if matcher is None:
             matcher = BlockMatcher(img.shape, cfg.motion)
         if prev_img is not None:
             fields = [*fields[-3:], matcher.field(prev_img, img)]
+            energy[-1] = _energy(fields[-1]) * info.fps / width
             if len(fields) == 4:
                 # fields: motion into frames k-2, k-1, k, k+1 (k+1 is this frame).
                 scores[-3], raws[-3] = _frame_score(fields, cfg, width, info.fps, matcher.limit)
         prev_img = img
         if progress is not None and len(times) % 15 == 0:
             progress(min(1.0, len(times) / expected), "detecting onsets")
+    if envelope is not None:
+        envelope.extend(energy)
     return times, np.array(scores), np.array(raws)
 
 
@@ -130,6 +138,24 @@ def _frame_score(
     if not fast.any():
         return 0.0, 0.0
     return float(lost[fast].max() * to_widths), float(raw[fast].max() * to_widths)
+
+
+def _energy(field: MotionField) -> float:
+    """Mean speed of the moving things in a frame (analysis px/frame): how much is
+    going on, the picture's stand-in for loudness."""
+    speed = np.linalg.norm(field.vectors, axis=-1)[field.valid]
+    return float(speed.mean()) if speed.size else 0.0
+
+
+def motion_envelope(times: list[float], energy: list[float], fps: float) -> Optional[Envelope]:
+    """Intensity per frame from motion energy (Video-Foley's RMS idea, from picture):
+    0..1, compressed (square root) and scaled so the busiest 1% of the clip is 1."""
+    if not times:
+        return None
+    e = np.asarray(energy, dtype=np.float64)
+    top = float(np.quantile(e, 0.99)) if e.size else 0.0
+    values = np.sqrt(np.clip(e / top, 0.0, 1.0)) if top > 0 else np.zeros_like(e)
+    return Envelope(rate=fps, values=tuple(float(round(v, 4)) for v in values), start=times[0])
 
 
 def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> np.ndarray:
@@ -209,7 +235,7 @@ def detect(
         if detector == "audio" or result.peak_db > SILENT_DB:
             return OnsetTrack(
                 source=str(path), duration=info.duration, fps=info.fps, detector="audio",
-                onsets=result.onsets, range=span, extra=extra, curve=result.curve,
+                onsets=result.onsets, range=span, extra=extra, curve=result.curve, envelope=result.envelope,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
     track = detect_motion(path, info, span, progress=progress)

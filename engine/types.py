@@ -47,10 +47,19 @@ class Region:
 
 @dataclass(frozen=True)
 class Envelope:
-    """An intensity curve sampled at ``rate`` values per second from time 0."""
+    """An intensity curve, 0..1: ``values[i]`` is the intensity at ``start + i / rate`` s."""
 
     rate: float
     values: tuple[float, ...]
+    start: float = 0.0
+
+    def at(self, t: float) -> float:
+        """Intensity at time ``t`` (linear between samples, held at the ends)."""
+        import numpy as np
+
+        if not self.values:
+            return 0.0
+        return float(np.interp((t - self.start) * self.rate, np.arange(len(self.values)), self.values))
 
 
 @dataclass(frozen=True)

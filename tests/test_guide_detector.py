@@ -86,3 +86,12 @@ def test_sustained_sound_alone_gives_no_onsets(tmp_path: Path) -> None:
     sf.write(str(tmp_path / "hum.wav"), (hum * fade).astype(np.float32), sr)
     track = api.detect(EXAMPLE, detector="audio", guide=tmp_path / "hum.wav")
     assert track.onsets == ()
+
+
+def test_loudness_envelope_peaks_at_the_hits(guide_wav) -> None:
+    wav, times = guide_wav
+    env = api.detect(EXAMPLE, detector="audio", guide=wav).envelope
+    assert env is not None and env.rate == 100.0
+    at_hits = np.mean([env.at(t + 0.005) for t in times])
+    between = np.mean([env.at(t - 0.03) for t in times[1:] if min(abs(t - 0.03 - u) for u in times) > 0.025])
+    assert at_hits > between

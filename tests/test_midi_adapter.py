@@ -95,3 +95,26 @@ def test_not_midi(tmp_path: Path) -> None:
     mid.save(str(tmp_path / "empty.mid"))
     with pytest.raises(FormatError, match="no notes and no markers"):
         midi.read(tmp_path / "empty.mid")
+
+
+def test_regions_and_envelope_roundtrip(tmp_path: Path) -> None:
+    from syncfoley.engine.types import Envelope, Region
+
+    track = OnsetTrack(
+        "c", 4.0, 30.0, "motion", (Onset(0.5, 0.8), Onset(2.0, 0.4)),
+        regions=(Region(1.0, 1.75, 0.6), Region(2.5, 3.5, 1.0)),
+        envelope=Envelope(30.0, tuple(float(i % 30) / 29 for i in range(120)), 0.0),
+    )
+    path = midi.write(track, tmp_path / "r.mid", note=60)
+    back = midi.read(path)
+    assert [round(o.time, 3) for o in back.onsets] == [0.5, 2.0]
+    assert [(round(r.start, 3), round(r.end, 3)) for r in back.regions] == [(1.0, 1.75), (2.5, 3.5)]
+    mid = mido.MidiFile(str(path))
+    ccs = [m for m in mid.tracks[1] if m.type == "control_change"]
+    assert ccs and all(m.control == midi.INTENSITY_CC for m in ccs)
+    assert {m.value for m in ccs} >= {0, 127}
+    import symusic
+
+    score = symusic.Score(str(path), ttype="second")
+    lengths = sorted(round(n.duration, 3) for t in score.tracks for n in t.notes if n.pitch == 61)
+    assert lengths == [0.75, 1.0]

@@ -55,3 +55,16 @@ def test_onsets_are_sorted_and_bounded(detected):
     assert times == sorted(times)
     for o in track.onsets:
         assert 0.0 <= o.strength <= 1.0 and 0.0 <= o.confidence <= 1.0
+
+
+def test_intensity_envelope_follows_the_motion(detected):
+    track, scene = detected("bouncing_60")  # only the ball moves (the pan is the camera's)
+    env = track.envelope
+    assert env is not None and env.rate == pytest.approx(float(scene.fps))
+    values = np.asarray(env.values)
+    assert len(values) == scene.frame_count()
+    assert values.min() >= 0 and values.max() <= 1
+    # the ball falls between 0.3 s and its first impact, and lies still at the end
+    falling = env.at(scene.impacts()[0] - 0.1)
+    at_rest = np.mean(values[-10:])
+    assert falling > at_rest + 0.3

@@ -42,3 +42,16 @@ def test_video_and_foley_tracks_line_up_for_a_range(tmp_path: Path) -> None:
     markers = otio_timeline.read_markers_from(back)
     assert [m["time"] for m in markers] == [1.25, 2.0333]
     assert [m["timeline_time"] for m in markers] == [pytest.approx(0.25), pytest.approx(1.0333)]
+
+
+def test_regions_and_envelope_become_markers(tmp_path: Path) -> None:
+    from syncfoley.engine.types import Envelope, Region
+
+    track = _track().replace(regions=(Region(1.5, 2.5, 0.7),), envelope=Envelope(10.0, (0.0, 0.5, 1.0), 0.0))
+    tl = otio_timeline.build(track, "/media/clip.mp4", tmp_path / "c.wav", 48000, "clip")
+    back = otio.adapters.read_from_string(otio.adapters.write_to_string(tl))
+    kinds = {m.metadata["syncfoley"]["kind"]: m for m in back.tracks.markers}
+    region = kinds["region"]
+    assert region.marked_range.start_time.to_seconds() == pytest.approx(1.5)
+    assert region.marked_range.duration.to_seconds() == pytest.approx(1.0)
+    assert list(kinds["envelope"].metadata["syncfoley"]["values"]) == [0.0, 0.5, 1.0]
