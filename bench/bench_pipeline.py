@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from syncfoley.bridge import api
     from syncfoley.engine import media
-    from syncfoley.engine.onsets import MotionDetectorConfig
+    from syncfoley.engine.motion_onsets import MotionDetectorConfig
 
     info = media.probe(args.video)
     span = media.check_range(info, None, None)

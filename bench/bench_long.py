@@ -1,0 +1,87 @@
+"""Time and peak memory of decoding vs detecting on a long clip (default: 10 min, 1080p).
+
+Makes the clip once (a 10-second synthetic scene looped, H.264) unless given one,
+then runs each stage in a fresh process and prints its wall time and peak resident
+memory, and the ratio of detection to the bare decode of the same file.
+
+    python bench/bench_long.py [--video FILE] [--minutes 10] [--size 1920x1080]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+STAGE = r"""
+import json, resource, sys, time
+from syncfoley.engine import media
+from syncfoley.engine.motion_onsets import MotionDetectorConfig, detect_motion
+path, stage = sys.argv[1], sys.argv[2]
+info = media.probe(path)
+span = media.check_range(info, None, None)
+t0 = time.perf_counter()
+if stage == "decode":
+    n = sum(1 for _ in media.iter_gray_frames(path, span, MotionDetectorConfig().motion.width))
+else:
+    n = len(detect_motion(path, info, span).onsets)
+secs = time.perf_counter() - t0
+print(json.dumps({"seconds": secs, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "count": n, "duration": info.duration}))
+"""
+
+
+def make_clip(path: Path, minutes: float, width: int, height: int) -> None:
+    from fractions import Fraction
+
+    from syncfoley.engine.media import write_video
+    from syncfoley.engine.scenes import BouncingBall, Mover, Scene, Striker
+
+    s = width / 640
+    scene = Scene(
+        width=width, height=height, fps=Fraction(25), duration=10.0, pan=12 * s, noise=2, blur_samples=1,
+        objects=(
+            BouncingBall(x=170 * s, floor_y=330 * s, drop_height=220 * s, drop_time=0.4, radius=24 * s,
+                         gravity=2400 * s, min_speed=350 * s),
+            Striker(x=440 * s, contact_y=250 * s, hits=(1.15, 2.07, 3.0, 3.7, 4.5, 5.3, 6.4, 7.5, 8.6),
+                    lift=80 * s, length=100 * s, width=12 * s),
+            Mover(x=300 * s, y=70 * s, sway=60 * s, period=3.2, radius=22 * s),
+        ),
+    )
+    loop = list(scene.frames())
+    repeats = max(1, int(round(minutes * 60 / scene.duration)))
+    write_video(path, (f for _ in range(repeats) for f in loop), scene.fps)
+
+
+def run_stage(video: Path, stage: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", STAGE, str(video), stage], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", help="an existing clip (else one is made)")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--size", default="1920x1080")
+    args = parser.parse_args(argv)
+    if args.video:
+        video = Path(args.video)
+    else:
+        width, height = (int(v) for v in args.size.split("x"))
+        video = Path(tempfile.mkdtemp(prefix="syncfoley-long-")) / f"long_{args.size}.mp4"
+        make_clip(video, args.minutes, width, height)
+    decode = run_stage(video, "decode")
+    detect = run_stage(video, "detect")
+    print(f"clip: {video} ({decode['duration']:.0f} s)")
+    print(f"{'stage':<10}{'seconds':>10}{'x realtime':>12}{'peak MB':>10}")
+    for name, r in (("decode", decode), ("detect", detect)):
+        print(f"{name:<10}{r['seconds']:>10.1f}{r['duration'] / r['seconds']:>12.1f}{r['peak_mb']:>10.0f}")
+    print(f"detect / decode: {detect['seconds'] / decode['seconds']:.2f}  ({detect['count']} onsets)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
