@@ -14,13 +14,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import MediaError
-from .media import _open
+from .media import decode_frames, open_media
 from .types import TimeRange
-
-
-def has_audio(path: str | Path) -> bool:
-    with _open(path) as container:
-        return bool(container.streams.audio)
 
 
 def iter_audio(
@@ -34,7 +29,7 @@ def iter_audio(
     audio starts, if later)."""
     import av
 
-    with _open(path) as container:
+    with open_media(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path} has no audio stream to use as a guide track")
         stream = container.streams.audio[0]
@@ -50,7 +45,7 @@ def iter_audio(
         first_needed = int(round(span.start * sample_rate))
         last_needed = int(round(span.end * sample_rate))
         cursor: int | None = None  # sample index (at sample_rate, from origin) of the next sample
-        for frame in _decode_audio(container, stream, path):
+        for frame in decode_frames(container, stream, path, None):
             for out in resampler.resample(frame):
                 if cursor is None:
                     t = float(out.pts * out.time_base) if out.pts is not None else 0.0
@@ -75,33 +70,8 @@ def iter_audio(
             yield block_start, np.concatenate(pending)
 
 
-def read_audio(path: str | Path, span: TimeRange, sample_rate: int) -> tuple[float, np.ndarray]:
-    """The whole span at once (for short spans): (start_time, mono samples)."""
-    start, parts = None, []
-    for t, block in iter_audio(path, span, sample_rate):
-        start = t if start is None else start
-        parts.append(block)
-    if start is None:
-        return span.start, np.zeros(0, dtype=np.float32)
-    return start, np.concatenate(parts)
-
-
 def _origin(container) -> float:  # type: ignore[no-untyped-def]
     """Seconds of the first video frame (the zero of every time), else of the audio."""
     streams = container.streams.video or container.streams.audio
     s = streams[0]
     return float(s.start_time * s.time_base) if s.start_time is not None else 0.0
-
-
-def _decode_audio(container, stream, path):  # type: ignore[no-untyped-def]
-    import av
-
-    frames = container.decode(stream)
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: the audio cannot be decoded further ({exc})") from None
-        yield frame

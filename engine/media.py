@@ -36,7 +36,7 @@ class VideoInfo:
     has_audio: bool
 
 
-def _open(path: str | Path):  # type: ignore[no-untyped-def]
+def open_media(path: str | Path):  # type: ignore[no-untyped-def]
     import av
 
     p = Path(path)
@@ -53,7 +53,7 @@ def _open(path: str | Path):  # type: ignore[no-untyped-def]
 
 def probe(path: str | Path) -> VideoInfo:
     """Describe a video file, or raise :class:`MediaError` saying why it is not one."""
-    with _open(path) as container:
+    with open_media(path) as container:
         if container.format.name in _STILL_FORMATS or not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["no streams"]
             what = "a still image" if container.streams.video else "no video stream"
@@ -148,7 +148,7 @@ def iter_gray_frames(
     part-way, decoding stops there: with a ``report`` the frames so far are kept and
     the report says where and why; without one, :class:`MediaError` is raised.
     """
-    with _open(path) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb: Fraction = stream.time_base
@@ -157,7 +157,7 @@ def iter_gray_frames(
         half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
         if span.start > 0:
             container.seek(first + int(span.start / tb), stream=stream, backward=True)
-        for frame in _decode(container, stream, path, report):
+        for frame in decode_frames(container, stream, path, report):
             if frame.pts is None:
                 continue
             t = float((frame.pts - first) * tb)
@@ -169,7 +169,7 @@ def iter_gray_frames(
             yield t, img.astype(np.float32)
 
 
-def _decode(container, stream, path: str | Path, report: Optional[DecodeReport]):  # type: ignore[no-untyped-def]
+def decode_frames(container, stream, path: str | Path, report: Optional[DecodeReport]):  # type: ignore[no-untyped-def]
     """Decode frames; a file that breaks part-way stops there (see iter_gray_frames)."""
     import av
 
