@@ -21,7 +21,7 @@ import numpy as np
 from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
 from syncfoley.adapters.atomic import check_writable
 from syncfoley.engine import media
-from syncfoley.engine.errors import FormatError, MediaError, RequestError, one_of
+from syncfoley.engine.errors import FormatError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores
 from syncfoley.engine.generate import GenerationRequest, Timbre
 from syncfoley.engine.onsets import check_detector
@@ -64,11 +64,9 @@ def detect(
     ``motion`` or ``audio``; ``guide`` is a WAV to use as the sound instead of the
     video's own, its time 0 at the video's first frame.
     """
-    check_detector(detector)
+    check_detector(detector, guide)
     info = media.probe(video)
     span = media.check_range(info, start, end)
-    if guide is not None and not Path(guide).is_file():
-        raise MediaError(f"no such guide track: {guide}")
     return detect_onsets(video, info, span, detector=detector, guide=guide, progress=progress)
 
 
@@ -199,11 +197,9 @@ def run(
     Everything that can be checked is checked before the slow work starts: the
     video, the range, the preset or samples folder, and the outputs.
     """
-    check_detector(detector)
+    check_detector(detector, guide)
     info = media.probe(video)
     span = media.check_range(info, start, end)
-    if guide is not None and not Path(guide).is_file():
-        raise MediaError(f"no such guide track: {guide}")
     timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
     check_timbre(timbre)
     if Path(outdir).exists() and not Path(outdir).is_dir():

@@ -57,21 +57,19 @@ def detect_motion(
     loses all of it in one frame.
     """
     report = DecodeReport()
-    energy: list[float] = []
-    times, scores, raws = motion_curve(path, info, span, cfg, progress, report, energy)
+    times, scores, raws, energy = motion_curve(path, info, span, cfg, progress, report)
+    spikes = impact_spikes(scores, cfg, info.fps)
+    lost = np.maximum(impact_spikes(raws, cfg, info.fps), 0.0)
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
         fps=info.fps,
         detector="motion",
-        onsets=tuple(onsets_from_curve(scores, times, cfg, info.fps, raws)),
+        onsets=tuple(onsets_from_spikes(spikes, lost, times, cfg, info.fps)),
         range=span,
         envelope=motion_envelope(times, energy, info.fps),
         extra=report.as_extra(),
-        curve=Curve(
-            tuple(times), tuple(float(v) for v in impact_spikes(scores, cfg, info.fps)),
-            "sudden loss of motion (picture widths/s)", cfg.threshold,
-        ),
+        curve=Curve(tuple(times), tuple(spikes.tolist()), "sudden loss of motion (picture widths/s)", cfg.threshold),
     )
 
 
@@ -82,9 +80,9 @@ def motion_curve(
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
-    envelope: Optional[list[float]] = None,
-) -> tuple[list[float], np.ndarray, np.ndarray]:
-    """Frame times, the impact curve and the raw loss (picture widths per second).
+) -> tuple[list[float], np.ndarray, np.ndarray, list[float]]:
+    """Frame times, the impact curve and the raw loss (picture widths per second), and
+    the motion energy per frame (for the intensity envelope).
 
     ``scores[k]`` measures the change between the motion into frame k and the
     motion out of it, so an impact at frame k shows at ``scores[k]``.
@@ -115,9 +113,7 @@ def motion_curve(
         prev_img = img
         if progress is not None and len(times) % 15 == 0:
             progress(min(1.0, len(times) / expected), "detecting onsets")
-    if envelope is not None:
-        envelope.extend(energy)
-    return times, np.array(scores), np.array(raws)
+    return times, np.array(scores), np.array(raws), energy
 
 
 def _frame_score(
@@ -161,18 +157,16 @@ def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> 
     return scores - np.median(windows, axis=1)
 
 
-def onsets_from_curve(
-    scores: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float, raw: Optional[np.ndarray] = None
+def onsets_from_spikes(
+    spikes: np.ndarray, lost: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float
 ) -> list[Onset]:
+    """Peaks of the weighted ``spikes`` are onsets; the raw ``lost`` motion times them."""
     if len(times) < 3:
         return []
     gap = max(1, int(round(cfg.min_gap * fps)))
-    spikes = impact_spikes(scores, cfg, fps)
     out = []
-    lost = np.maximum(impact_spikes(raw, cfg, fps), 0.0) if raw is not None else None
     for idx, value in pick_peaks(spikes, cfg.threshold, gap):
-        if lost is not None:
-            idx = _centroid(lost, int(round(idx)))
+        idx = _centroid(lost, int(round(idx)))
         t = float(np.interp(idx, np.arange(len(times)), times))
         strength = float(np.clip(np.sqrt(value / cfg.full_strength), 0.05, 1.0))
         confidence = float(np.clip(1.0 - cfg.threshold / value, 0.0, 1.0))

@@ -18,9 +18,14 @@ DETECTORS = ("auto", "motion", "audio")
 SILENT_DB = -50.0
 
 
-def check_detector(name: str) -> str:
+def check_detector(name: str, guide: Optional[str | Path] = None) -> str:
+    """Refuse an unknown detector or a guide track that is not there."""
+    from .errors import MediaError
+
     if name not in DETECTORS:
         raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
+    if guide is not None and not Path(guide).is_file():
+        raise MediaError(f"no such guide track: {guide}")
     return name
 
 
@@ -42,7 +47,7 @@ def detect(
     from .errors import MediaError
     from .guide import detect_guide
 
-    check_detector(detector)
+    check_detector(detector, guide)
     sound = Path(guide) if guide is not None else (Path(path) if info.has_audio else None)
     if detector == "audio" and sound is None:
         raise MediaError(f"{path} has no audio stream; give a guide track (--guide WAV) or use --detector motion")
