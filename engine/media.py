@@ -34,6 +34,7 @@ class VideoInfo:
     codec: str
     start_time: float
     has_audio: bool
+    rotation: int = 0
 
 
 def open_media(path: str | Path):  # type: ignore[no-untyped-def]
@@ -72,16 +73,36 @@ def probe(path: str | Path) -> VideoInfo:
             duration = container.duration / 1_000_000 - (start - _container_start(container))
         else:
             duration = _count_duration(container, stream)
+        width, height, rotation = _display_size(container, stream)
         return VideoInfo(
             path=str(path),
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=width,
+            height=height,
             fps=float(rate),
             duration=max(0.0, duration),
             codec=stream.codec_context.name,
             start_time=start,
             has_audio=bool(container.streams.audio),
+            rotation=rotation,
         )
+
+
+def _display_size(container, stream) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """(width, height, degrees) as shown: PyAV exposes the rotation on frames only."""
+    import av
+
+    width, height = stream.codec_context.width, stream.codec_context.height
+    try:
+        frame = next(container.decode(stream))
+    except (StopIteration, av.error.FFmpegError):  # a broken file is reported when decoded
+        return width, height, 0
+    finally:
+        try:
+            container.seek(0)
+        except av.error.FFmpegError:
+            pass
+    turns = _quarter_turns(frame)
+    return (height, width, turns * 90) if turns % 2 else (width, height, turns * 90)
 
 
 def _container_start(container) -> float:  # type: ignore[no-untyped-def]
@@ -141,22 +162,40 @@ def iter_gray_frames(
     width: int,
     report: Optional[DecodeReport] = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide.
+    """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide
+    (aspect kept). See :func:`iter_frames`."""
+    for t, img in iter_frames(path, span, width, None, "gray", report):
+        yield t, img.astype(np.float32)
 
-    Seeks to the nearest keyframe before ``span.start`` and decodes forward, so a
-    range deep inside a long file costs only what it covers. If the file breaks
-    part-way, decoding stops there: with a ``report`` the frames so far are kept and
-    the report says where and why; without one, :class:`MediaError` is raised.
+
+def iter_frames(
+    path: str | Path,
+    span: TimeRange,
+    width: int,
+    height: Optional[int] = None,
+    pix_fmt: str = "gray",
+    report: Optional[DecodeReport] = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time, frame)`` for each frame in ``span``, as a player shows it.
+
+    Frames are scaled to ``width`` x ``height`` (``height`` None: keep the aspect
+    ratio, ``width`` at most the source's) in ``pix_fmt`` (``gray`` or ``rgb24``)
+    and turned upright when the stream carries rotation metadata (phone footage),
+    so ``width`` is always the displayed width. Seeks to the keyframe before
+    ``span.start`` and decodes forward, so a range deep inside a long file costs
+    only what it covers. If the file breaks part-way, decoding stops there: with a
+    ``report`` the frames so far are kept and the report says where and why;
+    without one, :class:`MediaError` is raised.
     """
     with open_media(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb: Fraction = stream.time_base
         first = stream.start_time if stream.start_time is not None else 0
-        aw, ah = analysis_size(stream.codec_context.width, stream.codec_context.height, width)
         half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
         if span.start > 0:
             container.seek(first + int(span.start / tb), stream=stream, backward=True)
+        size: Optional[tuple[int, int]] = None
         for frame in decode_frames(container, stream, path, report):
             if frame.pts is None:
                 continue
@@ -165,8 +204,22 @@ def iter_gray_frames(
                 continue
             if t >= span.end - 1e-9:
                 break
-            img = frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
-            yield t, img.astype(np.float32)
+            turns = _quarter_turns(frame)
+            if size is None:
+                dw, dh = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+                size = (width, height) if height is not None else analysis_size(dw, dh, width)
+            w, h = (size[1], size[0]) if turns % 2 else size
+            img = frame.reformat(width=w, height=h, format=pix_fmt, interpolation="AREA").to_ndarray()
+            yield t, (np.ascontiguousarray(np.rot90(img, turns)) if turns else img)
+
+
+def _quarter_turns(frame) -> int:  # type: ignore[no-untyped-def]
+    """Counter-clockwise quarter turns that make a decoded frame upright."""
+    try:
+        degrees = frame.rotation
+    except AttributeError:  # PyAV before 14 exposes no display matrix
+        return 0
+    return int(round((degrees or 0) / 90.0)) % 4
 
 
 def decode_frames(container, stream, path: str | Path, report: Optional[DecodeReport]):  # type: ignore[no-untyped-def]
@@ -212,12 +265,15 @@ def write_video(
     audio: Optional[tuple[np.ndarray, int]] = None,
     times: Optional[list[float]] = None,
     start: float = 0.0,
+    rotation: int = 0,
 ) -> None:
     """Encode RGB uint8 frames (and optional mono float audio) to a file.
 
     ``codec`` is a key of :data:`CODECS`. ``times`` gives each frame's own time
     (variable frame rate); ``start`` shifts every timestamp, as a file cut from a
-    longer recording starts at a non-zero time. Used to make example and test
+    longer recording starts at a non-zero time. ``rotation`` (a multiple of 90,
+    counter-clockwise) stores the upright ``frames`` turned the other way and
+    tags the stream so players turn them back, as phones do. Used to make example and test
     media; not part of the detection path.
     """
     import av
@@ -234,8 +290,13 @@ def write_video(
         if audio is not None:
             astream = out.add_stream("aac", rate=audio[1])
             astream.layout = "mono"
+        turns = (rotation // 90) % 4
+        if turns:
+            vs.set_display_rotation(turns * 90)
         first = True
         for i, rgb in enumerate(frames):
+            if turns:
+                rgb = np.ascontiguousarray(np.rot90(rgb, -turns))
             if first:
                 vs.height, vs.width = rgb.shape[:2]
                 first = False
