@@ -24,6 +24,8 @@ from syncfoley.engine import media
 from syncfoley.engine.errors import FormatError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores
 from syncfoley.engine.generate import GenerationRequest, Timbre
+from syncfoley.engine.onset_training import TrainConfig, TrainResult
+from syncfoley.engine.onset_training import train_onset as _train_onset
 from syncfoley.engine.onsets import check_detector
 from syncfoley.engine.onsets import detect as detect_onsets
 from syncfoley.engine.types import OnsetTrack
@@ -56,18 +58,24 @@ def detect(
     end: Optional[float] = None,
     detector: str = "auto",
     guide: Optional[str | Path] = None,
+    checkpoint: Optional[str | Path] = None,
+    device: str = "auto",
     progress: Optional[Progress] = None,
 ) -> OnsetTrack:
     """Detect action onsets in ``video`` (optionally only in ``[start, end)``).
 
-    ``detector``: ``auto`` (the sound when there is any, else the picture),
-    ``motion`` or ``audio``; ``guide`` is a WAV to use as the sound instead of the
-    video's own, its time 0 at the video's first frame.
+    ``detector``: ``auto`` (the sound when there is any; else the onset network
+    when a checkpoint is configured; else the picture's motion), ``motion``,
+    ``audio`` or ``neural``; ``guide`` is a WAV to use as the sound instead of the
+    video's own, its time 0 at the video's first frame. ``checkpoint`` is
+    SyncFusion's onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT),
+    run on ``device`` (``auto``: CUDA when there is one).
     """
-    check_detector(detector, guide)
+    check_detector(detector, guide, checkpoint)
     info = media.probe(video)
     span = media.check_range(info, start, end)
-    return detect_onsets(video, info, span, detector=detector, guide=guide, progress=progress)
+    return detect_onsets(video, info, span, detector=detector, guide=guide, progress=progress,
+                         checkpoint=checkpoint, device=device)
 
 
 def save_onsets(track: OnsetTrack, path: str | Path, *, overwrite: bool = False, note: int = 60) -> Path:
@@ -188,6 +196,8 @@ def run(
     end: Optional[float] = None,
     detector: str = "auto",
     guide: Optional[str | Path] = None,
+    checkpoint: Optional[str | Path] = None,
+    device: str = "auto",
     seed: int = 0,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
@@ -197,7 +207,7 @@ def run(
     Everything that can be checked is checked before the slow work starts: the
     video, the range, the preset or samples folder, and the outputs.
     """
-    check_detector(detector, guide)
+    check_detector(detector, guide, checkpoint)
     info = media.probe(video)
     span = media.check_range(info, start, end)
     timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
@@ -207,7 +217,8 @@ def run(
     outs = run_outputs(video, outdir)
     check_writable(outs.values(), overwrite)
 
-    track = detect_onsets(video, info, span, detector=detector, guide=guide, progress=_stage(progress, 0.0, 0.8))
+    track = detect_onsets(video, info, span, detector=detector, guide=guide, checkpoint=checkpoint, device=device,
+                          progress=_stage(progress, 0.0, 0.8))
     request = generation_request(track, preset=preset, samples=samples, seed=seed)
     audio = generate(request, progress=_stage(progress, 0.8, 0.95))
     note = _midi_note(timbre)
@@ -229,6 +240,23 @@ def _midi_note(timbre: Timbre) -> int:
     from syncfoley import presets
 
     return presets.load(timbre.preset).midi_note
+
+
+def train_onset(
+    data_dir: str | Path,
+    output: str | Path,
+    config: TrainConfig = TrainConfig(),
+    *,
+    init: Optional[str | Path] = None,
+    cache: Optional[str | Path] = None,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+) -> TrainResult:
+    """Train SyncFusion's onset network on ``data_dir`` (videos with ``NAME.times.csv``
+    onset annotations, the Greatest Hits layout) and write a checkpoint that
+    ``detect(..., detector="neural", checkpoint=output)`` reads. See
+    :mod:`syncfoley.engine.onset_training` for the recipe."""
+    return _train_onset(data_dir, output, config, init=init, cache=cache, overwrite=overwrite, progress=progress)
 
 
 def evaluate(

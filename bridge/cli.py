@@ -65,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--start", type=_seconds, help="analyse from this time (s)")
         sp.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
         sp.add_argument("--detector", default="auto", metavar="NAME",
-                        help="auto (the sound if there is any, else the picture), motion or audio; default auto")
+                        help="auto (the sound if there is any, else the onset network if a checkpoint is "
+                             "configured, else the picture's motion), motion, audio or neural; default auto")
         sp.add_argument("--guide", metavar="WAV",
                         help="production sound to detect onsets in, its time 0 at the video's first frame")
+        sp.add_argument("--checkpoint", metavar="CKPT",
+                        help="SyncFusion onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT)")
+        sp.add_argument("--device", default="auto", metavar="NAME",
+                        help="where the onset network runs: auto (CUDA if there is a GPU), cpu or cuda")
 
     run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
     video(run)
@@ -103,6 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tolerance", type=_seconds, default=0.1, help="match window in seconds (default 0.1)")
     ev.set_defaults(func=cmd_eval)
 
+    tr = sub.add_parser("train-onset", help="train SyncFusion's onset network on videos with NAME.times.csv onsets")
+    tr.add_argument("data", metavar="DATA_DIR", help="folder of videos, each with a NAME.times.csv of onset times")
+    tr.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint to write (.ckpt)")
+    tr.add_argument("--init", metavar="CKPT", help="start from this checkpoint (fine-tuning) instead of random weights")
+    tr.add_argument("--net", default="syncfusion", metavar="NAME",
+                    help="network size for a fresh start: syncfusion (the published one) or tiny; default syncfusion")
+    tr.add_argument("--epochs", type=int, default=10, help="passes over the data (default 10)")
+    tr.add_argument("--steps", type=int, help="stop after this many optimiser steps")
+    tr.add_argument("--batch-size", type=int, default=16, help="clips per step (default 16, as published)")
+    tr.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate (default 1e-4)")
+    tr.add_argument("--val", type=float, default=0.1, metavar="SHARE", help="share of videos held out (default 0.1)")
+    tr.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
+    tr.add_argument("--cache", metavar="DIR", help="keep decoded frames here between runs (default: a temporary folder)")
+    tr.add_argument("--device", default="auto", help="auto (CUDA if there is a GPU), cpu or cuda")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common(tr)
+    tr.set_defaults(func=cmd_train_onset)
+
     pr = sub.add_parser("presets", help="list the material presets")
     pr.set_defaults(func=cmd_presets)
     return p
@@ -136,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args,
         lambda bar: api.run(
             args.video, args.outdir, preset=args.preset, samples=args.samples, start=args.start,
-            end=args.end, detector=args.detector, guide=args.guide, seed=args.seed,
+            end=args.end, detector=args.detector, guide=args.guide, checkpoint=args.checkpoint,
+            device=args.device, seed=args.seed,
             overwrite=args.overwrite, progress=bar,
         ),
     )
@@ -163,7 +187,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     track = _with_progress(
         args,
         lambda bar: api.detect(
-            args.video, start=args.start, end=args.end, detector=args.detector, guide=args.guide, progress=bar
+            args.video, start=args.start, end=args.end, detector=args.detector, guide=args.guide,
+            checkpoint=args.checkpoint, device=args.device, progress=bar,
         ),
     )
     _warn_partial(track)
@@ -202,6 +227,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     track = api.load_onsets(args.onsets)
     scores = api.evaluate(args.audio, track, offset=args.offset, reference=args.reference, tolerance=args.tolerance)
     print(json.dumps(scores.to_dict(), indent=2))
+    return 0
+
+
+def cmd_train_onset(args: argparse.Namespace) -> int:
+    from . import api
+
+    config = api.TrainConfig(
+        net=args.net, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        val_fraction=args.val, augment=not args.no_augment, seed=args.seed, device=args.device,
+    )
+    result = _with_progress(
+        args,
+        lambda bar: api.train_onset(args.data, args.output, config, init=args.init, cache=args.cache,
+                                    overwrite=args.overwrite, progress=bar),
+    )
+    print(f"{result.steps} steps, {result.epochs} epochs on {result.train_videos} videos "
+          f"({result.val_videos} held out)")
+    if result.losses:
+        print(f"training loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}")
+    if result.val_losses:
+        print(f"held-out loss {result.val_losses[0]:.4f} -> {result.val_losses[-1]:.4f}")
+    print(result.checkpoint)
     return 0
 
 

@@ -12,20 +12,29 @@ from .types import OnsetTrack, TimeRange
 
 Progress = Callable[[float, str], None]
 
-DETECTORS = ("auto", "motion", "audio")
+DETECTORS = ("auto", "motion", "audio", "neural")
 
 # A guide track whose loudest moment is below this (dBFS) is taken as silent.
 SILENT_DB = -50.0
 
 
-def check_detector(name: str, guide: Optional[str | Path] = None) -> str:
-    """Refuse an unknown detector or a guide track that is not there."""
+def check_detector(
+    name: str, guide: Optional[str | Path] = None, checkpoint: Optional[str | Path] = None
+) -> str:
+    """Refuse, before any work, an unknown detector, a guide track that is not
+    there, or the neural detector without a checkpoint (or without PyTorch)."""
     from .errors import MediaError
+    from .onset_checkpoint import import_torch, require_checkpoint, resolve_checkpoint
 
     if name not in DETECTORS:
         raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
     if guide is not None and not Path(guide).is_file():
         raise MediaError(f"no such guide track: {guide}")
+    if name == "neural":
+        require_checkpoint(checkpoint)
+        import_torch()
+    elif name == "auto" and resolve_checkpoint(checkpoint) is not None:
+        import_torch()
     return name
 
 
@@ -36,18 +45,24 @@ def detect(
     detector: str = "auto",
     guide: Optional[str | Path] = None,
     progress: Optional[Progress] = None,
+    checkpoint: Optional[str | Path] = None,
+    device: str = "auto",
 ) -> OnsetTrack:
     """Detect onsets with the named detector.
 
     ``auto`` uses the sound when there is any (the ``guide`` file if given, else
-    the video's own audio stream) and the picture otherwise; the track's
+    the video's own audio stream), because sound places a hit to the millisecond;
+    else SyncFusion's onset network when a checkpoint is configured (``checkpoint``
+    or $SYNCFOLEY_ONSET_CHECKPOINT); else the motion detector. The track's
     ``detector`` says which ran and ``detector_requested`` what was asked for.
     A guide file's time 0 is the video's first frame.
     """
     from .errors import MediaError
     from .guide import detect_guide
+    from .onset_checkpoint import require_checkpoint, resolve_checkpoint
 
-    check_detector(detector, guide)
+    check_detector(detector, guide, checkpoint)
+    weights = require_checkpoint(checkpoint) if detector == "neural" else None
     sound = Path(guide) if guide is not None else (Path(path) if info.has_audio else None)
     if detector == "audio" and sound is None:
         raise MediaError(f"{path} has no audio stream; give a guide track (--guide WAV) or use --detector motion")
@@ -62,5 +77,12 @@ def detect(
                 onsets=result.onsets, range=span, extra=extra, curve=result.curve, envelope=result.envelope,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
+    if detector == "auto":
+        weights = resolve_checkpoint(checkpoint)
+    if weights is not None:
+        from .neural_onsets import detect_neural
+
+        track = detect_neural(path, info, span, weights, device=device, progress=progress)
+        return track.replace(extra={**track.extra, **extra})
     track = detect_motion(path, info, span, progress=progress)
     return track.replace(extra={**track.extra, **extra})

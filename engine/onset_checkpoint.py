@@ -1,0 +1,155 @@
+"""Finding, checking and loading onset-network checkpoints.
+
+Resolution order (as demucs does for its weights): an explicit path, then the
+``SYNCFOLEY_ONSET_CHECKPOINT`` environment variable. Nothing is bundled and
+nothing is downloaded: without either, the neural detector says how to get one.
+
+A checkpoint is SyncFusion's released Lightning file (``state_dict`` with
+``model.*`` keys) or one that ``syncfoley train-onset`` wrote (the same layout
+plus a ``syncfoley`` entry with the network's configuration). Loading uses
+``torch.load(weights_only=True)``: a checkpoint is data, never code to run.
+Keys and shapes must match the architecture exactly; the first difference is
+named, so a wrong file fails at load time and not as silent garbage later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import CheckpointError, DependencyError, RequestError, one_of
+
+ENV_VAR = "SYNCFOLEY_ONSET_CHECKPOINT"
+DEVICES = ("auto", "cpu", "cuda")
+FORMAT = "syncfoley.onset-checkpoint/1"
+
+
+def import_torch():  # type: ignore[no-untyped-def]
+    try:
+        import torch
+    except ImportError:
+        raise DependencyError(
+            "the neural onset detector needs PyTorch, which is not installed; "
+            "install it with: pip install 'syncfoley[neural]'"
+        ) from None
+    return torch
+
+
+def resolve_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
+    """The checkpoint to use: ``path``, else $SYNCFOLEY_ONSET_CHECKPOINT, else None.
+
+    A path that is given but missing is an error here, not a fallback to the next
+    source: a typo must not silently select other weights.
+    """
+    source = "--checkpoint"
+    if path is None or str(path) == "":
+        path = os.environ.get(ENV_VAR) or None
+        source = f"${ENV_VAR}"
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        what = "a folder" if p.is_dir() else "not there"
+        raise CheckpointError(f"onset checkpoint {p} (from {source}) is {what}; give the .ckpt file")
+    return p
+
+
+def require_checkpoint(path: Optional[str | Path]) -> Path:
+    found = resolve_checkpoint(path)
+    if found is None:
+        raise CheckpointError(
+            "the neural detector needs SyncFusion's onset-network checkpoint: give --checkpoint PATH "
+            f"or set {ENV_VAR}; train one with 'syncfoley train-onset', or use --detector auto|motion|audio"
+        )
+    return found
+
+
+def pick_device(name: str = "auto") -> str:
+    """``auto``: CUDA when there is a GPU, else the CPU."""
+    if name not in DEVICES:
+        raise RequestError(f"unknown device {name!r}; choose {one_of(DEVICES)}")
+    torch = import_torch()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RequestError("--device cuda asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    return name
+
+
+def read_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(state_dict, syncfoley_metadata)`` of a checkpoint file."""
+    torch = import_torch()
+    try:
+        payload = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a checkpoint that loads with weights_only=True ({first})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dictionary")
+    state = payload.get("state_dict", payload)
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{path} has no state_dict of named tensors")
+    meta = payload.get("syncfoley") if isinstance(payload.get("syncfoley"), dict) else {}
+    return state, meta
+
+
+def check_keys(state: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
+    """Raise naming the first key that is missing, unexpected or of the wrong shape."""
+    for key, want in expected.items():
+        if key not in state:
+            raise CheckpointError(
+                f"{path} does not fit SyncFusion's onset network: key {key!r} (shape {list(want.shape)}) is missing"
+            )
+        got = getattr(state[key], "shape", None)
+        if got is None or tuple(got) != tuple(want.shape):
+            raise CheckpointError(
+                f"{path} does not fit SyncFusion's onset network: key {key!r} has shape "
+                f"{list(got) if got is not None else type(state[key]).__name__}, the network needs {list(want.shape)}"
+            )
+    for key in state:
+        if key not in expected:
+            raise CheckpointError(
+                f"{path} does not fit SyncFusion's onset network: unexpected key {key!r}"
+            )
+
+
+def load_onset_model(path: str | Path, device: str = "cpu"):  # type: ignore[no-untyped-def]
+    """Load a checkpoint into a :class:`VideoOnsetNet` in eval mode on ``device``."""
+    from .onset_net import CONFIGS, OnsetModule, OnsetNetConfig
+
+    p = Path(path)
+    state, meta = read_state(p)
+    cfg = CONFIGS["syncfusion"]
+    if isinstance(meta.get("config"), dict):
+        try:
+            cfg = OnsetNetConfig.from_dict(meta["config"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{p}: its syncfoley config does not read ({exc})") from None
+    module = OnsetModule(cfg)
+    check_keys(state, module.state_dict(), p)
+    module.load_state_dict(state, strict=True)
+    net = module.model.to(device).eval()
+    return net
+
+
+def save_onset_checkpoint(model, path: str | Path, **info: Any) -> None:  # type: ignore[no-untyped-def]
+    """Write ``model`` (a VideoOnsetNet) in the released layout, atomically.
+
+    The file is a Lightning-shaped dictionary (``state_dict`` with ``model.*``
+    keys), so SyncFusion's own code can read it too, plus our configuration.
+    """
+    from ..adapters.atomic import atomic_path
+
+    torch = import_torch()
+    state = {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "state_dict": state,
+        "syncfoley": {"format": FORMAT, "config": model.cfg.to_dict(), **info},
+        "epoch": int(info.get("epoch", 0)),
+        "global_step": int(info.get("steps", 0)),
+    }
+    with atomic_path(Path(path), overwrite=True) as tmp:
+        torch.save(payload, str(tmp))
