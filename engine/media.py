@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, TypeVar
 
 import numpy as np
 
 from .errors import MediaError, RequestError
 from .types import TimeRange
+
+T = TypeVar("T")
 
 # Demuxers that open a single picture as a one-frame "video".
 _STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif"}
@@ -166,6 +168,53 @@ def iter_gray_frames(
     (aspect kept). See :func:`iter_frames`."""
     for t, img in iter_frames(path, span, width, None, "gray", report):
         yield t, img.astype(np.float32)
+
+
+def prefetch(items: Iterator[T], depth: int = 8) -> Iterator[T]:
+    """Yield from ``items``, produced ``depth`` ahead in a background thread.
+
+    Decoding and scaling (FFmpeg, outside the GIL) then overlap with the analysis
+    of earlier frames (numba, outside the GIL too). An error in the producer is
+    raised in the consumer; stopping early stops the producer.
+    """
+    import queue
+    import threading
+
+    q: "queue.Queue[tuple[str, object]]" = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # in this thread, where the generator runs: its files close here
+
+    worker = threading.Thread(target=produce, name="syncfoley-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
 
 
 def iter_frames(

@@ -78,11 +78,11 @@ class BlockMatcher:
 
     def coarse(self, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full search at half resolution: (dy, dx) in full-resolution pixels, distinctness, saturation."""
-        from .kernels import coarse_search
+        from .kernels import coarse_search, half_padded
 
         r, hb = self.cfg.search, self.cfg.block // 2
-        p = np.pad(_half(prev[: self.h, : self.w]), r, mode="edge")
-        c = _half(cur[: self.h, : self.w])
+        p = half_padded(prev, self.h, self.w, r)
+        c = half_padded(cur, self.h, self.w, 0)
         dy, dx, best_sad, mean_sad = coarse_search(p, c, hb, r, self.cfg.smoothness)
         distinct = best_sad < self.cfg.distinct * mean_sad
         saturated = (np.abs(dy) == r) | (np.abs(dx) == r)
@@ -94,20 +94,16 @@ class BlockMatcher:
         return 2.0 * self.cfg.search
 
     def field(self, prev: np.ndarray, cur: np.ndarray) -> MotionField:
-        from .kernels import refine
+        from .kernels import refine, subpixel_best
 
         guess, distinct, saturated = self.coarse(prev, cur)
         p = np.ascontiguousarray(prev[: self.h, : self.w])
         c = np.ascontiguousarray(cur[: self.h, : self.w])
         cube, contrast = refine(p, c, self.cfg.block, guess[..., 0], guess[..., 1], self.cfg.smoothness)
-        costs = cube.reshape(9, self.rows, self.cols)
-        best = costs.argmin(axis=0)
-        best_sad = np.take_along_axis(costs, best[None], 0)[0]
+        off_y, off_x, best_sad = subpixel_best(cube)
         well_matched = best_sad <= self.cfg.residual * contrast
-        bi, bj = np.divmod(best, 3)
-        rr, cc = np.indices((self.rows, self.cols))
-        dy = guess[..., 0] + bi - 1 + _parabola(cube, bi, bj, rr, cc, axis=0)
-        dx = guess[..., 1] + bj - 1 + _parabola(cube, bi, bj, rr, cc, axis=1)
+        dy = guess[..., 0] + off_y
+        dx = guess[..., 1] + off_x
         valid = distinct & well_matched & ~saturated
         # cur(x) ~ prev(x + d): the content moved by -d.
         vec = -np.stack([dy, dx], axis=-1).astype(np.float32)
@@ -122,42 +118,14 @@ class BlockMatcher:
         (moving objects are the outliers). Solved through the 3x3 normal equations:
         the design is a fixed, well-conditioned grid.
         """
+        from .kernels import robust_affine
+
         mask = valid.reshape(-1)
         zero = np.zeros((self.rows, self.cols, 2), dtype=np.float32)
         if mask.sum() < max(6, self.cfg.min_global_fraction * mask.size):
             return zero
-        a = self.design[mask]
-        v = vec.reshape(-1, 2)[mask].astype(np.float64)
-        keep = np.ones(len(v), dtype=bool)
-        coef = np.zeros((3, 2))
-        for _ in range(3):
-            ak = a[keep]
-            coef = np.linalg.solve(ak.T @ ak + 1e-9 * np.eye(3), ak.T @ v[keep])
-            err = np.hypot(*(a @ coef - v).T)
-            keep = err <= max(np.quantile(err, 0.6), 0.25)
-            if keep.sum() < 6:
-                break
+        coef = robust_affine(self.design[mask], vec.reshape(-1, 2)[mask].astype(np.float64), 0.6, 0.25, 3)
         return (self.design @ coef).reshape(self.rows, self.cols, 2).astype(np.float32)
-
-
-def _half(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape
-    return img[: h // 2 * 2, : w // 2 * 2].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-
-
-def _parabola(cost: np.ndarray, bi: np.ndarray, bj: np.ndarray, rr: np.ndarray, cc: np.ndarray, axis: int) -> np.ndarray:
-    n = cost.shape[0]
-    idx = bi if axis == 0 else bj
-    lo = np.clip(idx - 1, 0, n - 1)
-    hi = np.clip(idx + 1, 0, n - 1)
-    if axis == 0:
-        c0, c1, c2 = cost[lo, bj, rr, cc], cost[bi, bj, rr, cc], cost[hi, bj, rr, cc]
-    else:
-        c0, c1, c2 = cost[bi, lo, rr, cc], cost[bi, bj, rr, cc], cost[bi, hi, rr, cc]
-    denom = c0 - 2 * c1 + c2
-    off = np.where(denom > 1e-6, 0.5 * (c0 - c2) / np.maximum(denom, 1e-6), 0.0)
-    off = np.where((idx == 0) | (idx == n - 1), 0.0, off)
-    return np.clip(off, -0.5, 0.5).astype(np.float32)
 
 
 def deceleration(

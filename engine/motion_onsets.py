@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .media import DecodeReport, VideoInfo, analysis_size, iter_gray_frames
+from .media import DecodeReport, VideoInfo, analysis_size, iter_gray_frames, prefetch
 from .motion import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
 from .peaks import pick_peaks
 from .types import Curve, Envelope, Onset, OnsetTrack, TimeRange
@@ -96,7 +96,7 @@ def motion_curve(
     prev_img: Optional[np.ndarray] = None
     fields: list[MotionField] = []
     expected = max(1, int(span.duration * info.fps))
-    for t, img in iter_gray_frames(path, span, cfg.motion.width, report):
+    for t, img in prefetch(iter_gray_frames(path, span, cfg.motion.width, report)):
         img = normalise(img)
         times.append(t)
         scores.append(0.0)

@@ -115,3 +115,35 @@ def test_rotated_phone_footage_is_analysed_upright(tmp_path: Path, rotation: int
     assert error < 8 and error < turned / 2, (error, turned)
     f1, _, _ = f1_score(api.detect(path, detector="motion").times(), scene.impacts())
     assert f1 >= 0.9
+
+
+def test_prefetch_passes_items_errors_and_early_stops() -> None:
+    from syncfoley.engine.media import prefetch
+
+    assert list(prefetch(iter(range(50)), depth=4)) == list(range(50))
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield 1
+        raise ValueError("disk gone")
+
+    got = []
+    with pytest.raises(ValueError, match="disk gone"):
+        for x in prefetch(broken()):
+            got.append(x)
+    assert got == [1]
+
+    closed = []
+
+    def endless():  # type: ignore[no-untyped-def]
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+
+    for x in prefetch(endless(), depth=2):
+        if x == 5:
+            break
+    assert closed == [True], "stopping early closes the producer (and the file it reads)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncfoley.engine.kernels import coarse_search, lost_motion, refine
+from syncfoley.engine.kernels import coarse_search, half_padded, lost_motion, refine, robust_affine, subpixel_best
 
 
 def _sad(prev: np.ndarray, cur: np.ndarray, y0: int, x0: int, b: int, dy: int, dx: int) -> float:
@@ -50,6 +50,46 @@ def test_refine_matches_numpy(frames) -> None:
             assert costs[a, c, 2, 3] == pytest.approx(_sad(prev, cur, 16, 24, b, -2 + a - 1, 2 + c - 1), rel=1e-4)
     blk = cur[16:24, 24:32]
     assert contrast[2, 3] == pytest.approx(np.abs(blk - blk.mean()).sum(), rel=1e-4)
+
+
+def test_half_resolution_with_edge_padding_matches_numpy(frames) -> None:
+    prev, _ = frames
+    h, w = 36, 52
+    want = np.pad(prev[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)), 3, mode="edge")
+    np.testing.assert_allclose(half_padded(prev, h, w, 3), want, rtol=1e-6, atol=1e-6)
+
+
+def test_subpixel_best_is_the_minimum_plus_a_parabola() -> None:
+    rng = np.random.default_rng(5)
+    cube = rng.uniform(1, 10, size=(3, 3, 4, 6)).astype(np.float32)
+    cube[1, 1, 0, 0] = 0.5  # the centre wins: both axes get a parabola
+    cube[:, :, 1, 1] = [[9, 9, 9], [9, 4, 2], [9, 9, 9]]  # edge of the cube: no parabola along x
+    oy, ox, best = subpixel_best(cube)
+    for r in range(4):
+        for c in range(6):
+            k = int(np.argmin(cube[:, :, r, c]))
+            bi, bj = divmod(k, 3)
+            assert best[r, c] == cube[bi, bj, r, c]
+            for axis, got, idx in ((0, oy, bi), (1, ox, bj)):
+                frac = 0.0
+                if idx == 1:
+                    c0 = cube[0, bj, r, c] if axis == 0 else cube[bi, 0, r, c]
+                    c2 = cube[2, bj, r, c] if axis == 0 else cube[bi, 2, r, c]
+                    d = c0 - 2 * cube[bi, bj, r, c] + c2
+                    frac = float(np.clip(0.5 * (c0 - c2) / d, -0.5, 0.5)) if d > 1e-6 else 0.0
+                assert got[r, c] == pytest.approx(idx - 1 + frac, abs=1e-6)
+    assert ox[1, 1] == 1.0 and oy[1, 1] == 0.0
+
+
+def test_robust_affine_ignores_the_moving_object() -> None:
+    rng = np.random.default_rng(7)
+    ys, xs = np.meshgrid(np.arange(-40, 40, 8.0), np.arange(-64, 64, 8.0), indexing="ij")
+    design = np.stack([np.ones(ys.size), xs.ravel(), ys.ravel()], axis=1)
+    coef = np.array([[1.5, -2.0], [0.01, 0.02], [-0.03, 0.005]])  # pan plus a little zoom/rotation
+    vec = design @ coef + 0.05 * rng.standard_normal((ys.size, 2))
+    vec[: ys.size // 4] += [6.0, -9.0]  # a quarter of the blocks belong to a moving object
+    got = robust_affine(design, vec, 0.6, 0.25, 3)
+    np.testing.assert_allclose(got, coef, atol=0.03)
 
 
 def _field(vectors, valid=None, saturated=None):
