@@ -35,22 +35,10 @@ print(json.dumps({"seconds": secs, "peak_mb": resource.getrusage(resource.RUSAGE
 
 
 def make_clip(path: Path, minutes: float, width: int, height: int) -> None:
-    from fractions import Fraction
-
     from syncfoley.engine.media import write_video
-    from syncfoley.engine.scenes import BouncingBall, Mover, Scene, Striker
+    from syncfoley.engine.scenes import reel_scene
 
-    s = width / 640
-    scene = Scene(
-        width=width, height=height, fps=Fraction(25), duration=10.0, pan=12 * s, noise=2, blur_samples=1,
-        objects=(
-            BouncingBall(x=170 * s, floor_y=330 * s, drop_height=220 * s, drop_time=0.4, radius=24 * s,
-                         gravity=2400 * s, min_speed=350 * s),
-            Striker(x=440 * s, contact_y=250 * s, hits=(1.15, 2.07, 3.0, 3.7, 4.5, 5.3, 6.4, 7.5, 8.6),
-                    lift=80 * s, length=100 * s, width=12 * s),
-            Mover(x=300 * s, y=70 * s, sway=60 * s, period=3.2, radius=22 * s),
-        ),
-    )
+    scene = reel_scene(width, height)
     loop = list(scene.frames())
     repeats = max(1, int(round(minutes * 60 / scene.duration)))
     write_video(path, (f for _ in range(repeats) for f in loop), scene.fps)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import iter_audio
 from .peaks import pick_peaks
-from .types import Curve, Envelope, Onset, TimeRange
+from .types import Curve, Envelope, Onset, Region, TimeRange
 
 Progress = Callable[[float, str], None]
 
@@ -48,6 +48,17 @@ class GuideDetectorConfig:
     min_flux: float = 10.0
     # Hits quieter than this (dBFS peak) are ignored (room tone, not Foley).
     min_level_db: float = -55.0
+    # Continuous contact (scrape, rub, roll): sound at least ``region_above_db`` over
+    # the room tone for ``region_min`` s or longer, that neither decays like a ringing
+    # hit (slower than ``region_max_decay`` dB/s) nor is a train of separate hits
+    # (10 ms level jumps below ``region_max_jump`` dB), and is noise-like: at most
+    # ``region_max_tonality`` of its energy above the room tone in the strongest 2%
+    # of frequency bins (a ringing body puts 90% or more there, a scrape ~25%).
+    region_above_db: float = 6.0
+    region_min: float = 0.3
+    region_max_decay: float = 12.0
+    region_max_jump: float = 10.0
+    region_max_tonality: float = 0.6
 
 
 def flux_curve(
@@ -133,6 +144,7 @@ class GuideResult:
     peak_db: float
     curve: Curve
     envelope: Envelope
+    regions: tuple[Region, ...] = ()
 
 
 def detect_guide(
@@ -151,8 +163,62 @@ def detect_guide(
     scale = _scale(curve, cfg)
     plot = Curve(tuple(times.tolist()), tuple((curve / scale).tolist()), "spectral flux (normalised)", cfg.floor)
     return GuideResult(
-        tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db, plot, loudness_envelope(samples, start, cfg)
+        tuple(onsets_from_flux(curve, samples, start, cfg)), peak_db, plot, loudness_envelope(samples, start, cfg),
+        tuple(contact_regions(samples, start, cfg)),
     )
+
+
+def contact_regions(samples: np.ndarray, start: float, cfg: GuideDetectorConfig) -> list[Region]:
+    """Stretches of continuous contact sound (scrape, rub, roll); see GuideDetectorConfig.
+
+    Measured on 10 ms frames: level (RMS dB) and tonality of the sound above the
+    room tone. The room tone is the 10th percentile of the level (and the median
+    spectrum of the quietest fifth of frames); a region is a run of frames above it
+    (mostly by ``region_above_db``, never by less than half that; gaps under 50 ms
+    bridged) that is long, sustained, smooth and noise-like. A ringing metal hit is long but decays; a drum roll is sustained
+    but jumps at every stroke; a held tone is smooth but not noise-like.
+    """
+    sr = cfg.sample_rate
+    step = sr // 100
+    n = len(samples) // step
+    if n < int(cfg.region_min * 100):
+        return []
+    frames = samples[: n * step].reshape(n, step).astype(np.float64)
+    db = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
+    spec = np.abs(np.fft.rfft(frames * np.hanning(step), axis=1))[:, 1:] ** 2
+    room = np.median(spec[db <= np.quantile(db, 0.2)], axis=0)
+    excess = np.maximum(spec - 2.0 * room, 0.0)
+    top = max(1, spec.shape[1] // 50)
+    tonality = np.sort(excess, axis=1)[:, -top:].sum(axis=1) / (excess.sum(axis=1) + 1e-30)
+    floor = float(np.quantile(db, 0.1))
+    # Hysteresis: a run starts above floor + region_above_db and lasts while above half
+    # that, so a scrape whose level wanders is one region, not three.
+    enter = max(floor + cfg.region_above_db, cfg.min_level_db)
+    stay = max(floor + cfg.region_above_db / 2, cfg.min_level_db)
+    gap = 5
+    idx = np.flatnonzero(db > stay)
+    runs: list[tuple[int, int]] = []
+    for i in idx:
+        if runs and i - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], int(i))
+        else:
+            runs.append((int(i), int(i)))
+    out = []
+    for a, b in runs:
+        level = db[a : b + 1]
+        if (b + 1 - a) / 100.0 < cfg.region_min or np.mean(level > enter) < 0.5:
+            continue
+        slope = float(np.polyfit(np.arange(len(level)) / 100.0, level, 1)[0])
+        jumps = np.diff(level)
+        biggest_jump = float(np.quantile(jumps, 0.95)) if len(jumps) else 0.0
+        if slope < -cfg.region_max_decay or biggest_jump > cfg.region_max_jump:
+            continue
+        if float(np.median(tonality[a : b + 1])) > cfg.region_max_tonality:
+            continue
+        loud = float(np.median(level))
+        strength = float(np.clip((loud + 48.0) / 48.0, 0.05, 1.0))
+        out.append(Region(start=round(start + a / 100.0, 4), end=round(start + (b + 1) / 100.0, 4), strength=strength))
+    return out
 
 
 def loudness_envelope(samples: np.ndarray, start: float, cfg: GuideDetectorConfig, rate: float = 100.0) -> Envelope:

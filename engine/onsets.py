@@ -75,6 +75,7 @@ def detect(
             return OnsetTrack(
                 source=str(path), duration=info.duration, fps=info.fps, detector="audio",
                 onsets=result.onsets, range=span, extra=extra, curve=result.curve, envelope=result.envelope,
+                regions=result.regions,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
     if detector == "auto":

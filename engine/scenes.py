@@ -280,6 +280,23 @@ def demo_scene(seed: int = 0, **overrides: object) -> Scene:
     return Scene(**base)  # type: ignore[arg-type]
 
 
+def reel_scene(width: int = 1920, height: int = 1080, fps: Fraction = Fraction(25)) -> Scene:
+    """A 10 s scene for long-clip tests and benches, at any size: a ball dropped and
+    bouncing, a striker hitting nine times, a swaying distractor, a slow pan. Looped,
+    it makes a reel of any length whose impacts repeat every 10 s."""
+    s, sy = width / 640, height / 360
+    return Scene(
+        width=width, height=height, fps=fps, duration=10.0, pan=12 * s, noise=2, blur_samples=1,
+        objects=(
+            BouncingBall(x=170 * s, floor_y=330 * sy, drop_height=220 * s, drop_time=0.4,
+                         radius=24 * s, gravity=2400 * s, min_speed=350 * s),
+            Striker(x=440 * s, contact_y=250 * sy, hits=(1.15, 2.07, 3.0, 3.7, 4.5, 5.3, 6.4, 7.5, 8.6),
+                    lift=80 * s, length=100 * s, width=12 * s),
+            Mover(x=300 * s, y=70 * s, sway=60 * s, period=3.2, radius=22 * s),
+        ),
+    )
+
+
 def catalogue() -> dict[str, Scene]:
     """The named scenes the tests and benches judge the motion detector on."""
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pytest
 
@@ -79,10 +79,13 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
-def production_sound(seed: int, duration: float, sr: int = 48000) -> tuple["np.ndarray", list[float]]:
+def production_sound(
+    seed: int, duration: float, sr: int = 48000, quiet: tuple[float, float] | None = None
+) -> tuple[Any, list[float]]:
     """A guide track with known onsets: hits of mixed materials and strengths, some
     as close as 80 ms, over room tone (-40 dBFS pink noise), a 50 Hz hum and a slowly
-    gliding tone (which must not trigger). Returns (samples, onset times)."""
+    gliding tone (which must not trigger); no hits within ``quiet`` (start, end).
+    Returns (samples, onset times)."""
     import numpy as np
     from scipy.signal import lfilter
 
@@ -93,6 +96,8 @@ def production_sound(seed: int, duration: float, sr: int = 48000) -> tuple["np.n
     rng = np.random.default_rng(seed)
     times = np.cumsum(rng.uniform(0.08, 0.8, int(duration * 3)))
     times = [float(t) for t in times if 0.2 < t < duration - 0.3]
+    if quiet is not None:
+        times = [t for t in times if not quiet[0] <= t <= quiet[1]]
     y = np.zeros(int(duration * sr), dtype=np.float32)
     names = presets.names()
     for i, t in enumerate(times):

@@ -95,3 +95,34 @@ def test_loudness_envelope_peaks_at_the_hits(guide_wav) -> None:
     at_hits = np.mean([env.at(t + 0.005) for t in times])
     between = np.mean([env.at(t - 0.03) for t in times[1:] if min(abs(t - 0.03 - u) for u in times) > 0.025])
     assert at_hits > between
+
+
+def test_hits_alone_make_no_contact_regions(guide_wav) -> None:
+    """Ringing metal and glass, hits 80 ms apart, hum and a gliding tone: none of it
+    is continuous contact."""
+    wav, _ = guide_wav
+    assert api.detect(EXAMPLE, detector="audio", guide=wav).regions == ()
+
+
+def test_a_scrape_between_hits_is_a_region_with_its_start_and_end(tmp_path: Path) -> None:
+    from scipy.signal import butter, sosfilt
+
+    sr, start, end = 48000, 3.0, 5.0
+    # Hits before and after; a 2 s scrape between them: band-passed noise whose
+    # level wanders by a few dB, 20 ms fades, over the same room tone.
+    y, times = production_sound(seed=13, duration=8.0, quiet=(start - 0.8, end + 0.1))
+    n = int((end - start) * sr)
+    rng = np.random.default_rng(1)
+    noise = sosfilt(butter(4, [600, 5000], btype="band", fs=sr, output="sos"), rng.standard_normal(n))
+    wander = 10 ** (3 * np.sin(2 * np.pi * 1.3 * np.arange(n) / sr) / 20)
+    fade = np.minimum(1.0, np.minimum(np.arange(n), n - 1 - np.arange(n)) / (0.02 * sr))
+    y[int(start * sr) : int(start * sr) + n] += (0.15 * noise / np.abs(noise).max() * wander * fade).astype(np.float32)
+    path = tmp_path / "scrape.wav"
+    sf.write(str(path), y, sr, subtype="PCM_24")
+    track = api.detect(EXAMPLE, detector="audio", guide=path)
+    assert len(track.regions) == 1, track.regions
+    region = track.regions[0]
+    assert abs(region.start - start) < 0.05 and abs(region.end - end) < 0.05, region
+    outside = [t for t in track.times() if not start - 0.05 < t < end + 0.05]
+    f1, _, _ = f1_score(outside, [t for t in times if t < track.span.end], tol=0.02)  # the clip is 6 s
+    assert f1 >= 0.9, "the hits around the scrape are still found"
