@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path, times in clips:
         info = probe(path)
         t0 = time.perf_counter()
-        track = api.detect(path)
+        track = api.detect(path, detector="motion")
         secs = time.perf_counter() - t0
         found = track.times()
         hits, errors = match(found, times, args.tolerance)
