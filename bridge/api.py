@@ -24,11 +24,18 @@ from syncfoley.engine import media
 from syncfoley.engine.errors import FormatError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores
 from syncfoley.engine.generate import GenerationRequest, Timbre
-from syncfoley.engine.onset_training import TrainConfig, TrainResult
-from syncfoley.engine.onset_training import train_onset as _train_onset
+from syncfoley.engine.onset_training import TrainConfig, TrainResult, train_onset
 from syncfoley.engine.onsets import check_detector
 from syncfoley.engine.onsets import detect as detect_onsets
 from syncfoley.engine.types import OnsetTrack
+
+# train_onset (with TrainConfig, TrainResult) is the engine's own: see
+# syncfoley.engine.onset_training for the data layout and the recipe.
+__all__ = [
+    "OnsetScores", "OnsetTrack", "RunResult", "TrainConfig", "TrainResult", "GenerationRequest", "Timbre",
+    "check_timbre", "detect", "evaluate", "generate", "generation_request", "load_onsets", "onset_format",
+    "run", "run_outputs", "save_onsets", "train_onset", "write_wav",
+]
 
 Progress = Callable[[float, str], None]
 
@@ -240,23 +247,6 @@ def _midi_note(timbre: Timbre) -> int:
     from syncfoley import presets
 
     return presets.load(timbre.preset).midi_note
-
-
-def train_onset(
-    data_dir: str | Path,
-    output: str | Path,
-    config: TrainConfig = TrainConfig(),
-    *,
-    init: Optional[str | Path] = None,
-    cache: Optional[str | Path] = None,
-    overwrite: bool = False,
-    progress: Optional[Progress] = None,
-) -> TrainResult:
-    """Train SyncFusion's onset network on ``data_dir`` (videos with ``NAME.times.csv``
-    onset annotations, the Greatest Hits layout) and write a checkpoint that
-    ``detect(..., detector="neural", checkpoint=output)`` reads. See
-    :mod:`syncfoley.engine.onset_training` for the recipe."""
-    return _train_onset(data_dir, output, config, init=init, cache=cache, overwrite=overwrite, progress=progress)
 
 
 def evaluate(

@@ -175,17 +175,14 @@ def contact_regions(samples: np.ndarray, start: float, cfg: GuideDetectorConfig)
     room tone. The room tone is the 10th percentile of the level (and the median
     spectrum of the quietest fifth of frames); a region is a run of frames above it
     (mostly by ``region_above_db``, never by less than half that; gaps under 50 ms
-    bridged) that is long, sustained, smooth and noise-like. A ringing metal hit is long but decays; a drum roll is sustained
-    but jumps at every stroke; a held tone is smooth but not noise-like.
+    bridged) that is long, sustained, smooth and noise-like. A ringing metal hit is
+    long but decays; a drum roll is sustained but jumps at every stroke; a held tone
+    is smooth but not noise-like.
     """
-    sr = cfg.sample_rate
-    step = sr // 100
-    n = len(samples) // step
-    if n < int(cfg.region_min * 100):
+    frames, db = frame_levels(samples, cfg.sample_rate // 100)
+    if len(db) < int(cfg.region_min * 100):
         return []
-    frames = samples[: n * step].reshape(n, step).astype(np.float64)
-    db = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
-    spec = np.abs(np.fft.rfft(frames * np.hanning(step), axis=1))[:, 1:] ** 2
+    spec = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1]), axis=1))[:, 1:] ** 2
     room = np.median(spec[db <= np.quantile(db, 0.2)], axis=0)
     excess = np.maximum(spec - 2.0 * room, 0.0)
     top = max(1, spec.shape[1] // 50)
@@ -221,14 +218,18 @@ def contact_regions(samples: np.ndarray, start: float, cfg: GuideDetectorConfig)
     return out
 
 
+def frame_levels(samples: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """``samples`` cut into whole frames of ``step`` (float64), and each frame's RMS in dB."""
+    n = len(samples) // step
+    frames = samples[: n * step].reshape(n, step).astype(np.float64)
+    return frames, 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
+
+
 def loudness_envelope(samples: np.ndarray, start: float, cfg: GuideDetectorConfig, rate: float = 100.0) -> Envelope:
     """RMS in 10 ms windows, in dB mapped to 0..1 over the 60 dB below full scale."""
-    step = int(cfg.sample_rate / rate)
-    n = len(samples) // step
-    if n == 0:
+    _, db = frame_levels(samples, int(cfg.sample_rate / rate))
+    if len(db) == 0:
         return Envelope(rate=rate, values=(), start=start)
-    frames = samples[: n * step].reshape(n, step).astype(np.float64)
-    db = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
     values = np.clip((db + 60.0) / 60.0, 0.0, 1.0)
     return Envelope(rate=rate, values=tuple(float(round(v, 4)) for v in values), start=start)
 

@@ -114,9 +114,9 @@ class BlockMatcher:
     def camera(self, vec: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Robust affine fit of the block vectors: the camera's own motion.
 
-        Least squares on the trusted blocks, refitted twice on the 60% that fit best
-        (moving objects are the outliers). Solved through the 3x3 normal equations:
-        the design is a fixed, well-conditioned grid.
+        From the median translation of the trusted blocks, three least-squares fits,
+        each on the 60% that fit the previous one best (moving objects are the
+        outliers); see kernels.robust_affine.
         """
         from .kernels import robust_affine
 

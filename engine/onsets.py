@@ -20,9 +20,12 @@ SILENT_DB = -50.0
 
 def check_detector(
     name: str, guide: Optional[str | Path] = None, checkpoint: Optional[str | Path] = None
-) -> str:
+) -> Optional[Path]:
     """Refuse, before any work, an unknown detector, a guide track that is not
-    there, or the neural detector without a checkpoint (or without PyTorch)."""
+    there, or the neural detector without a checkpoint (or without PyTorch).
+
+    Returns the onset-network checkpoint the request would use (``neural``, or
+    ``auto`` with one configured), else None."""
     from .errors import MediaError
     from .onset_checkpoint import import_torch, require_checkpoint, resolve_checkpoint
 
@@ -30,12 +33,14 @@ def check_detector(
         raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
     if guide is not None and not Path(guide).is_file():
         raise MediaError(f"no such guide track: {guide}")
+    weights = None
     if name == "neural":
-        require_checkpoint(checkpoint)
+        weights = require_checkpoint(checkpoint)
+    elif name == "auto":
+        weights = resolve_checkpoint(checkpoint)
+    if weights is not None:
         import_torch()
-    elif name == "auto" and resolve_checkpoint(checkpoint) is not None:
-        import_torch()
-    return name
+    return weights
 
 
 def detect(
@@ -59,10 +64,8 @@ def detect(
     """
     from .errors import MediaError
     from .guide import detect_guide
-    from .onset_checkpoint import require_checkpoint, resolve_checkpoint
 
-    check_detector(detector, guide, checkpoint)
-    weights = require_checkpoint(checkpoint) if detector == "neural" else None
+    weights = check_detector(detector, guide, checkpoint)
     sound = Path(guide) if guide is not None else (Path(path) if info.has_audio else None)
     if detector == "audio" and sound is None:
         raise MediaError(f"{path} has no audio stream; give a guide track (--guide WAV) or use --detector motion")
@@ -78,8 +81,6 @@ def detect(
                 regions=result.regions,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
-    if detector == "auto":
-        weights = resolve_checkpoint(checkpoint)
     if weights is not None:
         from .neural_onsets import detect_neural
 
