@@ -82,11 +82,16 @@ def read_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     torch = import_torch()
     try:
         payload = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} is not a checkpoint that loads with weights_only=True ({first})"
-        ) from None
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, KeyError ... for bad files
+        import zipfile
+
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        if not zipfile.is_zipfile(path):  # every torch.save since PyTorch 1.6 writes a zip archive
+            raise CheckpointError(
+                f"{path} is not a PyTorch checkpoint file (torch.load with weights_only=True: {reason})"
+            ) from None
+        raise CheckpointError(f"{path} is not a checkpoint that loads with weights_only=True ({reason})") from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dictionary")
     state = payload.get("state_dict", payload)
