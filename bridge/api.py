@@ -23,7 +23,8 @@ from syncfoley.adapters.atomic import check_writable
 from syncfoley.engine import media
 from syncfoley.engine.errors import FormatError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores
-from syncfoley.engine.generate import GenerationRequest, Timbre
+from syncfoley.engine.diffusion import DiffusionOptions
+from syncfoley.engine.generate import GenerationRequest, Rendered, Timbre
 from syncfoley.engine.onset_training import TrainConfig, TrainResult, train_onset
 from syncfoley.engine.onsets import check_detector
 from syncfoley.engine.onsets import detect as detect_onsets
@@ -32,9 +33,10 @@ from syncfoley.engine.types import OnsetTrack
 # train_onset (with TrainConfig, TrainResult) is the engine's own: see
 # syncfoley.engine.onset_training for the data layout and the recipe.
 __all__ = [
-    "OnsetScores", "OnsetTrack", "RunResult", "TrainConfig", "TrainResult", "GenerationRequest", "Timbre",
-    "check_timbre", "detect", "evaluate", "generate", "generation_request", "load_onsets", "onset_format",
-    "run", "run_outputs", "save_onsets", "train_onset", "write_wav",
+    "DiffusionOptions", "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "TrainConfig", "TrainResult",
+    "GenerationRequest", "Timbre", "check_request", "check_timbre", "detect", "embed", "evaluate", "generate",
+    "generation_request", "load_onsets", "onset_format", "render", "run", "run_outputs", "save_onsets",
+    "train_onset", "write_wav",
 ]
 
 Progress = Callable[[float, str], None]
@@ -114,10 +116,24 @@ def generation_request(
     duration: Optional[float] = None,
     preset: str = DEFAULT_PRESET,
     samples: Optional[str | Path] = None,
+    reference: Optional[str | Path] = None,
+    text: Optional[str] = None,
+    embedding: Optional[str | Path] = None,
     seed: int = 0,
     sample_rate: int = SAMPLE_RATE,
+    channels: int = 1,
+    engine: str = "auto",
+    diffusion: Optional[DiffusionOptions] = None,
+    clap: Optional[str | Path] = None,
 ) -> GenerationRequest:
-    """Build and check a request; ``start``/``duration`` default to the track's analysed range."""
+    """Build and check a request; ``start``/``duration`` default to the track's analysed range.
+
+    ``engine``: ``auto`` (diffusion when a diffusion checkpoint is configured, in
+    ``diffusion.checkpoint`` or $SYNCFOLEY_DIFFUSION_CHECKPOINT; else builtin),
+    ``builtin`` or ``diffusion``. The timbre is the preset, unless ``samples`` (a
+    folder of one-shots), ``reference`` (a recording), ``text`` or ``embedding``
+    (a CLAP vector, .npy) is given.
+    """
     span = track.range
     begin = start if start is not None else (span.start if span is not None else 0.0)
     if duration is None:
@@ -131,30 +147,90 @@ def generation_request(
         track=track,
         start=float(begin),
         duration=float(duration),
-        timbre=Timbre(preset=preset, samples=str(samples) if samples else None),
+        timbre=Timbre(preset=preset, samples=str(samples) if samples else None,
+                      reference=str(reference) if reference else None, text=text or None,
+                      embedding=str(embedding) if embedding else None),
         sample_rate=sample_rate,
         seed=seed,
+        channels=channels,
+        engine=engine,
+        diffusion=diffusion if diffusion is not None else DiffusionOptions(),
+        clap=str(clap) if clap else None,
     )
     req.validate()
     return req
 
 
+def check_request(request: GenerationRequest) -> str:
+    """Fail early on anything a render would fail on (preset, samples, reference, checkpoint...);
+    returns the engine that will run."""
+    from syncfoley.engine.generate import check_request as _check
+
+    return _check(request)
+
+
 def check_timbre(timbre: Timbre, sample_rate: int = SAMPLE_RATE) -> None:
-    """Fail early on an unknown preset or an unusable samples folder."""
+    """Fail early on an unknown preset or an unusable samples folder or reference (built-in engine)."""
     from syncfoley import presets
-    from syncfoley.engine.sampler import load_bank
+    from syncfoley.engine.sampler import bank_from_reference, load_bank
 
     if timbre.samples:
         load_bank(timbre.samples, sample_rate)
+    elif timbre.reference:
+        bank_from_reference(timbre.reference, sample_rate)
     else:
         presets.load(timbre.preset)
 
 
-def generate(request: GenerationRequest, progress: Optional[Progress] = None) -> np.ndarray:
-    """Render a Foley track for the request (mono float32 at ``request.sample_rate``)."""
-    from syncfoley.engine.generate import generate as _generate
+def render(request: GenerationRequest, progress: Optional[Progress] = None,
+           cancel: Optional[Callable[[], bool]] = None) -> Rendered:
+    """Render a Foley track and say which engine made it (and with what)."""
+    from syncfoley.engine.generate import render as _render
 
-    return _generate(request, progress)
+    return _render(request, progress, cancel)
+
+
+def generate(request: GenerationRequest, progress: Optional[Progress] = None,
+             cancel: Optional[Callable[[], bool]] = None) -> np.ndarray:
+    """Render a Foley track: float32 at ``request.sample_rate``, (N,) mono or (N, 2) stereo."""
+    return render(request, progress, cancel).audio
+
+
+def embed(
+    output: str | Path,
+    *,
+    reference: Optional[str | Path] = None,
+    text: Optional[str] = None,
+    clap: Optional[str | Path] = None,
+    diffusion_checkpoint: Optional[str | Path] = None,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> Path:
+    """Write the 512-d CLAP embedding of a reference recording or a text prompt to ``output`` (.npy).
+
+    CLAP's weights: the diffusion checkpoint's ``clap.*`` entries when it has them,
+    else ``clap`` / $SYNCFOLEY_CLAP_CHECKPOINT.
+    """
+    from syncfoley.engine import diffusion as dif
+    from syncfoley.engine import embedding as emb
+
+    if (reference is None) == (text is None):
+        raise RequestError("give exactly one of a reference recording or --text")
+    check_writable([Path(output)], overwrite)
+    if Path(output).suffix.lower() != ".npy":
+        raise RequestError(f"embedding files are .npy; {Path(output).name!r} has another extension")
+    dev = dif.pick_device(device)
+    clap_state = None
+    ckpt = dif.resolve_checkpoint(diffusion_checkpoint)
+    if ckpt is not None and clap is None:
+        clap_state = dif.load_diffusion(ckpt, "cpu").clap_state or None
+    what = f"reference {reference}" if reference is not None else f"text prompt {text!r}"
+    if reference is not None:
+        audio = emb.read_reference(reference)
+        vec = emb.clap_embedder(clap, clap_state, dev, why=what).audio(audio)
+    else:
+        vec = emb.clap_embedder(clap, clap_state, dev, why=what).text(str(text))
+    return emb.save_embedding(output, vec, overwrite=overwrite)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, *, overwrite: bool = False) -> Path:
@@ -208,6 +284,14 @@ def run(
     seed: int = 0,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
+    reference: Optional[str | Path] = None,
+    text: Optional[str] = None,
+    embedding: Optional[str | Path] = None,
+    channels: int = 1,
+    engine: str = "auto",
+    diffusion: Optional[DiffusionOptions] = None,
+    clap: Optional[str | Path] = None,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> RunResult:
     """The main job: detect onsets in ``video``, render Foley on them, write four files.
 
@@ -217,8 +301,14 @@ def run(
     check_detector(detector, guide, checkpoint)
     info = media.probe(video)
     span = media.check_range(info, start, end)
+    timbre_args = dict(preset=preset, samples=samples, reference=reference, text=text, embedding=embedding,
+                       seed=seed, channels=channels, engine=engine, diffusion=diffusion, clap=clap)
+    # The request is checked up front on a stand-in track: a bad preset or checkpoint
+    # must fail before minutes of detection, not after.
+    probe_track = OnsetTrack(source=str(video), duration=info.duration, fps=info.fps, detector="check", onsets=(),
+                             range=span)
+    check_request(generation_request(probe_track, **timbre_args))  # type: ignore[arg-type]
     timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
-    check_timbre(timbre)
     if Path(outdir).exists() and not Path(outdir).is_dir():
         raise RequestError(f"output folder {outdir} is a file; give a folder (it is created if missing)")
     outs = run_outputs(video, outdir)
@@ -226,8 +316,8 @@ def run(
 
     track = detect_onsets(video, info, span, detector=detector, guide=guide, checkpoint=checkpoint, device=device,
                           progress=_stage(progress, 0.0, 0.8))
-    request = generation_request(track, preset=preset, samples=samples, seed=seed)
-    audio = generate(request, progress=_stage(progress, 0.8, 0.95))
+    request = generation_request(track, **timbre_args)  # type: ignore[arg-type]
+    audio = generate(request, progress=_stage(progress, 0.8, 0.95), cancel=cancel)
     note = _midi_note(timbre)
 
     Path(outdir).mkdir(parents=True, exist_ok=True)
@@ -242,7 +332,7 @@ def run(
 
 
 def _midi_note(timbre: Timbre) -> int:
-    if timbre.samples:
+    if timbre.samples or timbre.reference:
         return 60
     from syncfoley import presets
 

@@ -55,10 +55,33 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    def timbre(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--preset", default="wood", help="material preset (see 'syncfoley presets'); default wood")
-        sp.add_argument("--samples", metavar="DIR", help="folder of your own one-shots to place at the onsets")
-        sp.add_argument("--seed", type=int, default=0, help="random seed of the per-hit variation")
+    def timbre(sp: argparse.ArgumentParser, device: bool) -> None:
+        g = sp.add_argument_group("sound")
+        g.add_argument("--engine", default="auto", metavar="NAME",
+                       help="auto (diffusion when a diffusion checkpoint is configured, else builtin), builtin or "
+                            "diffusion; default auto")
+        g.add_argument("--preset", default="wood", help="material preset (see 'syncfoley presets'); default wood")
+        g.add_argument("--samples", metavar="DIR", help="folder of your own one-shots to place at the onsets")
+        g.add_argument("--reference", metavar="WAV",
+                       help="a recording of the sound you want: its hits become one-shots (builtin) or its CLAP "
+                            "embedding sets the timbre (diffusion)")
+        g.add_argument("--text", metavar="PROMPT", help="describe the sound (diffusion engine, needs CLAP)")
+        g.add_argument("--embedding", metavar="NPY", help="a 512-d CLAP embedding written by 'syncfoley embed'")
+        g.add_argument("--channels", type=int, default=1, help="1 (mono, default) or 2 (stereo)")
+        g.add_argument("--seed", type=int, default=0, help="random seed (per-hit variation, diffusion noise)")
+        d = sp.add_argument_group("diffusion engine")
+        d.add_argument("--diffusion-checkpoint", metavar="CKPT",
+                       help="SyncFusion diffusion checkpoint (default: $SYNCFOLEY_DIFFUSION_CHECKPOINT)")
+        d.add_argument("--clap", metavar="PT",
+                       help="LAION-CLAP checkpoint (630k-audioset-best.pt), when the diffusion checkpoint has none "
+                            "(default: $SYNCFOLEY_CLAP_CHECKPOINT)")
+        d.add_argument("--steps", type=int, default=150, help="sampling steps (default 150, as published)")
+        d.add_argument("--guidance", type=float, default=2.0,
+                       help="classifier-free guidance scale on the sound embedding (default 2.0, as published)")
+        d.add_argument("--batch", type=int, default=8, help="windows of 2**18 samples sampled together (default 8)")
+        if device:
+            d.add_argument("--device", default="auto", metavar="NAME",
+                           help="where the models run: auto (CUDA if there is a GPU), cpu or cuda")
 
     def video(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("video", help="video file")
@@ -77,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
     video(run)
     run.add_argument("-o", "--outdir", default=".", help="folder for the four outputs (default: here)")
-    timbre(run)
+    timbre(run, device=False)
     common(run)
     run.set_defaults(func=cmd_run)
 
@@ -96,9 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, metavar="WAV", help="WAV file to write (48 kHz, 24-bit)")
     gen.add_argument("--duration", type=_seconds, help="length of the WAV (s); default: the onsets file's range")
     gen.add_argument("--start", type=_seconds, help="source time at which the WAV starts (default: the range start)")
-    timbre(gen)
+    timbre(gen, device=True)
     common(gen)
     gen.set_defaults(func=cmd_generate)
+
+    em = sub.add_parser("embed", help="write the CLAP embedding of a recording or a text prompt (.npy)")
+    em.add_argument("reference", nargs="?", metavar="REF.wav", help="recording of the sound")
+    em.add_argument("--text", metavar="PROMPT", help="describe the sound instead of giving a recording")
+    em.add_argument("-o", "--output", required=True, metavar="NPY", help="embedding file to write (.npy)")
+    em.add_argument("--clap", metavar="PT", help="LAION-CLAP checkpoint (default: $SYNCFOLEY_CLAP_CHECKPOINT)")
+    em.add_argument("--diffusion-checkpoint", metavar="CKPT",
+                    help="take CLAP's weights from this SyncFusion checkpoint (its clap.* entries)")
+    em.add_argument("--device", default="auto", help="auto (CUDA if there is a GPU), cpu or cuda")
+    common(em)
+    em.set_defaults(func=cmd_embed)
 
     ev = sub.add_parser("eval", help="score audio against its onsets with SyncFusion's protocol (JSON out)")
     ev.add_argument("audio", help="generated audio file")
@@ -164,10 +198,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.run(
-            args.video, args.outdir, preset=args.preset, samples=args.samples, start=args.start,
-            end=args.end, detector=args.detector, guide=args.guide, checkpoint=args.checkpoint,
-            device=args.device, seed=args.seed,
-            overwrite=args.overwrite, progress=bar,
+            args.video, args.outdir, start=args.start, end=args.end, detector=args.detector, guide=args.guide,
+            checkpoint=args.checkpoint, device=args.device, overwrite=args.overwrite, progress=bar,
+            **_sound_args(args),
         ),
     )
     _warn_partial(result.track)
@@ -219,13 +252,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     check_writable([Path(args.output)], args.overwrite)
     track = api.load_onsets(args.onsets)
-    request = api.generation_request(
-        track, start=args.start, duration=args.duration, preset=args.preset, samples=args.samples, seed=args.seed
-    )
-    api.check_timbre(request.timbre)
-    audio = _with_progress(args, lambda bar: api.generate(request, progress=bar))
-    api.write_wav(args.output, audio, request.sample_rate, overwrite=args.overwrite)
+    request = api.generation_request(track, start=args.start, duration=args.duration, **_sound_args(args))
+    engine = api.check_request(request)
+    if engine == "diffusion":
+        _warn_slow_diffusion(request.diffusion.device)
+    result = _with_progress(args, lambda bar: api.render(request, progress=bar))
+    api.write_wav(args.output, result.audio, request.sample_rate, overwrite=args.overwrite)
+    print(f"{result.engine} engine" + (f" ({result.info['embedding']})" if "embedding" in result.info else ""))
     print(args.output)
+    return 0
+
+
+def _sound_args(args: argparse.Namespace) -> dict[str, Any]:
+    from syncfoley.engine.diffusion import DiffusionOptions
+
+    return dict(
+        preset=args.preset, samples=args.samples, reference=args.reference, text=args.text,
+        embedding=args.embedding, seed=args.seed, channels=args.channels, engine=args.engine,
+        diffusion=DiffusionOptions(checkpoint=args.diffusion_checkpoint, steps=args.steps, guidance=args.guidance,
+                                   batch=args.batch, device=args.device),
+        clap=args.clap,
+    )
+
+
+def _warn_slow_diffusion(device: str) -> None:
+    from syncfoley.engine.diffusion import device_for
+
+    if device_for(device) == "cpu":
+        print(f"{PROG}: note: the diffusion engine is running on the CPU; each 5.5 s window takes minutes "
+              "at 150 steps (a CUDA GPU renders it in seconds)", file=sys.stderr)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from . import api
+
+    out = api.embed(args.output, reference=args.reference, text=args.text, clap=args.clap,
+                    diffusion_checkpoint=args.diffusion_checkpoint, device=args.device, overwrite=args.overwrite)
+    print(out)
     return 0
 
 

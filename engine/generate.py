@@ -1,36 +1,54 @@
-"""Generation: an onset track in, a Foley track out.
+"""Generation: an onset track in, a Foley track out, by one of two engines.
 
-The request names the part of the source to render (``start``, ``duration``) and a
-timbre: a material preset for the built-in synthesiser, or a folder of the user's
-one-shots. Hits are placed at ``onset.time - start``, so the rendered audio lines up
-with the range it was asked for.
+Both engines take the same :class:`GenerationRequest`: the part of the source to
+render (``start``, ``duration``), the onsets in it (with regions and the intensity
+envelope when the track has them), a timbre, sample rate, channels and seed. Hits
+are placed at ``onset.time - start``, so the audio lines up with the range asked for.
+
+- ``builtin``: modal synthesis from a material preset (:mod:`.synth`), or one-shots
+  placed at the onsets: a folder of them, or the hits found in a reference WAV
+  (:mod:`.sampler`). Fast on any CPU.
+- ``diffusion``: SyncFusion's onset-conditioned diffusion model (:mod:`.diffusion`),
+  timbre from a CLAP embedding (:mod:`.embedding`).
+- ``auto``: diffusion when a diffusion checkpoint is configured, else builtin.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from syncfoley import presets
 
-from .errors import RequestError
-from .sampler import load_bank, render_samples
-from .synth import render_onsets
+from .diffusion import MODEL_RATE, DiffusionOptions
+from .errors import RequestError, one_of
 from .types import OnsetTrack
 
 Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
 
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
+ENGINES = ("auto", "builtin", "diffusion")
+CHANNELS = (1, 2)
 
 
 @dataclass(frozen=True)
 class Timbre:
-    """What the Foley sounds like: a preset name, or a folder of one-shots (which wins)."""
+    """What the Foley sounds like.
+
+    ``samples`` (a folder of one-shots) or ``reference`` (a recording) win over the
+    preset; ``text`` and ``embedding`` (a 512-d CLAP vector, .npy) are for the
+    diffusion engine, which also accepts ``reference`` and the preset.
+    """
 
     preset: str = "wood"
     samples: Optional[str] = None
+    reference: Optional[str] = None
+    text: Optional[str] = None
+    embedding: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,10 @@ class GenerationRequest:
     timbre: Timbre = Timbre()
     sample_rate: int = 48000
     seed: int = 0
+    channels: int = 1
+    engine: str = "auto"
+    diffusion: DiffusionOptions = field(default_factory=DiffusionOptions)
+    clap: Optional[str] = None  # CLAP checkpoint, when the diffusion checkpoint has no clap.* weights
 
     def validate(self) -> None:
         if not np.isfinite(self.duration) or self.duration <= 0:
@@ -50,15 +72,175 @@ class GenerationRequest:
         if not np.isfinite(self.start) or self.start < 0:
             raise RequestError(f"start must be >= 0 s, got {self.start}")
         if self.sample_rate not in SAMPLE_RATES:
-            raise RequestError(f"sample rate {self.sample_rate} is not supported; choose one of {SAMPLE_RATES}")
+            raise RequestError(f"sample rate {self.sample_rate} is not supported; choose {one_of(SAMPLE_RATES)}")
+        if self.channels not in CHANNELS:
+            raise RequestError(f"channels must be {one_of(CHANNELS)} (mono or stereo), got {self.channels}")
+        if self.engine not in ENGINES:
+            raise RequestError(f"unknown engine {self.engine!r}; choose {one_of(ENGINES)}")
+        if self.timbre.samples and self.timbre.reference:
+            raise RequestError("give a samples folder or a reference recording, not both")
+        self.diffusion.validate()
+
+    def resolved_engine(self) -> str:
+        """``auto`` made concrete: diffusion when a checkpoint is configured."""
+        from .diffusion import resolve_checkpoint
+
+        if self.engine != "auto":
+            return self.engine
+        return "diffusion" if resolve_checkpoint(self.diffusion.checkpoint) is not None else "builtin"
 
 
-def generate(request: GenerationRequest, progress: Optional[Progress] = None) -> np.ndarray:
-    """Render the request: mono float32 samples, ``duration * sample_rate`` long."""
+@dataclass(frozen=True)
+class Rendered:
+    """Audio ((N,) mono or (N, 2) stereo, float32) and how it was made."""
+
+    audio: np.ndarray
+    sample_rate: int
+    engine: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def check_request(request: GenerationRequest) -> str:
+    """Everything that can fail before rendering, checked now; returns the engine that will run."""
     request.validate()
-    onsets = [o for o in request.track.onsets if request.start <= o.time < request.start + request.duration]
-    if request.timbre.samples:
-        bank = load_bank(request.timbre.samples, request.sample_rate)
-        return render_samples(bank, onsets, request.start, request.duration, request.seed, progress=progress)
-    preset = presets.load(request.timbre.preset)
-    return render_onsets(preset, onsets, request.start, request.duration, request.sample_rate, request.seed, progress)
+    engine = request.resolved_engine()
+    t = request.timbre
+    if engine == "builtin":
+        if t.text:
+            raise RequestError("a text prompt needs the diffusion engine (--engine diffusion with a checkpoint); "
+                               "the built-in engine takes a preset, --samples or --reference")
+        if t.samples:
+            from .sampler import load_bank
+
+            load_bank(t.samples, request.sample_rate)
+        elif t.reference:
+            from .sampler import bank_from_reference
+
+            bank_from_reference(t.reference, request.sample_rate)
+        else:
+            presets.load(t.preset)
+    else:
+        from .diffusion import require_checkpoint
+        from .embedding import load_embedding, read_reference
+
+        require_checkpoint(request.diffusion.checkpoint)
+        if request.duration > request.diffusion.max_seconds:
+            raise RequestError(
+                f"request of {request.duration:g} s is longer than the diffusion engine's maximum of "
+                f"{request.diffusion.max_seconds:g} s; split it or raise the maximum"
+            )
+        if t.embedding:
+            load_embedding(t.embedding)
+        elif t.reference:
+            read_reference(t.reference)
+        elif t.samples:
+            raise RequestError("the diffusion engine takes --reference WAV, --text or --embedding, not a samples folder")
+        elif not t.text:
+            presets.load(t.preset)
+    return engine
+
+
+def _onsets_in(request: GenerationRequest) -> list:
+    end = request.start + request.duration
+    return [o for o in request.track.onsets if request.start <= o.time < end]
+
+
+def _regions_in(request: GenerationRequest) -> list:
+    end = request.start + request.duration
+    return [r for r in request.track.regions if r.end > request.start and r.start < end]
+
+
+def render(request: GenerationRequest, progress: Optional[Progress] = None,
+           cancel: Optional[Cancel] = None) -> Rendered:
+    """Render the request with the engine it resolves to."""
+    engine = check_request(request)
+    if engine == "builtin":
+        return _render_builtin(request, progress)
+    return _render_diffusion(request, progress, cancel)
+
+
+def generate(request: GenerationRequest, progress: Optional[Progress] = None,
+             cancel: Optional[Cancel] = None) -> np.ndarray:
+    """Render the request: float32 samples, ``duration * sample_rate`` long ((N,) or (N, 2))."""
+    return render(request, progress, cancel).audio
+
+
+def _render_builtin(request: GenerationRequest, progress: Optional[Progress]) -> Rendered:
+    from .sampler import bank_from_reference, load_bank, render_samples
+    from .synth import render_onsets
+
+    onsets = _onsets_in(request)
+    t = request.timbre
+    if t.samples or t.reference:
+        bank = load_bank(t.samples, request.sample_rate) if t.samples else bank_from_reference(
+            t.reference, request.sample_rate)
+        audio = render_samples(bank, onsets, request.start, request.duration, request.seed, progress=progress,
+                               channels=request.channels)
+        info = {"timbre": "samples" if t.samples else "reference", "one_shots": len(bank.sounds)}
+    else:
+        preset = presets.load(t.preset)
+        audio = render_onsets(preset, onsets, request.start, request.duration, request.sample_rate, request.seed,
+                              progress, regions=_regions_in(request), envelope=request.track.envelope,
+                              channels=request.channels)
+        info = {"timbre": "preset", "preset": preset.name}
+    return Rendered(audio, request.sample_rate, "builtin", info)
+
+
+def sound_embedding(request: GenerationRequest, clap_state: Optional[dict[str, Any]], device: str) -> tuple[np.ndarray, str]:
+    """The 512-d embedding for the request's timbre, and where it came from."""
+    from .embedding import clap_embedder, load_embedding, read_reference
+
+    t = request.timbre
+    if t.embedding:
+        return load_embedding(t.embedding), f"embedding {t.embedding}"
+    if t.reference:
+        audio = read_reference(t.reference)
+        clap = clap_embedder(request.clap, clap_state, device, why=f"reference {t.reference}")
+        return clap.audio(audio), f"CLAP of {t.reference}"
+    if t.text:
+        clap = clap_embedder(request.clap, clap_state, device, why=f"text prompt {t.text!r}")
+        return clap.text(t.text), f"CLAP of text {t.text!r}"
+    preset = presets.load(t.preset)
+    if preset.embedding:
+        return load_embedding(preset.embedding), f"preset {preset.name} embedding"
+    # No stored vector: let CLAP hear the built-in engine play the preset.
+    from .synth import render_onsets
+    from .types import Onset
+
+    hits = [Onset(0.25 + 0.5 * k, 0.6 + 0.04 * (k % 10)) for k in range(10)]
+    demo = render_onsets(preset, hits, 0.0, 5.5, MODEL_RATE, request.seed)
+    clap = clap_embedder(request.clap, clap_state, device,
+                         why=f"preset {preset.name!r} (it carries no embedding file)")
+    return clap.audio(demo), f"CLAP of preset {preset.name} (built-in rendering)"
+
+
+def _render_diffusion(request: GenerationRequest, progress: Optional[Progress], cancel: Optional[Cancel]) -> Rendered:
+    from .diffusion import load_diffusion, onset_samples, pick_device, render, require_checkpoint
+
+    opts = request.diffusion
+    device = pick_device(opts.device)
+    loaded = load_diffusion(require_checkpoint(opts.checkpoint), device)
+    embedding, source = sound_embedding(request, loaded.clap_state, device)
+    total = int(round(request.duration * MODEL_RATE))
+    positions = onset_samples([o.time for o in _onsets_in(request)], request.start, total)
+    out = render(loaded, positions, total, embedding, opts, request.seed, progress, cancel)
+    audio = out.audio
+    if request.sample_rate != MODEL_RATE:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(request.sample_rate, MODEL_RATE)
+        audio = resample_poly(audio, request.sample_rate // g, MODEL_RATE // g).astype(np.float32)
+        n = int(round(request.duration * request.sample_rate))
+        audio = np.pad(audio, (0, max(0, n - len(audio))))[:n]
+    if request.channels == 2:
+        audio = np.ascontiguousarray(np.stack([audio, audio], axis=1))  # the model is mono
+    info = {"device": out.device, "steps": out.steps, "guidance": out.guidance, "windows": len(out.windows),
+            "embedding": source, "checkpoint": str(loaded.path)}
+    return Rendered(audio, request.sample_rate, "diffusion", info)
+
+
+def with_changes(request: GenerationRequest, **changes: Any) -> GenerationRequest:
+    """A copy of ``request`` with fields replaced (requests are never mutated)."""
+    return dataclasses.replace(request, **changes)

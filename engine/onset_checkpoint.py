@@ -101,23 +101,24 @@ def read_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, meta
 
 
-def check_keys(state: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
+def check_keys(state: dict[str, Any], expected: dict[str, Any], path: Path,
+               what: str = "SyncFusion's onset network") -> None:
     """Raise naming the first key that is missing, unexpected or of the wrong shape."""
     for key, want in expected.items():
         if key not in state:
             raise CheckpointError(
-                f"{path} does not fit SyncFusion's onset network: key {key!r} (shape {list(want.shape)}) is missing"
+                f"{path} does not fit {what}: key {key!r} (shape {list(want.shape)}) is missing"
             )
         got = getattr(state[key], "shape", None)
         if got is None or tuple(got) != tuple(want.shape):
             raise CheckpointError(
-                f"{path} does not fit SyncFusion's onset network: key {key!r} has shape "
+                f"{path} does not fit {what}: key {key!r} has shape "
                 f"{list(got) if got is not None else type(state[key]).__name__}, the network needs {list(want.shape)}"
             )
     for key in state:
         if key not in expected:
             raise CheckpointError(
-                f"{path} does not fit SyncFusion's onset network: unexpected key {key!r}"
+                f"{path} does not fit {what}: unexpected key {key!r}"
             )
 
 

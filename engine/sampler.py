@@ -67,6 +67,48 @@ def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
     return SampleBank(str(d), tuple(names), tuple(sounds), tuple(attacks), sample_rate)
 
 
+def bank_from_reference(path: str | Path, sample_rate: int) -> SampleBank:
+    """One-shots cut from a recording: each hit found in it, up to the next hit (at most 1.5 s).
+
+    A recording with no distinct hit in it (a texture, a drone) cannot be cut into
+    one-shots and is refused; a silent or unreadable one too.
+    """
+    from .embedding import read_reference
+    from .guide import detect_guide
+    from .types import TimeRange
+
+    audio = read_reference(path)  # checks: exists, readable, not silent; 48 kHz mono
+    sr48 = 48000
+    onsets = detect_guide(path, TimeRange(0.0, len(audio) / sr48)).onsets
+    peak = float(np.abs(audio).max())
+    starts = [max(0, int(o.time * sr48) - int(0.002 * sr48)) for o in onsets]
+    sounds, attacks = [], []
+    for k, a in enumerate(starts):
+        b = min(len(audio), starts[k + 1] if k + 1 < len(starts) else len(audio), a + int(1.5 * sr48))
+        seg = audio[a:b].copy()
+        if len(seg) < int(0.02 * sr48) or float(np.abs(seg).max()) < 0.05 * peak:
+            continue
+        fade = min(len(seg) // 4, int(0.01 * sr48))
+        seg[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        if sample_rate != sr48:
+            from math import gcd
+
+            from scipy.signal import resample_poly
+
+            g = gcd(sr48, sample_rate)
+            seg = resample_poly(seg, sample_rate // g, sr48 // g).astype(np.float32)
+        top = float(np.abs(seg).max())
+        sounds.append((seg / top).astype(np.float32))
+        attacks.append(int(np.flatnonzero(np.abs(seg) >= 0.1 * top)[0]))
+    if not sounds:
+        raise MediaError(
+            f"reference audio {path} has no distinct hits to cut into one-shots; give a recording of separate "
+            "hits, a --samples folder, or use the diffusion engine, which takes any reference"
+        )
+    names = tuple(f"{Path(path).name}#{k + 1}" for k in range(len(sounds)))
+    return SampleBank(str(path), names, tuple(sounds), tuple(attacks), sample_rate)
+
+
 def _repitch(x: np.ndarray, ratio: float) -> np.ndarray:
     """Play ``x`` faster by ``ratio`` (linear interpolation; ratios stay within a semitone)."""
     n = int(len(x) / ratio)
@@ -84,12 +126,15 @@ def render_samples(
     pitch_spread: float = 0.02,
     gain_spread_db: float = 1.5,
     progress: Optional[Progress] = None,
+    channels: int = 1,
+    pan_spread: float = 0.3,
 ) -> np.ndarray:
-    from .synth import soft_limit
+    """One-shots at the onsets: (N,) mono or (N, 2) stereo with each hit panned a little."""
+    from .synth import _limit_interleaved, _pan_gains
 
     sr = bank.sample_rate
     n = int(round(duration * sr))
-    out = np.zeros(n, dtype=np.float32)
+    out = np.zeros((channels, n), dtype=np.float32)
     count = len(bank.sounds)
     for i, onset in enumerate(onsets):
         rng = np.random.default_rng([seed, i])
@@ -101,7 +146,14 @@ def render_samples(
         pos = int(round((onset.time - start) * sr)) - attack
         lo, hi = max(0, pos), min(n, pos + len(sound))
         if lo < hi:
-            out[lo:hi] += 10 ** (db / 20) * sound[lo - pos : hi - pos]
+            hit = 10 ** (db / 20) * sound[lo - pos : hi - pos]
+            if channels == 1:
+                out[0, lo:hi] += hit
+            else:
+                left, right = _pan_gains(float(rng.uniform(-1, 1)) * pan_spread)
+                out[0, lo:hi] += left * hit
+                out[1, lo:hi] += right * hit
         if progress is not None and i % 32 == 0:
             progress(i / max(1, len(onsets)), "placing samples")
-    return soft_limit(out)
+    limited = _limit_interleaved(out, 0.97)
+    return np.ascontiguousarray(limited[:, 0]) if channels == 1 else limited

@@ -51,6 +51,19 @@ class Grains:
 
 
 @dataclass(frozen=True)
+class Texture:
+    """Sustained contact (scrape, rub, roll) for regions: band-limited noise with a slow
+    roughness (amplitude wobble of ``roughness`` depth at about ``rate`` Hz), ``level_db``
+    relative to a full-strength hit's level."""
+
+    low: float = 400.0
+    high: float = 6000.0
+    level_db: float = -10.0
+    roughness: float = 0.35
+    rate: float = 12.0
+
+
+@dataclass(frozen=True)
 class Variation:
     """Per-hit randomness, so that repeats never sound identical.
 
@@ -79,6 +92,14 @@ class MaterialPreset:
     transient: Transient = field(default_factory=Transient)
     grains: Grains = field(default_factory=Grains)
     variation: Variation = field(default_factory=Variation)
+    texture: Texture = field(default_factory=Texture)
+    # A hit still ringing when the next one lands is damped to this t60 (s): the hand or
+    # foot that strikes again also stops the ringing, and dense passages stay articulate.
+    choke: float = 0.06
+    # Stereo: hits are panned at random within +-pan_spread (-1 left .. 1 right).
+    pan_spread: float = 0.3
+    # A 512-d CLAP embedding (.npy, beside the preset) for the diffusion engine.
+    embedding: Optional[str] = None
     path: Optional[str] = field(default=None, compare=False)
 
 
@@ -115,6 +136,7 @@ _NESTED: dict[tuple[type, str], Any] = {
     (MaterialPreset, "transient"): Transient,
     (MaterialPreset, "grains"): Grains,
     (MaterialPreset, "variation"): Variation,
+    (MaterialPreset, "texture"): Texture,
 }
 
 
@@ -123,12 +145,17 @@ def _check_numbers(obj: Any, where: str) -> None:
         value = getattr(obj, f.name)
         if f.type in ("float", "int") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise PresetError(f"{where}.{f.name}: expected a number, got {value!r}")
-        if f.type in ("float", "int") and f.name in {"freq", "t60", "duration", "spread", "low", "high"} and value < 0:
+        if f.type in ("float", "int") and f.name in {"freq", "t60", "duration", "spread", "low", "high", "choke",
+                                                     "roughness", "rate", "pan_spread"} and value < 0:
             raise PresetError(f"{where}.{f.name}: must be >= 0, got {value!r}")
     if isinstance(obj, MaterialPreset):
         if not 0 <= obj.midi_note <= 127:
             raise PresetError(f"{where}.midi_note: must be within 0..127, got {obj.midi_note}")
-    if isinstance(obj, (Transient, Grains)) and obj.low >= obj.high:
+    if isinstance(obj, MaterialPreset) and obj.pan_spread > 1:
+        raise PresetError(f"{where}.pan_spread: must be within 0..1, got {obj.pan_spread}")
+    if isinstance(obj, MaterialPreset) and obj.embedding is not None and not isinstance(obj.embedding, str):
+        raise PresetError(f"{where}.embedding: expected a file name (.npy), got {obj.embedding!r}")
+    if isinstance(obj, (Transient, Grains, Texture)) and obj.low >= obj.high:
         raise PresetError(f"{where}: low ({obj.low} Hz) must be below high ({obj.high} Hz)")
 
 
@@ -146,6 +173,9 @@ def load_file(path: str | Path) -> MaterialPreset:
     if isinstance(data, Mapping) and "name" not in data:
         data = {**data, "name": p.stem}
     preset = _build(MaterialPreset, data, p.name)
+    if preset.embedding is not None:
+        # Relative to the preset file, so a preset folder can be moved as a whole.
+        preset = dataclasses.replace(preset, embedding=str((p.parent / preset.embedding).resolve()))
     return dataclasses.replace(preset, path=str(p))
 
 

@@ -1,0 +1,250 @@
+"""The diffusion engine: SyncFusion's model renders Foley on the requested onsets.
+
+Checkpoint resolution (as for the onset network): an explicit path, then
+``$SYNCFOLEY_DIFFUSION_CHECKPOINT``; nothing is downloaded. The file is the
+released Lightning checkpoint (``state_dict`` with ``model.*``, ``onsets_encoder.*``
+and, usually, ``clap.*``) or one written by :func:`save_diffusion_checkpoint`
+(the same layout plus our config, so the ``tiny`` size loads too). It is read with
+``torch.load(weights_only=True)`` and checked key by key, strictly, against the
+architecture; ``clap.*`` weights are kept aside for the sound embedding.
+
+A request of any length is cut into 2**18-sample windows (:mod:`.windows`); each
+window gets the onset impulse train of its span, its own seeded noise and the
+sound embedding; windows go through the network ``batch`` at a time; the outputs
+are cross-faded at seams that no hit touches. Cancellation is checked after every
+step and progress is reported per step.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from .errors import CheckpointError, RequestError, SyncfoleyError
+from .onset_checkpoint import check_keys, import_torch, pick_device, read_state
+from .windows import Window, plan_windows, stitch
+
+Progress = Callable[[float, str], None]
+
+ENV_VAR = "SYNCFOLEY_DIFFUSION_CHECKPOINT"
+FORMAT = "syncfoley.diffusion-checkpoint/1"
+MODEL_RATE = 48000
+
+
+class Cancelled(SyncfoleyError):
+    """The caller asked the render to stop."""
+
+    code = "cancelled"
+
+
+@dataclass(frozen=True)
+class DiffusionOptions:
+    """How the diffusion engine samples (defaults: SyncFusion's published evaluation)."""
+
+    checkpoint: Optional[str] = None
+    steps: int = 150
+    guidance: float = 2.0
+    batch: int = 8
+    device: str = "auto"
+    overlap: float = 1.0  # seconds shared by consecutive windows
+    max_seconds: float = 1800.0
+    cut_prefix: bool = True  # silence before the first onset, as the model was trained
+
+    def validate(self) -> None:
+        if not 1 <= self.steps <= 1000:
+            raise RequestError(f"steps must be within 1..1000, got {self.steps}")
+        if not np.isfinite(self.guidance) or not 0.0 <= self.guidance <= 20.0:
+            raise RequestError(f"guidance scale must be within 0..20, got {self.guidance}")
+        if not 1 <= self.batch <= 64:
+            raise RequestError(f"batch must be within 1..64 windows, got {self.batch}")
+        if not 0.0 <= self.overlap <= 2.5:
+            raise RequestError(f"window overlap must be within 0..2.5 s, got {self.overlap}")
+        if not self.max_seconds > 0:
+            raise RequestError(f"max_seconds must be positive, got {self.max_seconds}")
+
+
+def resolve_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
+    """``path``, else $SYNCFOLEY_DIFFUSION_CHECKPOINT, else None; a named file that is missing is an error."""
+    source = "--diffusion-checkpoint"
+    if path is None or str(path) == "":
+        path = os.environ.get(ENV_VAR) or None
+        source = f"${ENV_VAR}"
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        what = "a folder" if p.is_dir() else "not there"
+        raise CheckpointError(f"diffusion checkpoint {p} (from {source}) is {what}; give the .ckpt file")
+    return p
+
+
+def require_checkpoint(path: Optional[str | Path]) -> Path:
+    found = resolve_checkpoint(path)
+    if found is None:
+        raise CheckpointError(
+            "the diffusion engine needs a SyncFusion diffusion checkpoint: give --diffusion-checkpoint PATH "
+            f"or set {ENV_VAR}; or use --engine builtin"
+        )
+    return found
+
+
+@dataclass
+class LoadedDiffusion:
+    model: Any  # SyncFusionDiffusion
+    device: str
+    path: Path
+    clap_state: dict[str, Any] = field(default_factory=dict)  # clap.* weights without the prefix
+
+
+_CACHE: dict[tuple[str, float, str], LoadedDiffusion] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_diffusion(path: str | Path, device: str = "cpu") -> LoadedDiffusion:
+    """Load and check a checkpoint; kept in memory per (file, mtime, device) for the next request."""
+    from .diffusion_net import CONFIGS, DiffusionNetConfig, SyncFusionDiffusion
+
+    p = Path(path)
+    key = (str(p.resolve()), p.stat().st_mtime, device)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    state, meta = read_state(p)
+    cfg = CONFIGS["syncfusion"]
+    if isinstance(meta.get("config"), dict):
+        try:
+            cfg = DiffusionNetConfig.from_dict(meta["config"])
+            cfg.check()
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{p}: its syncfoley config does not read ({exc})") from None
+    clap = {k[len("clap."):]: v for k, v in state.items() if k.startswith("clap.")}
+    state = {k: v for k, v in state.items() if not k.startswith("clap.")}
+    torch = import_torch()
+    with torch.device("meta"):
+        model = SyncFusionDiffusion(cfg)
+    check_keys(state, model.state_dict(), p, what="SyncFusion's diffusion model")
+    model.load_state_dict(state, strict=True, assign=True)
+    # assign=True takes the file's tensors as they are; the aliases must stay one module.
+    model.model.diffusion.net = model.model.net
+    model.model.sampler.net = model.model.net
+    model = model.float().to(device).eval()
+    loaded = LoadedDiffusion(model, device, p, clap)
+    with _CACHE_LOCK:
+        _CACHE.clear()  # one model resident at a time: they are large
+        _CACHE[key] = loaded
+    return loaded
+
+
+def save_diffusion_checkpoint(model: Any, path: str | Path, clap_state: Optional[dict[str, Any]] = None,
+                              **info: Any) -> Path:
+    """Write ``model`` (a SyncFusionDiffusion) in the released layout plus our config, atomically."""
+    from ..adapters.atomic import atomic_path
+
+    torch = import_torch()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    for k, v in (clap_state or {}).items():
+        state[f"clap.{k}"] = v
+    payload = {"state_dict": state, "syncfoley": {"format": FORMAT, "config": model.cfg.to_dict(), **info}}
+    with atomic_path(Path(path), overwrite=True) as tmp:
+        torch.save(payload, str(tmp))
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class DiffusionRender:
+    """The audio (mono float32 at 48 kHz) and the windows it was made of."""
+
+    audio: np.ndarray
+    windows: tuple[Window, ...]
+    device: str
+    steps: int
+    guidance: float
+
+
+def onset_samples(times: Sequence[float], start: float, total: int, sr: int = MODEL_RATE) -> list[int]:
+    """Onset times (s) relative to ``start`` as sample indices within ``[0, total)``."""
+    out = []
+    for t in times:
+        pos = int(round((t - start) * sr))
+        if 0 <= pos < total:
+            out.append(pos)
+    return sorted(set(out))
+
+
+def render(
+    loaded: LoadedDiffusion,
+    onsets: Sequence[int],
+    total: int,
+    embedding: np.ndarray,
+    options: DiffusionOptions,
+    seed: int = 0,
+    progress: Optional[Progress] = None,
+    cancel: Optional[Callable[[], bool]] = None,
+) -> DiffusionRender:
+    """Render ``total`` samples at 48 kHz with hits at the given sample positions."""
+    torch = import_torch()
+    from .diffusion_sampler import sample
+
+    options.validate()
+    if total > options.max_seconds * MODEL_RATE:
+        raise RequestError(
+            f"request of {total / MODEL_RATE:.1f} s is longer than the diffusion engine's maximum of "
+            f"{options.max_seconds:g} s; split it or raise the maximum"
+        )
+    model = loaded.model
+    cfg = model.cfg
+    windows = plan_windows(onsets, total, cfg.window, int(options.overlap * MODEL_RATE), MODEL_RATE)
+    emb = torch.as_tensor(np.asarray(embedding, dtype=np.float32).reshape(1, 1, -1))
+    device = torch.device(loaded.device)
+    outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
+    batches = [windows[i: i + options.batch] for i in range(0, len(windows), options.batch)]
+    done_steps = 0
+    all_steps = options.steps * len(batches)
+
+    def on_step(step: int, steps: int) -> None:
+        nonlocal done_steps
+        done_steps += 1
+        if progress is not None:
+            progress(done_steps / all_steps, f"diffusion step {step}/{steps}")
+        if cancel is not None and cancel():
+            raise Cancelled("generation cancelled")
+
+    for group in batches:
+        if cancel is not None and cancel():
+            raise Cancelled("generation cancelled")
+        tracks = torch.as_tensor(np.stack([w.local_track() for w in group])[:, None, :]).to(device)
+        # Noise per window from (seed, window index): the same audio whatever the batch size or device.
+        noise = torch.stack([
+            torch.randn((1, cfg.window), generator=torch.Generator().manual_seed(hash((seed, w.index)) & 0x7FFFFFFF))
+            for w in group
+        ]).to(device)
+        out = sample(model, noise, tracks, emb.expand(len(group), -1, -1).to(device), options.steps,
+                     options.guidance, on_step)
+        for w, y in zip(group, out[:, 0].float().cpu().numpy()):
+            outputs[w.index] = y
+    audio = stitch(windows, outputs, total)
+    if options.cut_prefix:
+        audio = _cut_prefix(audio, onsets)
+    return DiffusionRender(np.clip(audio, -1.0, 1.0).astype(np.float32), tuple(windows), loaded.device,
+                           options.steps, options.guidance)
+
+
+def _cut_prefix(audio: np.ndarray, onsets: Sequence[int], fade: int = 240) -> np.ndarray:
+    """Silence before the first hit (the model was trained on clips cut that way), with a 5 ms fade."""
+    if not onsets:
+        return audio * 0.0
+    first = min(onsets)
+    out = audio.copy()
+    lo = max(0, first - fade)
+    out[..., :lo] = 0.0
+    out[..., lo:first] *= np.linspace(0.0, 1.0, first - lo, endpoint=False, dtype=np.float32)
+    return out
+
+
+def device_for(name: str) -> str:
+    return pick_device(name)
