@@ -12,17 +12,18 @@ from syncfoley import presets
 from syncfoley.bridge import api
 from syncfoley.engine.errors import MediaError, PresetError
 from syncfoley.engine.synth import render_hit
-from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
+from syncfoley.engine.evaluate import score_onsets
+from syncfoley.engine.types import Envelope, Onset, OnsetTrack, Region, TimeRange
 
 GREATEST_HITS = ("wood", "metal", "glass", "plastic", "ceramic", "stone", "cloth", "paper", "gravel", "leaves")
 
 
-def _track(times, strengths=None, duration=10.0) -> OnsetTrack:
+def _track(times, strengths=None, duration=10.0, regions=(), envelope=None) -> OnsetTrack:
     strengths = strengths if strengths is not None else [0.8] * len(times)
     return OnsetTrack(
         source="test", duration=duration, fps=30.0, detector="test",
         onsets=tuple(Onset(float(t), float(s)) for t, s in zip(times, strengths)),
-        range=TimeRange(0.0, duration),
+        range=TimeRange(0.0, duration), regions=tuple(regions), envelope=envelope,
     )
 
 
@@ -36,6 +37,10 @@ rng = np.random.default_rng(7)
 TRACKS = {
     "regular": _track(np.arange(0.25, 9.8, 0.5)),
     "irregular": _track(np.cumsum(rng.uniform(0.18, 0.9, 18)), rng.uniform(0.35, 1.0, 18)),
+    # Scrapes between hits: each region starts with its contact hit, and the texture
+    # must not read as extra hits (AP counts every detection that was not asked for).
+    "regions": _track([0.3, 1.0, 2.6, 3.2, 4.0, 6.1, 7.0, 8.4, 9.2], [0.9, 0.6, 0.8, 0.5, 0.9, 0.7, 0.6, 0.8, 0.9],
+                      regions=[Region(1.0, 2.3, 0.7), Region(4.0, 5.7, 0.9), Region(7.0, 8.1, 0.6)]),
 }
 
 
@@ -45,6 +50,120 @@ def test_every_material_hits_its_onsets(tmp_path: Path, preset: str, kind: str) 
     scores = _score(tmp_path, TRACKS[kind], preset=preset)
     assert scores["onset_accuracy"] >= 0.95, scores
     assert scores["onset_ap"] >= 0.9, scores
+
+
+DENSE_TIMES = np.arange(0.2, 9.8, 0.1)  # 10 hits per second
+DENSE_STRENGTHS = np.random.default_rng(3).uniform(0.35, 1.0, len(DENSE_TIMES))
+
+
+def _clicks(times, sr=22050, duration=10.5) -> np.ndarray:
+    """The best-timed sound there is: 3 ms noise clicks, exactly on the onsets, equal level."""
+    y = np.zeros(int(duration * sr))
+    r = np.random.default_rng(0)
+    n = int(0.03 * sr)
+    for t in times:
+        i = int(round(t * sr))
+        y[i: i + n] += r.standard_normal(n) * np.exp(-np.arange(n) / (0.003 * sr))
+    return (y / np.abs(y).max() * 0.9).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def click_ceiling() -> float:
+    """What SyncFusion's protocol gives ideal clicks at 10 hits/s: its librosa detector
+    (93 ms frames, 23 ms hop, delta 0.3 of the file's largest flux) splits a hit's
+    rise over two frames at some alignments and misses it."""
+    return score_onsets(DENSE_TIMES, _clicks(DENSE_TIMES)).onset_accuracy
+
+
+@pytest.mark.parametrize("preset", GREATEST_HITS)
+def test_dense_hits_are_as_well_timed_as_ideal_clicks(tmp_path: Path, preset: str, click_ceiling: float) -> None:
+    track = _track(DENSE_TIMES, DENSE_STRENGTHS, duration=10.5)
+    scores = _score(tmp_path, track, preset=preset)
+    assert click_ceiling < 0.8  # the protocol's own limit at this density (measured, not assumed)
+    assert scores["onset_accuracy"] >= click_ceiling - 0.1, (scores, click_ceiling)
+    assert scores["onset_ap"] >= 0.9, scores  # and nothing detected that was not asked for
+
+
+def test_every_preset_varies_consecutive_hits() -> None:
+    sr = 48000
+    times = [0.5, 1.0, 1.5, 2.0, 2.5]
+    for name in presets.names():
+        audio = api.generate(api.generation_request(_track(times, [0.7] * 5, duration=3.0), preset=name))
+        hits = [audio[int(t * sr): int(t * sr) + 2400] for t in times]
+        for a, b in zip(hits, hits[1:]):
+            assert not np.array_equal(a, b), name
+
+
+def test_stereo_pans_each_hit_and_keeps_sync() -> None:
+    times = [0.5, 1.0, 1.5, 2.0]
+    track = _track(times, duration=3.0)
+    stereo = api.generate(api.generation_request(track, preset="wood", channels=2))
+    mono = api.generate(api.generation_request(track, preset="wood"))
+    assert stereo.shape == (144000, 2) and mono.shape == (144000,)
+    balance = []
+    for t in times:
+        i = int(t * 48000)
+        seg = stereo[i: i + 4800]
+        assert np.abs(stereo[i - 480: i]).max() < 1e-3  # silence just before each hit, both sides
+        balance.append(float(np.abs(seg[:, 0]).max() / np.abs(seg[:, 1]).max()))
+    assert max(balance) / min(balance) > 1.2, balance  # hits sit at different places
+
+
+def test_regions_become_textures_that_follow_the_envelope() -> None:
+    rate = 100.0
+    values = tuple(0.1 if i < 150 else 1.0 for i in range(400))  # quiet first 1.5 s, loud after
+    track = _track([0.2], duration=4.0, regions=[Region(0.5, 3.5, 0.9)], envelope=Envelope(rate, values))
+    audio = api.generate(api.generation_request(track, preset="wood"))
+    sr = 48000
+
+    def rms(a: float, b: float) -> float:
+        return float(np.sqrt(np.mean(audio[int(a * sr): int(b * sr)] ** 2)))
+
+    assert rms(0.9, 1.4) > 10 * rms(3.7, 3.95) + 1e-6, "a sustained texture inside the region, silence after"
+    assert rms(2.0, 3.0) > 2.5 * rms(0.9, 1.4), "the texture follows the intensity envelope"
+    # Smooth fades: the level at the region's end falls over tens of ms, never in one step.
+    frames = [rms(3.3 + k * 0.005, 3.305 + k * 0.005) for k in range(40)]
+    plateau = float(np.median(frames[:20]))
+    down6 = next(k for k, f in enumerate(frames) if f < 0.5 * plateau)
+    down20 = next(k for k, f in enumerate(frames) if f < 0.1 * plateau)
+    assert down20 - down6 >= 3, frames  # from -6 to -20 dB takes 15 ms or more: a fade, not a cut
+    plain = api.generate(api.generation_request(_track([0.2], duration=4.0), preset="wood"))
+    assert rms(0.9, 1.4) > 10 * float(np.sqrt(np.mean(plain[int(0.9 * sr): int(1.4 * sr)] ** 2))) + 1e-6
+
+
+def test_reference_recording_becomes_one_shots(tmp_path: Path) -> None:
+    sr = 44100
+    t = np.arange(int(0.25 * sr)) / sr
+    ref = np.zeros(int(2.0 * sr))
+    for k, (when, f) in enumerate([(0.2, 400.0), (0.8, 900.0), (1.4, 2000.0)]):
+        i = int(when * sr)
+        ref[i: i + len(t)] += np.sin(2 * np.pi * f * t) * np.exp(-t * 25)
+    sf.write(str(tmp_path / "ref.wav"), ref * 0.5, sr, subtype="PCM_16")
+    times = [0.3, 1.0, 1.7, 2.4]
+    track = _track(times, duration=3.0)
+    request = api.generation_request(track, reference=tmp_path / "ref.wav", engine="builtin")
+    result = api.render(request)
+    assert result.info == {"timbre": "reference", "one_shots": 3}
+    audio = result.audio
+    found = []
+    for tt in times:
+        seg = audio[int(tt * 48000): int(tt * 48000) + 4096]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        found.append(float(np.fft.rfftfreq(len(seg), 1 / 48000)[spec.argmax()]))
+        assert np.abs(audio[int(tt * 48000) - 400: int(tt * 48000) - 100]).max() < 0.01
+    for f, e in zip(found, [400, 900, 2000, 400]):
+        assert abs(f - e) < 0.06 * e, found
+    wav = api.write_wav(tmp_path / "r.wav", audio)
+    scores = api.evaluate(wav, track)
+    assert scores.onset_accuracy >= 0.95 and scores.onset_ap >= 0.9
+
+
+def test_a_reference_without_hits_is_refused_for_one_shots(tmp_path: Path) -> None:
+    sr = 48000
+    hum = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * sr) / sr)
+    sf.write(str(tmp_path / "hum.wav"), hum, sr)
+    with pytest.raises(MediaError, match="no distinct hits"):
+        api.check_request(api.generation_request(_track([1.0]), reference=tmp_path / "hum.wav", engine="builtin"))
 
 
 def test_greatest_hits_materials_are_shipped() -> None:
