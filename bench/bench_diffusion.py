@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from syncfoley.engine.diffusion import pick_device
+    from syncfoley.engine.checkpoints import pick_device
     from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion
     from syncfoley.engine.diffusion_sampler import sample
 

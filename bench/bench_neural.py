@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from syncfoley.engine.onset_checkpoint import load_onset_model, pick_device
+    from syncfoley.engine.checkpoints import pick_device
+    from syncfoley.engine.onset_checkpoint import load_onset_model
     from syncfoley.engine.onset_net import CONFIGS, VideoOnsetNet
 
     device = pick_device(args.device)

@@ -213,17 +213,18 @@ def embed(
     """
     from syncfoley.engine import diffusion as dif
     from syncfoley.engine import embedding as emb
+    from syncfoley.engine.checkpoints import pick_device
 
     if (reference is None) == (text is None):
         raise RequestError("give exactly one of a reference recording or --text")
     check_writable([Path(output)], overwrite)
     if Path(output).suffix.lower() != ".npy":
         raise RequestError(f"embedding files are .npy; {Path(output).name!r} has another extension")
-    dev = dif.pick_device(device)
+    dev = pick_device(device)
     clap_state = None
     ckpt = dif.resolve_checkpoint(diffusion_checkpoint)
     if ckpt is not None and clap is None:
-        clap_state = dif.load_diffusion(ckpt, "cpu").clap_state or None
+        clap_state = dif.read_clap_state(ckpt) or None
     what = f"reference {reference}" if reference is not None else f"text prompt {text!r}"
     if reference is not None:
         audio = emb.read_reference(reference)

@@ -276,9 +276,9 @@ def _sound_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _warn_slow_diffusion(device: str) -> None:
-    from syncfoley.engine.diffusion import device_for
+    from syncfoley.engine.checkpoints import pick_device
 
-    if device_for(device) == "cpu":
+    if pick_device(device) == "cpu":
         print(f"{PROG}: note: the diffusion engine is running on the CPU, which is slow: the published model "
               "takes about 5 s per step for each 5.5 s window on two cores; a CUDA GPU is far faster",
               file=sys.stderr)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from .errors import CheckpointError, RequestError, SyncfoleyError
-from .onset_checkpoint import check_keys, import_torch, pick_device, read_state
+from .checkpoints import check_keys, import_torch, read_state
 from .windows import Window, plan_windows, stitch
 
 Progress = Callable[[float, str], None]
@@ -220,7 +220,7 @@ def render(
         tracks = torch.as_tensor(np.stack([w.local_track() for w in group])[:, None, :]).to(device)
         # Noise per window from (seed, window index): the same audio whatever the batch size or device.
         noise = torch.stack([
-            torch.randn((1, cfg.window), generator=torch.Generator().manual_seed(hash((seed, w.index)) & 0x7FFFFFFF))
+            torch.randn((1, cfg.window), generator=torch.Generator().manual_seed(_window_seed(seed, w.index)))
             for w in group
         ]).to(device)
         out = sample(model, noise, tracks, emb.expand(len(group), -1, -1).to(device), options.steps,
@@ -232,6 +232,10 @@ def render(
         audio = _cut_prefix(audio, onsets)
     return DiffusionRender(np.clip(audio, -1.0, 1.0).astype(np.float32), tuple(windows), loaded.device,
                            options.steps, options.guidance)
+
+
+def _window_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, index]).generate_state(1)[0])
 
 
 def _cut_prefix(audio: np.ndarray, onsets: Sequence[int], fade: int = 240) -> np.ndarray:
@@ -246,5 +250,7 @@ def _cut_prefix(audio: np.ndarray, onsets: Sequence[int], fade: int = 240) -> np
     return out
 
 
-def device_for(name: str) -> str:
-    return pick_device(name)
+def read_clap_state(path: str | Path) -> dict[str, Any]:
+    """The ``clap.*`` weights of a SyncFusion checkpoint (prefix removed), without building the model."""
+    state, _ = read_state(Path(path))
+    return {k[len("clap."):]: v for k, v in state.items() if k.startswith("clap.")}

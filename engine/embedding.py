@@ -148,7 +148,7 @@ class ClapEmbedder:
 
     @classmethod
     def from_file(cls, path: Path, device: str = "cpu") -> "ClapEmbedder":
-        from .onset_checkpoint import read_state
+        from .checkpoints import read_state
 
         state, _ = read_state(path)
         return cls(state, device, str(path))

@@ -15,7 +15,6 @@ are placed at ``onset.time - start``, so the audio lines up with the range asked
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -106,8 +105,9 @@ def check_request(request: GenerationRequest) -> str:
     engine = request.resolved_engine()
     t = request.timbre
     if engine == "builtin":
-        if t.text:
-            raise RequestError("a text prompt needs the diffusion engine (--engine diffusion with a checkpoint); "
+        if t.text or t.embedding:
+            what = "a text prompt" if t.text else "a CLAP embedding"
+            raise RequestError(f"{what} needs the diffusion engine (--engine diffusion with a checkpoint); "
                                "the built-in engine takes a preset, --samples or --reference")
         if t.samples:
             from .sampler import load_bank
@@ -215,7 +215,8 @@ def sound_embedding(request: GenerationRequest, clap_state: Optional[dict[str, A
 
 
 def _render_diffusion(request: GenerationRequest, progress: Optional[Progress], cancel: Optional[Cancel]) -> Rendered:
-    from .diffusion import load_diffusion, onset_samples, pick_device, render, require_checkpoint
+    from .checkpoints import pick_device
+    from .diffusion import load_diffusion, onset_samples, render, require_checkpoint
 
     opts = request.diffusion
     device = pick_device(opts.device)
@@ -239,8 +240,3 @@ def _render_diffusion(request: GenerationRequest, progress: Optional[Progress], 
     info = {"device": out.device, "steps": out.steps, "guidance": out.guidance, "windows": len(out.windows),
             "embedding": source, "checkpoint": str(loaded.path)}
     return Rendered(audio, request.sample_rate, "diffusion", info)
-
-
-def with_changes(request: GenerationRequest, **changes: Any) -> GenerationRequest:
-    """A copy of ``request`` with fields replaced (requests are never mutated)."""
-    return dataclasses.replace(request, **changes)

@@ -132,7 +132,8 @@ def detect_neural(
     progress: Optional[Progress] = None,
 ) -> OnsetTrack:
     """Run the onset network over ``span`` of ``path`` and pick onsets."""
-    from .onset_checkpoint import import_torch, load_onset_model, pick_device
+    from .checkpoints import import_torch, pick_device
+    from .onset_checkpoint import load_onset_model
 
     torch = import_torch()
     dev = pick_device(device)

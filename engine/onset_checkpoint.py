@@ -18,22 +18,11 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import CheckpointError, DependencyError, RequestError, one_of
+from .checkpoints import check_keys, import_torch, read_state
+from .errors import CheckpointError
 
 ENV_VAR = "SYNCFOLEY_ONSET_CHECKPOINT"
-DEVICES = ("auto", "cpu", "cuda")
 FORMAT = "syncfoley.onset-checkpoint/1"
-
-
-def import_torch():  # type: ignore[no-untyped-def]
-    try:
-        import torch
-    except ImportError:
-        raise DependencyError(
-            "the neural onset detector needs PyTorch, which is not installed; "
-            "install it with: pip install 'syncfoley[neural]'"
-        ) from None
-    return torch
 
 
 def resolve_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
@@ -63,63 +52,6 @@ def require_checkpoint(path: Optional[str | Path]) -> Path:
             f"or set {ENV_VAR}; train one with 'syncfoley train-onset', or use --detector auto|motion|audio"
         )
     return found
-
-
-def pick_device(name: str = "auto") -> str:
-    """``auto``: CUDA when there is a GPU, else the CPU."""
-    if name not in DEVICES:
-        raise RequestError(f"unknown device {name!r}; choose {one_of(DEVICES)}")
-    torch = import_torch()
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RequestError("--device cuda asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
-    return name
-
-
-def read_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(state_dict, syncfoley_metadata)`` of a checkpoint file."""
-    torch = import_torch()
-    try:
-        payload = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, KeyError ... for bad files
-        import zipfile
-
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        if not zipfile.is_zipfile(path):  # every torch.save since PyTorch 1.6 writes a zip archive
-            raise CheckpointError(
-                f"{path} is not a PyTorch checkpoint file (torch.load with weights_only=True: {reason})"
-            ) from None
-        raise CheckpointError(f"{path} is not a checkpoint that loads with weights_only=True ({reason})") from None
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dictionary")
-    state = payload.get("state_dict", payload)
-    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise CheckpointError(f"{path} has no state_dict of named tensors")
-    meta = payload.get("syncfoley") if isinstance(payload.get("syncfoley"), dict) else {}
-    return state, meta
-
-
-def check_keys(state: dict[str, Any], expected: dict[str, Any], path: Path,
-               what: str = "SyncFusion's onset network") -> None:
-    """Raise naming the first key that is missing, unexpected or of the wrong shape."""
-    for key, want in expected.items():
-        if key not in state:
-            raise CheckpointError(
-                f"{path} does not fit {what}: key {key!r} (shape {list(want.shape)}) is missing"
-            )
-        got = getattr(state[key], "shape", None)
-        if got is None or tuple(got) != tuple(want.shape):
-            raise CheckpointError(
-                f"{path} does not fit {what}: key {key!r} has shape "
-                f"{list(got) if got is not None else type(state[key]).__name__}, the network needs {list(want.shape)}"
-            )
-    for key in state:
-        if key not in expected:
-            raise CheckpointError(
-                f"{path} does not fit {what}: unexpected key {key!r}"
-            )
 
 
 def load_onset_model(path: str | Path, device: str = "cpu"):  # type: ignore[no-untyped-def]

@@ -227,7 +227,8 @@ def train_onset(
     """
     from syncfoley.adapters.atomic import check_writable
 
-    from .onset_checkpoint import import_torch, load_onset_model, pick_device, save_onset_checkpoint
+    from .checkpoints import import_torch, pick_device
+    from .onset_checkpoint import load_onset_model, save_onset_checkpoint
     from .onset_net import CONFIGS, VideoOnsetNet
 
     torch = import_torch()

@@ -27,7 +27,8 @@ def check_detector(
     Returns the onset-network checkpoint the request would use (``neural``, or
     ``auto`` with one configured), else None."""
     from .errors import MediaError
-    from .onset_checkpoint import import_torch, require_checkpoint, resolve_checkpoint
+    from .checkpoints import import_torch
+    from .onset_checkpoint import require_checkpoint, resolve_checkpoint
 
     if name not in DETECTORS:
         raise RequestError(f"unknown detector {name!r}; choose {one_of(DETECTORS)}")
