@@ -176,6 +176,16 @@ def onset_samples(times: Sequence[float], start: float, total: int, sr: int = MO
     return sorted(set(out))
 
 
+@dataclass(frozen=True)
+class Clip:
+    """One thing to render: ``total`` samples at 48 kHz, hits at ``onsets`` (sample indices)."""
+
+    onsets: tuple[int, ...]
+    total: int
+    embedding: np.ndarray
+    seed: int = 0
+
+
 def render(
     loaded: LoadedDiffusion,
     onsets: Sequence[int],
@@ -187,22 +197,37 @@ def render(
     cancel: Optional[Callable[[], bool]] = None,
 ) -> DiffusionRender:
     """Render ``total`` samples at 48 kHz with hits at the given sample positions."""
+    clip = Clip(tuple(onsets), total, np.asarray(embedding, dtype=np.float32), seed)
+    return render_clips(loaded, [clip], options, progress, cancel)[0]
+
+
+def render_clips(
+    loaded: LoadedDiffusion,
+    clips: Sequence[Clip],
+    options: DiffusionOptions,
+    progress: Optional[Progress] = None,
+    cancel: Optional[Callable[[], bool]] = None,
+) -> list[DiffusionRender]:
+    """Render several clips; their windows share the network's batches (many short events
+    of an edit go through together instead of one under-filled batch each)."""
     torch = import_torch()
     from .diffusion_sampler import sample
 
     options.validate()
-    if total > options.max_seconds * MODEL_RATE:
-        raise RequestError(
-            f"request of {total / MODEL_RATE:.1f} s is longer than the diffusion engine's maximum of "
-            f"{options.max_seconds:g} s; split it or raise the maximum"
-        )
+    for clip in clips:
+        if clip.total > options.max_seconds * MODEL_RATE:
+            raise RequestError(
+                f"request of {clip.total / MODEL_RATE:.1f} s is longer than the diffusion engine's maximum of "
+                f"{options.max_seconds:g} s; split it or raise the maximum"
+            )
     model = loaded.model
     cfg = model.cfg
-    windows = plan_windows(onsets, total, cfg.window, int(options.overlap * MODEL_RATE), MODEL_RATE)
-    emb = torch.as_tensor(np.asarray(embedding, dtype=np.float32).reshape(1, 1, -1))
     device = torch.device(loaded.device)
-    outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
-    batches = [windows[i: i + options.batch] for i in range(0, len(windows), options.batch)]
+    plans = [plan_windows(c.onsets, c.total, cfg.window, int(options.overlap * MODEL_RATE), MODEL_RATE)
+             for c in clips]
+    work = [(k, w) for k, plan in enumerate(plans) for w in plan]  # (clip, window), in order
+    outputs: list[list[np.ndarray]] = [[np.zeros(0)] * len(plan) for plan in plans]
+    batches = [work[i: i + options.batch] for i in range(0, len(work), options.batch)]
     done_steps = 0
     all_steps = options.steps * len(batches)
 
@@ -217,21 +242,26 @@ def render(
     for group in batches:
         if cancel is not None and cancel():
             raise Cancelled("generation cancelled")
-        tracks = torch.as_tensor(np.stack([w.local_track() for w in group])[:, None, :]).to(device)
-        # Noise per window from (seed, window index): the same audio whatever the batch size or device.
+        tracks = torch.as_tensor(np.stack([w.local_track() for _, w in group])[:, None, :]).to(device)
+        # Noise per window from (seed, window index): the same audio whatever the batch or device.
         noise = torch.stack([
-            torch.randn((1, cfg.window), generator=torch.Generator().manual_seed(_window_seed(seed, w.index)))
-            for w in group
+            torch.randn((1, cfg.window),
+                        generator=torch.Generator().manual_seed(_window_seed(clips[k].seed, w.index)))
+            for k, w in group
         ]).to(device)
-        out = sample(model, noise, tracks, emb.expand(len(group), -1, -1).to(device), options.steps,
-                     options.guidance, on_step)
-        for w, y in zip(group, out[:, 0].float().cpu().numpy()):
-            outputs[w.index] = y
-    audio = stitch(windows, outputs, total)
-    if options.cut_prefix:
-        audio = _cut_prefix(audio, onsets)
-    return DiffusionRender(np.clip(audio, -1.0, 1.0).astype(np.float32), tuple(windows), loaded.device,
-                           options.steps, options.guidance)
+        emb = torch.as_tensor(np.stack([np.asarray(clips[k].embedding, np.float32).reshape(1, -1)
+                                        for k, _ in group])).to(device)
+        out = sample(model, noise, tracks, emb, options.steps, options.guidance, on_step)
+        for (k, w), y in zip(group, out[:, 0].float().cpu().numpy()):
+            outputs[k][w.index] = y
+    results = []
+    for clip, plan, outs in zip(clips, plans, outputs):
+        audio = stitch(plan, outs, clip.total)
+        if options.cut_prefix:
+            audio = _cut_prefix(audio, clip.onsets)
+        results.append(DiffusionRender(np.clip(audio, -1.0, 1.0).astype(np.float32), tuple(plan), loaded.device,
+                                       options.steps, options.guidance))
+    return results
 
 
 def _window_seed(seed: int, index: int) -> int:

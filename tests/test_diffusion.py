@@ -408,3 +408,18 @@ def test_a_separate_clap_checkpoint_is_checked(fake_clap, tmp_path: Path) -> Non
     with pytest.raises(CheckpointError, match="model.bias"):
         api.embed(tmp_path / "b.npy", reference=ref, clap=tmp_path / "bad.pt", device="cpu")
     assert not (tmp_path / "b.npy").exists()
+
+
+def test_several_clips_share_batches_and_sound_as_if_rendered_alone(tiny_ckpt: Path, emb_file: Path) -> None:
+    loaded = dif.load_diffusion(tiny_ckpt, "cpu")
+    emb = np.load(emb_file)
+    clips = [dif.Clip((2000, 30000), 48000, emb, seed=1), dif.Clip((500,), 24000, -emb, seed=2),
+             dif.Clip((100, 200000, 300000), 8 * SR, emb, seed=3)]
+    opts = dif.DiffusionOptions(steps=2, batch=8)
+    steps: list[str] = []
+    together = dif.render_clips(loaded, clips, opts, progress=lambda f, text: steps.append(text))
+    assert len(steps) == 2  # 1 + 1 + 2 windows in one batch: two steps in all
+    for clip, got in zip(clips, together):
+        alone = dif.render(loaded, clip.onsets, clip.total, clip.embedding, opts, seed=clip.seed)
+        assert got.audio.shape == (clip.total,)
+        assert np.allclose(got.audio, alone.audio, atol=1e-5)
