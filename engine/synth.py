@@ -109,74 +109,173 @@ def _burst(seed, length, tau, sos):  # type: ignore[no-untyped-def]
     return y / peak
 
 
+@numba.njit(cache=True, nogil=True)
+def _grains_into(out, seed, starts, amps, length, tau, sos):  # type: ignore[no-untyped-def]
+    """Add one noise burst (peak ``amps[k]``) at each of ``starts``; each its own noise."""
+    for k in range(starts.shape[0]):
+        a = starts[k]
+        n = min(length, out.shape[0] - a)
+        if n <= 0:
+            continue
+        burst = _burst(seed + 7919 * (k + 1), n, tau, sos)
+        for i in range(n):
+            out[a + i] += amps[k] * burst[i]
+
+
 def _band_edge(freq: float) -> float:
     """Round a cutoff to 1/24 octave: inaudible, and filter designs are cached instead of redone per hit."""
     return float(2 ** (round(np.log2(max(freq, 1.0)) * 24) / 24))
 
 
-def _noise_burst(rng: np.random.Generator, n: int, duration: float, low: float, high: float, sr: int) -> np.ndarray:
-    low, high = _band_edge(low), _band_edge(high)
-    length = min(n, max(8, int(duration * sr * 6)))
-    seed = int(rng.integers(0, 2**31 - 1))
-    return _burst(seed, length, max(duration, 1e-4) * sr, _bandpass(low, high, sr))
+LEVELS = 9  # transient brightness levels over strength 0..1 (filters designed once each)
 
 
-def render_hit(preset: MaterialPreset, strength: float, rng: np.random.Generator, sr: int,
-               choke_after: Optional[float] = None) -> np.ndarray:
-    """One hit, starting at the moment of contact, peak 1.0.
+@lru_cache(maxsize=64)
+def _transient_bank(low: float, high: float, sr: int) -> np.ndarray:
+    """Band-pass filters of the contact noise for each strength level: harder hits are brighter."""
+    return np.stack([_bandpass(_band_edge(low), _band_edge(high * (0.6 + 0.4 * q / (LEVELS - 1))), sr)
+                     for q in range(LEVELS)])
 
-    ``choke_after``: seconds after which the next hit lands and damps this one.
+
+@numba.njit(cache=True, nogil=True)
+def _mix64(x):  # type: ignore[no-untyped-def]
+    """splitmix64 finaliser: turns (seed, hit index) into an independent generator state."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _uniform(state):  # type: ignore[no-untyped-def]
+    state[0] ^= state[0] >> np.uint64(12)
+    state[0] ^= state[0] << np.uint64(25)
+    state[0] ^= state[0] >> np.uint64(27)
+    return float((state[0] * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normal(state):  # type: ignore[no-untyped-def]
+    u1 = max(_uniform(state), 1e-300)
+    u2 = _uniform(state)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hits_into(track, positions, indices, strengths, gaps, seed, sr, modes, var, shape, tr, tr_bank, gr, gr_sos):  # type: ignore[no-untyped-def]
+    """Render every hit into ``track`` (channels, N).
+
+    modes: (M, 3) freq, t60, gain. var: pitch, decay, gain_db, mode_jitter (spreads).
+    shape: brightness, level_db, dynamics_db, choke, pan_spread, longest (s).
+    tr: duration, gain. gr: count, spread, duration, gain. gaps: time to the next hit (s), < 0 if none.
     """
+    channels, n_out = track.shape
+    m_count = modes.shape[0]
+    brightness, level_db, dynamics_db, choke, pan_spread, longest = shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]
+    choke = max(choke, 1e-3)
+    max_len = int(min(4.0, longest * 2.0) * sr) + 2
+    scratch = np.zeros(max_len)
+    state = np.zeros(1, dtype=np.uint64)
+    freqs = np.empty(m_count)
+    t60s = np.empty(m_count)
+    gains = np.empty(m_count)
+    phases = np.empty(m_count)
+    for h in range(positions.shape[0]):
+        state[0] = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(indices[h] + 1)) | np.uint64(1)
+        strength = min(max(strengths[h], 0.0), 1.0)
+        pitch = np.exp(_normal(state) * var[0])
+        decay = np.exp(_normal(state) * var[1])
+        length = min(4.0, longest * decay * 1.05)
+        choke_at = 1 << 40
+        if gaps[h] >= 0.0 and gaps[h] < length:
+            choke_at = int(gaps[h] * sr)
+            length = min(length, gaps[h] + 1.5 * choke)
+        n = min(int(length * sr) + 1, max_len)
+        hit = scratch[:n]
+        hit[:] = 0.0
+        k = 0
+        for m in range(m_count):
+            f = modes[m, 0] * pitch * np.exp(_normal(state) * var[3])
+            position = 0.55 + 0.45 * _uniform(state)  # strike position: which modes ring loudest
+            g = modes[m, 2] * strength ** (brightness * m / m_count) * position * 10.0 ** (_normal(state) * var[2] / 20.0)
+            ph = 2.0 * np.pi * _uniform(state)
+            if f < 0.45 * sr:
+                freqs[k] = f
+                t60s[k] = modes[m, 1] * decay
+                gains[k] = g
+                phases[k] = ph
+                k += 1
+        _modes_into(hit, freqs[:k], t60s[:k], gains[:k], phases[:k], sr, choke_at, choke)
+        if tr[1] > 0.0:
+            level = int(round(strength * (tr_bank.shape[0] - 1)))
+            tl = min(n, max(8, int(tr[0] * sr * 6)))
+            burst = _burst(int(_uniform(state) * 2147483646.0), tl, max(tr[0], 1e-4) * sr, tr_bank[level])
+            for i in range(tl):
+                hit[i] += tr[1] * burst[i]
+        if gr[0] > 0 and gr[3] > 0:
+            count = int(gr[0])
+            starts = np.empty(count, dtype=np.int64)
+            amps = np.empty(count)
+            offs = np.empty(count)
+            for c in range(count):
+                offs[c] = 0.002 + (max(gr[1], 0.003) - 0.002) * _uniform(state)
+            offs.sort()
+            for c in range(count):
+                starts[c] = int(offs[c] * sr)
+                amps[c] = gr[3] * (0.3 + 0.7 * _uniform(state)) * np.exp(-3.0 * offs[c] / max(gr[1], 1e-3))
+            _grains_into(hit, int(_uniform(state) * 2147483646.0), starts, amps, max(8, int(gr[2] * sr * 6)),
+                         max(gr[2], 1e-4) * sr, gr_sos)
+        peak = 1e-12
+        for i in range(n):
+            if abs(hit[i]) > peak:
+                peak = abs(hit[i])
+        db = level_db + dynamics_db * (strength - 1.0) + _normal(state) * var[2]
+        gain = 10.0 ** (db / 20.0) / peak
+        pan = (2.0 * _uniform(state) - 1.0) * pan_spread
+        angle = (pan + 1.0) * np.pi / 4.0
+        pos = positions[h]
+        end = min(n_out, pos + n)
+        if channels == 1:
+            for i in range(pos, end):
+                track[0, i] += gain * hit[i - pos]
+        else:
+            left = gain * np.cos(angle) * np.sqrt(2.0)
+            right = gain * np.sin(angle) * np.sqrt(2.0)
+            for i in range(pos, end):
+                track[0, i] += left * hit[i - pos]
+                track[1, i] += right * hit[i - pos]
+
+
+def _hit_args(preset: MaterialPreset, sr: int) -> tuple:
+    """The preset as the arrays the hit kernel takes."""
+    modes = np.array([[m.freq, m.t60, m.gain] for m in preset.modes], dtype=np.float64).reshape(-1, 3)
     var = preset.variation
-    pitch = float(np.exp(rng.normal(0.0, var.pitch)))
-    decay = float(np.exp(rng.normal(0.0, var.decay)))
     longest = max([m.t60 for m in preset.modes] + [preset.transient.duration * 6, preset.grains.spread + 0.02])
-    length = min(4.0, longest * decay * 1.05)
-    choke_at = 1 << 40
-    if choke_after is not None and choke_after < length:
-        choke_at = int(choke_after * sr)
-        length = min(length, choke_after + 1.5 * max(preset.choke, 1e-3))
-    n = int(length * sr) + 1
-    out = np.zeros(n, dtype=np.float64)
-    modes = [m for m in preset.modes if m.freq * pitch < 0.45 * sr]
-    if modes:
-        count = max(1, len(preset.modes))
-        k = np.arange(len(modes))
-        freqs = np.array([m.freq for m in modes]) * pitch * np.exp(rng.normal(0.0, var.mode_jitter, len(modes)))
-        t60s = np.array([m.t60 for m in modes]) * decay
-        # Strike position: each mode's amplitude depends on where the object is hit.
-        position = rng.uniform(0.55, 1.0, len(modes))
-        tilt = strength ** (preset.brightness * k / count)  # harder hits excite upper modes more
-        gains = np.array([m.gain for m in modes]) * tilt * position * 10 ** (rng.normal(0.0, var.gain_db, len(modes)) / 20)
-        phases = rng.uniform(0, 2 * np.pi, len(modes))
-        ok = freqs < 0.45 * sr
-        _modes_into(out, freqs[ok], t60s[ok], gains[ok], phases[ok], float(sr), choke_at,
-                    float(max(preset.choke, 1e-3)))
-    tr = preset.transient
-    if tr.gain > 0:
-        burst = _noise_burst(rng, n, tr.duration, tr.low, tr.high * (0.6 + 0.4 * strength), sr)
-        out[: len(burst)] += tr.gain * burst
-    gr = preset.grains
-    if gr.count > 0 and gr.gain > 0:
-        offsets = np.sort(rng.uniform(0.002, max(gr.spread, 0.003), gr.count))
-        for off in offsets:
-            start = int(off * sr)
-            if start >= n:
-                continue
-            burst = _noise_burst(rng, n - start, gr.duration, gr.low, gr.high, sr)
-            amp = gr.gain * rng.uniform(0.3, 1.0) * np.exp(-3.0 * off / max(gr.spread, 1e-3))
-            out[start: start + len(burst)] += amp * burst
-    peak = float(np.abs(out).max())
-    if peak > 0:
-        out /= peak
-    return out.astype(np.float32)
+    shape = np.array([preset.brightness, preset.level_db, preset.dynamics_db, preset.choke, preset.pan_spread, longest])
+    tr, gr = preset.transient, preset.grains
+    return (
+        float(sr), modes, np.array([var.pitch, var.decay, var.gain_db, var.mode_jitter]), shape,
+        np.array([tr.duration, tr.gain]), _transient_bank(tr.low, tr.high, sr),
+        np.array([gr.count, gr.spread, gr.duration, gr.gain], dtype=np.float64),
+        _bandpass(_band_edge(gr.low), _band_edge(gr.high), sr),
+    )
 
 
-def hit_gain(preset: MaterialPreset, strength: float, rng: np.random.Generator) -> float:
-    """Linear gain of a hit: preset level, onset strength over the dynamic range, a little variation."""
-    db = preset.level_db + preset.dynamics_db * (float(np.clip(strength, 0.0, 1.0)) - 1.0)
-    db += rng.normal(0.0, preset.variation.gain_db)
-    return float(10 ** (db / 20))
+def render_hit(preset: MaterialPreset, strength: float, seed: int, sr: int,
+               choke_after: Optional[float] = None) -> np.ndarray:
+    """One hit alone, starting at the moment of contact, peak 1.0 (for auditioning and tests).
+
+    ``choke_after``: seconds after which a next hit lands and damps this one.
+    """
+    longest = max([m.t60 for m in preset.modes] + [preset.transient.duration * 6, preset.grains.spread + 0.02])
+    n = int(min(4.0, longest * 2.0) * sr) + 2
+    track = np.zeros((1, n), dtype=np.float32)
+    gap = -1.0 if choke_after is None else float(choke_after)
+    _hits_into(track, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([strength], np.float64),
+               np.array([gap]), int(seed),
+               *_hit_args(preset, sr))
+    hit = np.trim_zeros(track[0], "b")
+    peak = float(np.abs(hit).max()) if len(hit) else 0.0
+    return hit / peak if peak > 0 else hit
 
 
 def _pan_gains(pan: float) -> tuple[float, float]:
@@ -238,23 +337,18 @@ def render_onsets(
     n = int(round(duration * sr))
     track = np.zeros((channels, n), dtype=np.float32)
     ordered = sorted(onsets, key=lambda o: o.time)
-    for i, onset in enumerate(ordered):
-        pos = int(round((onset.time - start) * sr))
-        if pos < 0 or pos >= n:
-            continue
-        hit_rng = np.random.default_rng([seed, i])
-        gap = ordered[i + 1].time - onset.time if i + 1 < len(ordered) else None
-        hit = render_hit(preset, onset.strength, hit_rng, sr, choke_after=gap)
-        hit *= hit_gain(preset, onset.strength, hit_rng)
-        end = min(n, pos + len(hit))
-        if channels == 1:
-            track[0, pos:end] += hit[: end - pos]
-        else:
-            left, right = _pan_gains(float(hit_rng.uniform(-1, 1)) * preset.pan_spread)
-            track[0, pos:end] += left * hit[: end - pos]
-            track[1, pos:end] += right * hit[: end - pos]
-        if progress is not None and i % 64 == 0:
-            progress(i / max(1, len(ordered)), "synthesising")
+    keep = [k for k, o in enumerate(ordered) if 0 <= int(round((o.time - start) * sr)) < n]
+    if keep:
+        times = np.array([o.time for o in ordered])
+        # Each hit's variation is keyed by its index in the whole track, so editing one
+        # onset leaves the others' sound alone and a render is reproducible.
+        gaps = np.append(np.diff(times), -1.0)[keep]
+        positions = np.round((times[keep] - start) * sr).astype(np.int64)
+        strengths = np.array([ordered[k].strength for k in keep], dtype=np.float64)
+        if progress is not None:
+            progress(0.0, "synthesising")
+        _hits_into(track, positions, np.array(keep, dtype=np.int64), strengths, gaps, int(seed),
+                   *_hit_args(preset, sr))
     for k, region in enumerate(regions):
         a, tex = render_texture(preset, region, start, n, sr, seed, k, envelope, channels)
         track[:, a: a + tex.shape[1]] += tex
