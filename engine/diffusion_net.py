@@ -159,10 +159,12 @@ class ModulationItem(nn.Module):
     def forward(self, x: Tensor, cond: _Cond) -> Tensor:
         to_scale_shift = self.blocks[0].block.blocks[0]
         scale, shift = to_scale_shift(cond.features).unsqueeze(-1).chunk(2, dim=1)
-        # LayerNorm over channels, computed in (B, C, N) layout without transposes.
-        mean = x.mean(dim=1, keepdim=True)
-        var = x.var(dim=1, keepdim=True, unbiased=False)
-        normed = (x - mean) * torch.rsqrt(var + 1e-6)
+        # LayerNorm over channels, computed in (B, C, N) layout without transposes, in fp32
+        # even under fp16 autocast (variances of large activations overflow fp16).
+        xf = x.float()
+        mean = xf.mean(dim=1, keepdim=True)
+        var = xf.var(dim=1, keepdim=True, unbiased=False)
+        normed = ((xf - mean) * torch.rsqrt(var + 1e-6)).to(x.dtype)
         return normed * (1 + scale) + shift
 
 

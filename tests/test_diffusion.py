@@ -423,3 +423,21 @@ def test_several_clips_share_batches_and_sound_as_if_rendered_alone(tiny_ckpt: P
         alone = dif.render(loaded, clip.onsets, clip.total, clip.embedding, opts, seed=clip.seed)
         assert got.audio.shape == (clip.total,)
         assert np.allclose(got.audio, alone.audio, atol=1e-5)
+
+
+def test_network_runs_under_reduced_precision_autocast() -> None:
+    # The CUDA path runs under fp16 autocast; the CPU's bf16 autocast exercises the same
+    # dtype mixing (convs in low precision, norms and the sampler state in fp32).
+    torch.manual_seed(0)
+    model = SyncFusionDiffusion(CONFIGS["tiny"]).eval()
+    n = 2**14
+    track = torch.zeros(1, 1, n)
+    track[0, 0, [500, 9000]] = 1.0
+    x, emb = torch.randn(1, 1, n), torch.randn(1, 1, 512)
+    with torch.no_grad():
+        want = model.net(x, torch.tensor([0.5]), emb, model.onsets_encoder(track))
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            got = model.net(x, torch.tensor([0.5]), emb, model.onsets_encoder(track)).float()
+    assert torch.isfinite(got).all()
+    rel = (got - want).norm() / want.norm()
+    assert rel < 0.05, float(rel)
