@@ -160,6 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.set_defaults(func=cmd_train_onset)
 
+    sv = sub.add_parser("serve", help="run the engine daemon: OSC requests over UDP, jobs kept warm on the GPU")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    sv.add_argument("--port", type=int, default=9000, help="UDP port (default 9000; 0 picks a free one)")
+    sv.add_argument("--workdir", default=None, metavar="DIR",
+                    help="job records, outputs and the log (default ~/.cache/syncfoley/daemon)")
+    sv.add_argument("--token", default=None, help="secret every request must carry (default: $SYNCFOLEY_TOKEN)")
+    sv.add_argument("--media-root", action="append", default=[], metavar="DIR",
+                    help="only read media under this folder (repeat; default: anywhere you can read)")
+    sv.add_argument("--output-root", action="append", default=[], metavar="DIR",
+                    help="also allow writing under this folder (repeat; the workdir always is)")
+    sv.add_argument("--queue-limit", type=int, default=32, help="jobs waiting before requests get 'busy' (32)")
+    sv.add_argument("--device", default="auto", help="where models run: auto, cpu or cuda")
+    sv.add_argument("-q", "--quiet", action="store_true", help="log to the workdir only, not to stderr")
+    sv.set_defaults(func=cmd_serve)
+
+    sd = sub.add_parser("send", help="send one OSC request to the daemon (for scripts without sockets)")
+    sd.add_argument("address", help="ping, status, cancel, shutdown, detect, generate, run (or a full /syncfoley/ path)")
+    sd.add_argument("json", nargs="?", help="the request as a JSON object")
+    sd.add_argument("--host", default="127.0.0.1")
+    sd.add_argument("--port", type=int, default=9000)
+    sd.add_argument("--wait", action="store_true", help="wait for the job: progress on stderr, the result on stdout")
+    sd.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for a job (default 3600)")
+    sd.add_argument("--token", default=None, help="added to the request (default: $SYNCFOLEY_TOKEN)")
+    sd.set_defaults(func=cmd_send)
+
     pr = sub.add_parser("presets", help="list the material presets")
     pr.set_defaults(func=cmd_presets)
     return p
@@ -321,6 +346,65 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
     if result.val_losses:
         print(f"held-out loss {result.val_losses[0]:.4f} -> {result.val_losses[-1]:.4f}")
     print(result.checkpoint)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .daemon import ServeConfig, serve
+
+    kw: dict[str, Any] = {}
+    if args.workdir:
+        kw["workdir"] = Path(args.workdir)
+    cfg = ServeConfig(
+        host=args.host, port=args.port, token=args.token or os.environ.get("SYNCFOLEY_TOKEN") or None,
+        media_roots=tuple(Path(r) for r in args.media_root), output_roots=tuple(Path(r) for r in args.output_root),
+        queue_limit=args.queue_limit, device=args.device, verbose=not args.quiet, **kw,
+    )
+
+    def ready(address: tuple[str, int]) -> None:
+        print(f"{PROG} serve: listening on udp://{address[0]}:{address[1]}", file=sys.stderr, flush=True)
+
+    return serve(cfg, ready)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import os
+
+    from . import osc_client
+
+    payload = args.json
+    token = args.token or os.environ.get("SYNCFOLEY_TOKEN")
+    if token:
+        try:
+            data = json.loads(payload) if payload else {}
+        except ValueError as exc:
+            print(f"{PROG}: error: the request is not JSON ({exc})", file=sys.stderr)
+            return 2
+        if not isinstance(data, dict):
+            print(f"{PROG}: error: the request must be a JSON object", file=sys.stderr)
+            return 2
+        payload = json.dumps({**data, "token": token})
+
+    def show(reply: "osc_client.Reply") -> None:
+        if reply.kind == "progress" and len(reply.args) >= 3:
+            print(f"progress {reply.args[0]} {float(reply.args[1]):.3f} {reply.args[2]}", file=sys.stderr,
+                  flush=True)
+        elif reply.kind == "accepted" and args.wait:
+            print(f"accepted {reply.args[0]}", file=sys.stderr, flush=True)
+
+    try:
+        final = osc_client.send(args.address, payload, host=args.host, port=args.port, wait=args.wait,
+                                timeout=args.timeout, on_reply=show)
+    except osc_client.ClientError as err:
+        job = f" (job {err.job_id})" if err.job_id else ""
+        print(f"{PROG}: error: {err.code}: {err}{job}", file=sys.stderr)
+        return 1
+    if final.kind in ("done", "status"):
+        print(final.args[-1])
+    else:
+        print(" ".join([final.kind, *(str(a) for a in final.args)]))
     return 0
 
 

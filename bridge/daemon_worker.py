@@ -1,0 +1,158 @@
+"""The daemon's worker process: runs jobs through the Python API, keeps models warm.
+
+Jobs run in their own process, not in a thread of the daemon, so that nothing a
+job does (long NumPy operations that hold the GIL, page-fault storms of large
+buffers, compute threads) can delay the control path: the daemon answers ``ping``
+while a generation runs at full speed here. It talks to the daemon through two
+queues: jobs in; progress, results and errors out. Cancellation is an event the
+daemon sets and the job's progress callback checks. The process dies with the
+daemon (Linux: the kernel kills it when its parent dies; elsewhere it checks).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from syncfoley.engine.errors import SyncfoleyError
+
+
+class Cancelled(SyncfoleyError):
+    code = "cancelled"
+
+
+class ParentGone(BaseException):
+    """The daemon died: stop at once (not an error to report to anyone)."""
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def _lower_priority() -> None:
+    """Leave the daemon's control thread a core: lower priority, one compute thread fewer."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    cores = os.cpu_count() or 1
+    if cores > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(cores - 1))
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(cores - 1))
+
+
+def worker_main(jobs: Any, events: Any, cancel: Any, parent: int) -> None:
+    """Loop: take ``(job id, name, request, workdir, device)``, run it, report back."""
+    _die_with_parent()
+    _lower_priority()
+    while True:
+        try:
+            item = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return
+            continue
+        if item is None:
+            return
+        jid, name, request, workdir, device = item
+        cancel.clear()
+        try:
+            result = execute(name, request, jid, Path(workdir), device, _reporter(jid, events, cancel, parent),
+                             cancel.is_set)
+        except ParentGone:
+            return
+        except Cancelled as err:
+            events.put(("cancelled", jid, err.code, str(err)))
+        except SyncfoleyError as err:
+            events.put(("error", jid, err.code, str(err)))
+        except Exception as err:  # a bug: report it, keep the process serving
+            import traceback
+
+            events.put(("crash", jid, "internal", f"internal error: {err!r}", traceback.format_exc()))
+        else:
+            events.put(("done", jid, result))
+
+
+def _reporter(jid: str, events: Any, cancel: Any, parent: int) -> Callable[[float, str], None]:
+    last = [0.0, -1.0]
+
+    def report(fraction: float, text: str) -> None:
+        if cancel.is_set():
+            raise Cancelled("job cancelled")
+        now = time.monotonic()
+        if now - last[0] >= 0.1 or fraction >= 1.0:  # at most ten replies a second
+            if os.getppid() != parent:
+                raise ParentGone()
+            last[0] = now
+            f = max(0.0, min(1.0, float(fraction)))
+            if f != last[1]:
+                last[1] = f
+                events.put(("progress", jid, f, text))
+
+    return report
+
+
+def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_default: str,
+            progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict[str, Any]:
+    from syncfoley.adapters.atomic import check_writable
+
+    from . import api
+
+    jobdir = workdir / "jobs" / jid
+    device = req.get("device", device_default)
+    overwrite = bool(req.get("overwrite", False))
+
+    if name == "detect":
+        track = api.detect(req["video"], start=req.get("start"), end=req.get("end"),
+                           detector=req.get("detector", "auto"), guide=req.get("guide"),
+                           checkpoint=req.get("checkpoint"), device=device, progress=progress)
+        outdir = Path(req.get("outdir", jobdir))
+        stem = Path(req["video"]).stem
+        js = api.save_onsets(track, outdir / f"{stem}.onsets.json", overwrite=overwrite)
+        mid = api.save_onsets(track, outdir / f"{stem}.onsets.mid", overwrite=overwrite)
+        return {"onsets_json": str(js), "onsets_midi": str(mid), "onsets": len(track.onsets),
+                "regions": len(track.regions), "detector": track.detector}
+    sound = sound_kwargs(req, device)
+    if name == "generate":
+        track = api.load_onsets(req["onsets"])
+        request = api.generation_request(track, start=req.get("start"), duration=req.get("duration"), **sound)
+        out = Path(req.get("output", jobdir / f"{Path(req['onsets']).stem}.foley.wav"))
+        api.check_request(request)
+        check_writable([out], overwrite)
+        rendered = api.render(request, progress=progress, cancel=cancelled)
+        progress(1.0, "writing")
+        wav = api.write_wav(out, rendered.audio, request.sample_rate, overwrite=overwrite)
+        return {"wav": str(wav), "engine": rendered.engine, "seconds": request.duration,
+                "sample_rate": request.sample_rate, "channels": request.channels}
+    if name == "run":
+        result = api.run(req["video"], req.get("outdir", str(jobdir)), start=req.get("start"),
+                         end=req.get("end"), detector=req.get("detector", "auto"), guide=req.get("guide"),
+                         checkpoint=req.get("checkpoint"), device=device, overwrite=overwrite,
+                         progress=progress, cancel=cancelled, **sound)
+        return result.to_dict()
+    raise SyncfoleyError(f"/syncfoley/{name} is not available")
+
+
+def sound_kwargs(req: dict[str, Any], device: str) -> dict[str, Any]:
+    from syncfoley.engine.diffusion import DiffusionOptions
+
+    d = DiffusionOptions()
+    return dict(
+        preset=req.get("preset", "wood"), samples=req.get("samples"), reference=req.get("reference"),
+        text=req.get("text"), embedding=req.get("embedding"), seed=req.get("seed", 0),
+        channels=req.get("channels", 1), engine=req.get("engine", "auto"), clap=req.get("clap"),
+        diffusion=DiffusionOptions(checkpoint=req.get("diffusion_checkpoint"), steps=req.get("steps", d.steps),
+                                   guidance=req.get("guidance", d.guidance), batch=req.get("batch", d.batch),
+                                   device=device),
+    )

@@ -1,0 +1,585 @@
+"""The OSC daemon as a real process on loopback, spoken to by python-osc and by liblo's tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syncfoley.bridge import api
+from syncfoley.bridge import osc_protocol as P
+from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
+
+from conftest import EXAMPLE, run_cli
+
+OSCSEND = shutil.which("oscsend")
+OSCDUMP = shutil.which("oscdump")
+
+
+class Daemon:
+    """``syncfoley serve`` in its own process, on a free loopback port."""
+
+    def __init__(self, workdir: Path, *extra: str) -> None:
+        self.workdir = workdir
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syncfoley.bridge.cli", "serve", "--port", "0", "--workdir", str(workdir),
+             "-q", *extra],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        )
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()
+        if "listening on udp://" not in line:
+            rest = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            raise RuntimeError(f"daemon did not start: {line}{rest}")
+        self.port = int(line.rsplit(":", 1)[1])
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # keep the pipe drained
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Client:
+    """A python-osc speaking UDP client with its own port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.local_port = self.sock.getsockname()[1]
+
+    def raw(self, data: bytes) -> None:
+        self.sock.sendto(data, ("127.0.0.1", self.port))
+
+    def send(self, address: str, *args: Any) -> None:
+        self.raw(P.build(address, *args))
+
+    def recv(self, timeout: float = 5.0) -> P.Message:
+        self.sock.settimeout(timeout)
+        data, _ = self.sock.recvfrom(65536)
+        return P.parse(data)[0]
+
+    def ask(self, address: str, *args: Any, timeout: float = 5.0) -> P.Message:
+        self.send(address, *args)
+        return self.recv(timeout)
+
+    def until(self, kind: str, job: str, timeout: float = 120.0) -> tuple[P.Message, list[P.Message]]:
+        seen = []
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = self.recv(max(0.1, end - time.monotonic()))
+            seen.append(m)
+            if m.address == P.PREFIX + kind and (not job or job in m.args):
+                return m, seen
+            if m.address == "/syncfoley/error" and job in m.args and kind != "error":
+                raise AssertionError(f"job {job} failed: {m.args}")
+        raise AssertionError(f"no {kind} for {job}; saw {seen}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path / "work")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[Client]:
+    c = Client(daemon.port)
+    yield c
+    c.close()
+
+
+def _onsets_file(path: Path, times: list[float], duration: float) -> Path:
+    track = OnsetTrack(source="t", duration=duration, fps=25.0, detector="test",
+                       onsets=tuple(Onset(t, 0.8) for t in times), range=TimeRange(0.0, duration))
+    return api.save_onsets(track, path, overwrite=True)
+
+
+def test_every_address_over_python_osc(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    pong = client.ask("/syncfoley/ping")
+    assert pong.address == "/syncfoley/pong" and isinstance(pong.args[0], str)
+    status = json.loads(client.ask("/syncfoley/status").args[0])
+    assert status["running"] is None and status["queued"] == 0
+
+    # detect
+    accepted = client.ask("/syncfoley/detect", json.dumps({"video": str(EXAMPLE)}))
+    assert accepted.address == "/syncfoley/accepted"
+    job = accepted.args[0]
+    done, seen = client.until("done", job)
+    result = json.loads(done.args[1])
+    assert result["onsets"] == 10 and Path(result["onsets_json"]).is_file() and Path(result["onsets_midi"]).is_file()
+    assert any(m.address == "/syncfoley/progress" for m in seen)
+    prog = [m for m in seen if m.address == "/syncfoley/progress"]
+    assert all(m.args[0] == job and 0.0 <= m.args[1] <= 1.0 and isinstance(m.args[2], str) for m in prog)
+
+    # generate, from the onsets it just wrote, into an output under the workdir
+    out = daemon.workdir / "renders" / "hits.wav"
+    job = client.ask("/syncfoley/generate", json.dumps(
+        {"onsets": result["onsets_json"], "output": str(out), "preset": "metal", "channels": 2})).args[0]
+    done, _ = client.until("done", job)
+    gen = json.loads(done.args[1])
+    assert gen["wav"] == str(out) and out.is_file() and gen["engine"] == "builtin" and gen["channels"] == 2
+
+    # run
+    job = client.ask("/syncfoley/run", json.dumps({"video": str(EXAMPLE), "preset": "glass"})).args[0]
+    done, _ = client.until("done", job)
+    run = json.loads(done.args[1])
+    assert all(Path(run[k]).is_file() for k in ("onsets_json", "onsets_midi", "foley_wav", "timeline"))
+
+    # status of one job, and the summary
+    one = json.loads(client.ask("/syncfoley/status", json.dumps({"job_id": job})).args[0])
+    assert one["state"] == "done" and one["result"]["foley_wav"] == run["foley_wav"]
+    summary = json.loads(client.ask("/syncfoley/status").args[0])
+    assert summary["jobs"]["done"] == 3
+
+    # conform is not there yet, and says so
+    err = client.ask("/syncfoley/conform", json.dumps({}))
+    assert err.address == "/syncfoley/error" and err.args[0] == P.UNSUPPORTED
+
+    # cancel of a finished job is refused, of an unknown one too
+    assert client.ask("/syncfoley/cancel", json.dumps({"job_id": job})).args[0] == P.BAD_REQUEST
+    assert client.ask("/syncfoley/cancel", "jnothere").args[0] == P.NOT_FOUND
+
+    # the log has a line per request and per state change
+    text = (daemon.workdir / "syncfoley.log").read_text()
+    assert f"job {job} running" in text and f"job {job} done" in text and "request /syncfoley/run" in text
+
+    assert client.ask("/syncfoley/shutdown").address == "/syncfoley/bye"
+    daemon.proc.wait(15)
+    assert daemon.proc.returncode == 0
+
+
+def test_identical_requests_come_from_the_cache(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    onsets = _onsets_file(tmp_path / "hits.json", [0.5, 1.0, 1.5], 2.0)
+    req = json.dumps({"onsets": str(onsets), "preset": "wood"})
+    first = client.ask("/syncfoley/generate", req).args[0]
+    done, _ = client.until("done", first)
+    again = client.ask("/syncfoley/generate", req).args[0]
+    cached, _ = client.until("done", again, timeout=5)
+    a, b = json.loads(done.args[1]), json.loads(cached.args[1])
+    assert b["cached"] is True and b["cached_from"] == first and b["wav"] == a["wav"]
+    # A changed input file is a different request.
+    time.sleep(0.01)
+    _onsets_file(onsets, [0.5, 1.2], 2.0)
+    third = client.ask("/syncfoley/generate", req).args[0]
+    done3, _ = client.until("done", third)
+    assert "cached" not in json.loads(done3.args[1])
+
+
+def test_every_address_from_liblo(daemon: Daemon, tmp_path: Path) -> None:
+    assert OSCSEND and OSCDUMP, "liblo's oscsend/oscdump are needed: apt-get install liblo-tools (.ci/run does)"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        dump_port = s.getsockname()[1]
+    dump = subprocess.Popen([OSCDUMP, "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(x) for x in dump.stdout], daemon=True).start()  # type: ignore
+    time.sleep(0.3)
+
+    def oscsend(address: str, payload: Optional[dict] = None) -> None:
+        body = {"reply_port": dump_port, **(payload or {})}
+        subprocess.run([OSCSEND, "localhost", str(daemon.port), address, "s", json.dumps(body)], check=True)
+
+    def wait_for(text: str, timeout: float = 120.0) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for line in list(lines):
+                if text in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in {lines}")
+
+    try:
+        oscsend("/syncfoley/ping")
+        wait_for("/syncfoley/pong s")
+        oscsend("/syncfoley/status")
+        wait_for("/syncfoley/status s")
+        oscsend("/syncfoley/detect", {"video": str(EXAMPLE)})
+        job = wait_for("/syncfoley/accepted s").split('"')[1]
+        wait_for(f'/syncfoley/done ss "{job}"')
+        onsets = _onsets_file(tmp_path / "l.json", [0.3, 0.8], 1.5)
+        oscsend("/syncfoley/generate", {"onsets": str(onsets)})
+        wait_for(f'/syncfoley/done ss "{wait_for_new(lines, "/syncfoley/accepted s", job)}"')
+        oscsend("/syncfoley/run", {"video": str(EXAMPLE), "preset": "stone"})
+        run_job = wait_for_new(lines, "/syncfoley/accepted s", job, skip=2)
+        wait_for(f'/syncfoley/done ss "{run_job}"')
+        oscsend("/syncfoley/cancel", {"job_id": run_job})
+        wait_for('/syncfoley/error sss "bad_request"')
+        oscsend("/syncfoley/conform", {})
+        wait_for('/syncfoley/error sss "unsupported"')
+        oscsend("/syncfoley/shutdown")
+        wait_for("/syncfoley/bye")
+        daemon.proc.wait(15)
+    finally:
+        dump.terminate()
+
+
+def wait_for_new(lines: list[str], text: str, after: str, skip: int = 1, timeout: float = 30.0) -> str:
+    """The job id of the ``skip``-th ``accepted`` line that is not ``after``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ids = [ln.split('"')[1] for ln in list(lines) if text in ln]
+        ids = [i for i in ids if i != after]
+        if len(ids) >= skip:
+            return ids[skip - 1]
+        time.sleep(0.05)
+    raise AssertionError(f"no new {text!r} in {lines}")
+
+
+def test_bad_requests_get_stable_error_codes(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    cases = [
+        (b"hello", P.BAD_DATAGRAM),
+        (b"\x00\x01\x02\x03", P.BAD_DATAGRAM),
+        (b"/" + b"x" * (P.MAX_DATAGRAM + 100), P.TOO_LARGE),
+        (P.build("/syncfoley/nope"), P.UNKNOWN_ADDRESS),
+        (P.build("/other/ping"), P.UNKNOWN_ADDRESS),
+        (P.build("/syncfoley/detect"), P.BAD_ARGUMENTS),
+        (P.build("/syncfoley/detect", 3), P.BAD_ARGUMENTS),
+        (P.build("/syncfoley/detect", "{not json"), P.BAD_JSON),
+        (P.build("/syncfoley/detect", "[1, 2]"), P.BAD_JSON),
+        (P.build("/syncfoley/detect", json.dumps({"video": "relative.mp4"})), P.BAD_REQUEST),
+        (P.build("/syncfoley/detect", json.dumps({"vidoe": str(EXAMPLE)})), P.BAD_REQUEST),
+        (P.build("/syncfoley/detect", json.dumps({"video": str(EXAMPLE), "start": "soon"})), P.BAD_REQUEST),
+        (P.build("/syncfoley/generate", json.dumps({"onsets": "/x.json", "reply_port": 70000})), P.BAD_REQUEST),
+        (P.build("/syncfoley/generate", json.dumps({"onsets": "/x.json", "output": "/etc/x.wav"})), P.OUTSIDE_ROOTS),
+    ]
+    for data, code in cases:
+        client.raw(data)
+        reply = client.recv()
+        assert reply.address == "/syncfoley/error" and reply.args[0] == code, (data[:40], reply)
+        assert isinstance(reply.args[1], str) and reply.args[1]
+    # A job that fails does so with the engine's own code, after being accepted.
+    job = client.ask("/syncfoley/detect", json.dumps({"video": str(tmp_path / "missing.mp4")})).args[0]
+    err, _ = client.until("error", job)
+    assert err.args[0] == "media" and "missing.mp4" in err.args[1] and err.args[2] == job
+    assert client.ask("/syncfoley/ping").address == "/syncfoley/pong"
+    counts = json.loads(client.ask("/syncfoley/status").args[0])["jobs"]
+    assert counts == {"error": 1}, "refused requests leave no job behind"
+
+
+def test_bundles_with_future_timetags_do_not_stall(daemon: Daemon, client: Client) -> None:
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    b = OscBundleBuilder(time.time() + 3600)  # an hour from now
+    b.add_content(OscMessageBuilder("/syncfoley/ping").build())
+    t = time.monotonic()
+    client.raw(b.build().dgram)
+    assert client.recv(2.0).address == "/syncfoley/pong"
+    assert time.monotonic() - t < 1.0
+
+
+def _slow_generation(tmp_path: Path) -> tuple[Path, Path]:
+    """A diffusion job that takes tens of seconds on a CPU (tiny model, several windows)."""
+    import torch
+
+    from syncfoley.engine import diffusion as dif
+    from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion
+    from syncfoley.engine.embedding import save_embedding
+
+    torch.manual_seed(0)
+    ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), tmp_path / "tiny.ckpt")
+    emb = save_embedding(tmp_path / "e.npy", np.ones(512, np.float32) / 512 ** 0.5)
+    return ckpt, emb
+
+
+def test_cancel_a_running_job_and_control_stays_live(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    ckpt, emb = _slow_generation(tmp_path)
+    onsets = _onsets_file(tmp_path / "long.json", [0.5 + k for k in range(20)], 21.0)
+    job = client.ask("/syncfoley/generate", json.dumps({
+        "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb),
+        "steps": 200, "batch": 1, "device": "cpu"})).args[0]
+    client.until("progress", job, timeout=60)
+    lat = []
+    for _ in range(50):
+        t = time.perf_counter()
+        assert client.ask("/syncfoley/ping").address == "/syncfoley/pong"
+        lat.append(time.perf_counter() - t)
+    status = json.loads(client.ask("/syncfoley/status").args[0])
+    assert status["running"] == job
+    cancelled = client.ask("/syncfoley/cancel", job)
+    while cancelled.address == "/syncfoley/progress":
+        cancelled = client.recv()
+    assert cancelled.address == "/syncfoley/cancelled" and cancelled.args[0] == job
+    err, _ = client.until("error", job, timeout=30)
+    assert err.args[0] == "cancelled"
+    one = json.loads(client.ask("/syncfoley/status", json.dumps({"job_id": job})).args[0])
+    assert one["state"] == "cancelled"
+    assert not list(daemon.workdir.rglob("*.wav")), "a cancelled job leaves no output"
+    assert max(lat) < 1.0  # answered while the job ran (the bench measures the distribution)
+
+
+def test_kill_during_a_job_and_restart(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    ckpt, emb = _slow_generation(tmp_path)
+    d = Daemon(work)
+    c = Client(d.port)
+    try:
+        quick = _onsets_file(tmp_path / "q.json", [0.2, 0.6], 1.0)
+        first = c.ask("/syncfoley/generate", json.dumps({"onsets": str(quick)})).args[0]
+        done, _ = c.until("done", first)
+        wav = Path(json.loads(done.args[1])["wav"])
+        before = wav.read_bytes()
+        onsets = _onsets_file(tmp_path / "long.json", [0.5 + k for k in range(10)], 11.0)
+        slow = c.ask("/syncfoley/generate", json.dumps({
+            "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
+            "embedding": str(emb), "steps": 6, "batch": 1, "device": "cpu"})).args[0]
+        c.until("progress", slow, timeout=60)
+        worker = json.loads(c.ask("/syncfoley/status").args[0])["worker_pid"]
+        assert worker and worker != d.proc.pid
+        os.kill(d.proc.pid, signal.SIGKILL)
+        d.proc.wait(10)
+        _wait_gone(worker)  # the worker process dies with the daemon: no orphan keeps writing
+        # A write interrupted mid-way leaves a temporary file, never a half WAV under the final name.
+        stray = work / "jobs" / slow / ".long.foley.deadbeef.partial.wav"
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(b"RIFF half")
+        assert not (work / "jobs" / slow / "long.foley.wav").exists()
+
+        d = Daemon(work)  # same workdir; replies still go to this client's port
+        c.port = d.port
+        st = json.loads(c.ask("/syncfoley/status", json.dumps({"job_id": first})).args[0])
+        assert st["state"] == "done" and wav.read_bytes() == before
+        done, _ = c.until("done", slow, timeout=300)
+        out = Path(json.loads(done.args[1])["wav"])
+        assert out.is_file() and out.stat().st_size > 11 * 48000 * 3
+        assert not list(work.rglob("*.partial*")), "leftovers of the interrupted write are removed"
+    finally:
+        c.close()
+        d.stop()
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} is still running")
+
+
+def test_shutdown_mid_job_queues_it_for_the_next_start(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    ckpt, emb = _slow_generation(tmp_path)
+    d = Daemon(work)
+    c = Client(d.port)
+    try:
+        onsets = _onsets_file(tmp_path / "s.json", [0.5, 2.0, 4.0], 6.0)
+        job = c.ask("/syncfoley/generate", json.dumps({
+            "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
+            "embedding": str(emb), "steps": 8, "batch": 1, "device": "cpu"})).args[0]
+        c.until("progress", job, timeout=60)
+        c.send("/syncfoley/shutdown")
+        c.until("bye", "", timeout=10)
+        assert d.proc.wait(30) == 0
+        d = Daemon(work)
+        c.port = d.port
+        done, _ = c.until("done", job, timeout=300)
+        assert Path(json.loads(done.args[1])["wav"]).is_file()
+    finally:
+        c.close()
+        d.stop()
+
+
+def test_a_dead_worker_is_replaced(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    ckpt, emb = _slow_generation(tmp_path)
+    onsets = _onsets_file(tmp_path / "w.json", [0.5, 2.0], 3.0)
+    job = client.ask("/syncfoley/generate", json.dumps({
+        "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
+        "embedding": str(emb), "steps": 50, "batch": 1, "device": "cpu"})).args[0]
+    client.until("progress", job, timeout=60)
+    worker = json.loads(client.ask("/syncfoley/status").args[0])["worker_pid"]
+    os.kill(worker, signal.SIGKILL)
+    err, _ = client.until("error", job, timeout=30)
+    assert err.args[0] == P.INTERNAL and "worker process died" in err.args[1]
+    again = client.ask("/syncfoley/generate", json.dumps({"onsets": str(onsets)})).args[0]
+    client.until("done", again, timeout=60)
+    assert json.loads(client.ask("/syncfoley/status").args[0])["worker_pid"] not in (None, worker)
+
+
+def test_many_clients_none_lost(tmp_path: Path) -> None:
+    d = Daemon(tmp_path / "work", "--queue-limit", "3")
+    onsets = _onsets_file(tmp_path / "m.json", [0.2, 0.4], 0.6)
+    answers: list[str] = []
+    lock = threading.Lock()
+
+    def one_client(k: int) -> None:
+        c = Client(d.port)
+        try:
+            for i in range(100):
+                if i % 2:
+                    req = ("/syncfoley/ping",)
+                else:
+                    req = ("/syncfoley/generate", json.dumps({"onsets": str(onsets), "seed": k * 1000 + i}))
+                c.send(*req)
+                while True:
+                    m = c.recv(10.0)
+                    if m.address in ("/syncfoley/progress", "/syncfoley/done"):
+                        continue  # later replies of an earlier job
+                    if m.address == "/syncfoley/error" and m.args[2]:
+                        continue  # an earlier job's own error
+                    break
+                with lock:
+                    answers.append(m.address if m.address != "/syncfoley/error" else f"error {m.args[0]}")
+        finally:
+            c.close()
+
+    try:
+        threads = [threading.Thread(target=one_client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(answers) == 800
+        assert answers.count("/syncfoley/pong") == 400
+        work = [a for a in answers if a != "/syncfoley/pong"]
+        assert set(work) <= {"/syncfoley/accepted", "error busy"}
+        assert work.count("error busy") > 0 and work.count("/syncfoley/accepted") > 0
+        assert d.alive()
+    finally:
+        d.stop()
+
+
+def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
+    res = run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--workdir", str(tmp_path / "w"))
+    assert res.returncode == 2 and "--token" in res.stderr
+
+
+def test_token_and_roots_are_enforced(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(EXAMPLE, media / "hits.mp4")
+    d = Daemon(tmp_path / "work", "--token", "s3cret", "--media-root", str(media))
+    c = Client(d.port)
+    try:
+        assert c.ask("/syncfoley/ping").args[0] == P.BAD_ARGUMENTS  # a token needs a JSON argument
+        assert c.ask("/syncfoley/ping", json.dumps({"token": "wrong"})).args[0] == P.FORBIDDEN
+        assert c.ask("/syncfoley/ping", json.dumps({"token": "s3cret"})).address == "/syncfoley/pong"
+        bad = c.ask("/syncfoley/detect", json.dumps({"video": str(media / "hits.mp4"), "token": "nope"}))
+        assert bad.args[0] == P.FORBIDDEN
+        outside = c.ask("/syncfoley/detect", json.dumps({"video": str(EXAMPLE), "token": "s3cret"}))
+        assert outside.args[0] == P.OUTSIDE_ROOTS and str(media) in outside.args[1]
+        sneaky = str(media / ".." / ".." / "etc" / "passwd")
+        assert c.ask("/syncfoley/detect", json.dumps({"video": sneaky, "token": "s3cret"})).args[0] == P.OUTSIDE_ROOTS
+        status = json.loads(c.ask("/syncfoley/status", json.dumps({"token": "s3cret"})).args[0])
+        assert status["jobs"] == {}, "refused requests touch nothing"
+        assert not list((tmp_path / "work" / "jobs").iterdir())
+        ok = c.ask("/syncfoley/detect", json.dumps({"video": str(media / "hits.mp4"), "token": "s3cret"}))
+        assert ok.address == "/syncfoley/accepted"
+        c.until("done", ok.args[0])
+    finally:
+        c.close()
+        d.stop()
+
+
+def test_send_client_waits_and_exits_with_the_result(daemon: Daemon, tmp_path: Path) -> None:
+    res = run_cli("send", "run", json.dumps({"video": str(EXAMPLE)}), "--port", str(daemon.port), "--wait")
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    assert Path(result["foley_wav"]).is_file()
+    assert "progress" in res.stderr and "accepted" in res.stderr
+    res = run_cli("send", "detect", json.dumps({"video": "/nowhere.mp4"}), "--port", str(daemon.port), "--wait")
+    assert res.returncode == 1 and "media" in res.stderr
+    res = run_cli("send", "ping", "--port", str(daemon.port))
+    assert res.returncode == 0 and res.stdout.startswith("pong")
+
+
+_settings = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+osc_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+osc_args = st.lists(st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32, allow_nan=False),
+                              osc_text, st.binary(min_size=1, max_size=20)), max_size=4)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                         max_size=4), max_leaves=8)
+
+
+def _osc_message(address: str, args: list[Any]) -> bytes:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    b = OscMessageBuilder(address=address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+@_settings
+@given(junk=st.binary(max_size=300))
+def test_fuzz_junk_datagrams(daemon: Daemon, client: Client, junk: bytes) -> None:
+    client.raw(junk)
+    client.raw(P.build("/syncfoley/ping"))
+    replies = []
+    while True:
+        m = client.recv(5.0)
+        replies.append(m.address)
+        if m.address == "/syncfoley/pong":
+            break
+    assert daemon.alive()
+
+
+@_settings
+@given(name=st.sampled_from(list(P.ADDRESSES) + ["/syncfoley/", "/x"]), args=osc_args)
+def test_fuzz_osc_arguments(daemon: Daemon, client: Client, name: str, args: list[Any]) -> None:
+    if name in ("/syncfoley/shutdown",):
+        return
+    client.raw(_osc_message(name, args))
+    client.raw(P.build("/syncfoley/ping"))
+    while client.recv(5.0).address != "/syncfoley/pong":
+        pass
+    assert daemon.alive()
+
+
+@_settings
+@given(name=st.sampled_from(["detect", "generate", "run", "status", "cancel", "ping"]),
+       body=st.dictionaries(st.sampled_from(["video", "onsets", "start", "end", "preset", "output", "reply_port",
+                                             "reply_host", "job_id", "steps", "seed", "channels", "engine", "x"]),
+                            json_values, max_size=5))
+def test_fuzz_json_payloads(daemon: Daemon, client: Client, name: str, body: dict[str, Any]) -> None:
+    body.pop("reply_host", None)  # replies must come back here
+    body.pop("reply_port", None)
+    client.send(P.PREFIX + name, json.dumps(body))
+    client.raw(P.build("/syncfoley/ping"))
+    while client.recv(5.0).address != "/syncfoley/pong":
+        pass
+    assert daemon.alive()
+    # a stray payload cannot make the daemon write outside its workdir
+    assert not Path("/output").exists()
+
+
+def test_struct_is_enough_to_speak_to_it(daemon: Daemon, client: Client) -> None:
+    # What the Resolve script will do (standard library only): hand-encoded OSC.
+    def pad(b: bytes) -> bytes:
+        return b + b"\x00" * (4 - len(b) % 4)
+
+    msg = pad(b"/syncfoley/status") + pad(b",s") + pad(json.dumps({}).encode())
+    client.raw(msg)
+    reply = client.recv()
+    assert reply.address == "/syncfoley/status"
+    assert struct.calcsize(">i") == 4
