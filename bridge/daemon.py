@@ -98,6 +98,7 @@ class Daemon:
         self.cfg = cfg
         self.workdir = cfg.workdir.expanduser().resolve()
         (self.workdir / "jobs").mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_workdir(self.workdir)
         _setup_logging(self.workdir, cfg.verbose)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((cfg.host, cfg.port))
@@ -116,12 +117,12 @@ class Daemon:
             self.store.update(job.id, state="queued", progress=0.0)
             self._enqueue(job.id)
             log.info("job %s re-queued after a restart (%s)", job.id, job.address)
-        self.worker = threading.Thread(target=self._work, name="syncfoley-worker", daemon=True)
+        self.worker = threading.Thread(target=self._work, name="syncfoley-relay", daemon=True)
 
     # ----------------------------------------------------------------- lifecycle
     def serve_forever(self) -> None:
         # Short GIL slices: the control thread answers within a millisecond even while
-        # the worker runs Python code.
+        # the relay thread is busy (jobs themselves run in another process).
         sys.setswitchinterval(0.0005)
         self.worker.start()
         log.info("listening on udp://%s:%d, workdir %s", self.address[0], self.address[1], self.workdir)
@@ -465,6 +466,28 @@ class Daemon:
                 log.info("removed an interrupted write: %s", p)
             except OSError:
                 pass
+
+
+def _lock_workdir(workdir: Path) -> Any:
+    """One daemon per workdir: two would both re-run the same unfinished jobs."""
+    handle = open(workdir / "daemon.lock", "a+")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; run one daemon per workdir yourself
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        other = handle.read().strip() or "another process"
+        handle.close()
+        raise RequestError(f"workdir {workdir} is in use by another syncfoley daemon (pid {other}); "
+                           "stop it or give --workdir DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _identity(p: Path) -> list[Any]:

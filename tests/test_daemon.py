@@ -467,6 +467,12 @@ def test_many_clients_none_lost(tmp_path: Path) -> None:
         d.stop()
 
 
+def test_one_daemon_per_workdir(daemon: Daemon) -> None:
+    res = run_cli("serve", "--port", "0", "--workdir", str(daemon.workdir))
+    assert res.returncode == 2 and "in use by another syncfoley daemon" in res.stderr
+    assert str(daemon.proc.pid) in res.stderr
+
+
 def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     res = run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--workdir", str(tmp_path / "w"))
     assert res.returncode == 2 and "--token" in res.stderr
