@@ -133,11 +133,11 @@ def detect_neural(
 ) -> OnsetTrack:
     """Run the onset network over ``span`` of ``path`` and pick onsets."""
     from .checkpoints import import_torch, pick_device
-    from .onset_checkpoint import load_onset_model
+    from .onset_checkpoint import warm_onset_model
 
     torch = import_torch()
     dev = pick_device(device)
-    net = load_onset_model(checkpoint, dev)
+    net = warm_onset_model(checkpoint, dev)
     cfg = net.cfg
     half = dev == "cuda"
     if half:

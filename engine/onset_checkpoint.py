@@ -15,6 +15,7 @@ named, so a wrong file fails at load time and not as silent garbage later.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -71,6 +72,23 @@ def load_onset_model(path: str | Path, device: str = "cpu"):  # type: ignore[no-
     module.load_state_dict(state, strict=True)
     net = module.model.to(device).eval()
     return net
+
+
+_WARM: dict[tuple[str, float, str], Any] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def warm_onset_model(path: str | Path, device: str = "cpu"):  # type: ignore[no-untyped-def]
+    """:func:`load_onset_model`, kept in memory per (file, mtime, device) for the next request
+    (the daemon's worker detects many clips with one network). Inference only: callers must
+    not train the returned network."""
+    p = Path(path)
+    key = (str(p.resolve()), p.stat().st_mtime, device)
+    with _WARM_LOCK:
+        if key not in _WARM:
+            _WARM.clear()
+            _WARM[key] = load_onset_model(p, device)
+        return _WARM[key]
 
 
 def save_onset_checkpoint(model, path: str | Path, **info: Any) -> None:  # type: ignore[no-untyped-def]
