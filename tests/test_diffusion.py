@@ -441,3 +441,13 @@ def test_network_runs_under_reduced_precision_autocast() -> None:
     assert torch.isfinite(got).all()
     rel = (got - want).norm() / want.norm()
     assert rel < 0.05, float(rel)
+
+
+def test_run_checks_the_sound_before_detecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import EXAMPLE
+
+    monkeypatch.delenv(dif.ENV_VAR, raising=False)
+    calls: list[float] = []
+    with pytest.raises(CheckpointError, match="diffusion checkpoint"):
+        api.run(EXAMPLE, tmp_path / "out", engine="diffusion", progress=lambda f, t: calls.append(f))
+    assert calls == [] and not (tmp_path / "out").exists(), "nothing detected, nothing written"
