@@ -233,3 +233,41 @@ def _replace(ev: EdlEvent, **changes: object) -> EdlEvent:
     import dataclasses
 
     return dataclasses.replace(ev, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AudioEvent:
+    """One event of an audio EDL, frames at the list's rate."""
+
+    reel: str
+    source_in: int
+    source_out: int
+    record_in: int
+    record_out: int
+    clip_name: str = ""
+    channels: str = "A"
+
+
+def audio_edl_text(events: list[AudioEvent], title: str, rate: Fraction, drop: bool) -> str:
+    """A CMX 3600 audio EDL (the OTIO writer cannot write audio-only timelines)."""
+    fps = round(rate)
+    lines = [f"TITLE: {title}", f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
+    for n, ev in enumerate(events, start=1):
+        if not _CHANNELS.match(ev.channels) or ev.channels.upper().startswith("V"):
+            raise ValueError(f"audio channels must be A, A2, AA ..., got {ev.channels!r}")
+        reel = re.sub(r"\s", "_", ev.reel)[:8] or "AX"
+        tcs = " ".join(frames_to_tc(f, fps, drop) for f in (ev.source_in, ev.source_out, ev.record_in, ev.record_out))
+        lines.append(f"{n:03d}  {reel:<8} {ev.channels:<5} C        {tcs}")
+        if ev.clip_name:
+            lines.append(f"* FROM CLIP NAME:  {ev.clip_name}")
+    return "\n".join(lines) + "\n"
+
+
+def write_audio(path: str | Path, events: list[AudioEvent], title: str, rate: Fraction, drop: bool,
+                overwrite: bool = False) -> Path:
+    from .atomic import atomic_path
+
+    text = audio_edl_text(events, title, rate, drop)
+    with atomic_path(path, overwrite) as tmp:
+        tmp.write_text(text, encoding="ascii", errors="replace")
+    return Path(path)
