@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -36,6 +36,7 @@ __all__ = [
     "DiffusionOptions", "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "TrainConfig", "TrainResult",
     "GenerationRequest", "Timbre", "check_request", "check_timbre", "detect", "embed", "evaluate", "generate",
     "generation_request", "load_onsets", "onset_format", "render", "run", "run_outputs", "save_onsets",
+    "sound_kwargs",
     "train_onset", "write_wav",
 ]
 
@@ -161,6 +162,26 @@ def generation_request(
     return req
 
 
+def sound_kwargs(fields: Mapping[str, Any], device: str = "auto") -> dict[str, Any]:
+    """:func:`generation_request`'s sound arguments from flat fields, as the CLI's options and the
+    daemon's JSON name them (``preset``, ``engine``, ``diffusion_checkpoint``, ``steps`` ...);
+    absent fields take their defaults."""
+    d = DiffusionOptions()
+
+    def get(key: str, default: Any = None) -> Any:
+        value = fields.get(key)
+        return default if value is None else value
+
+    return dict(
+        preset=get("preset", DEFAULT_PRESET), samples=get("samples"), reference=get("reference"),
+        text=get("text"), embedding=get("embedding"), seed=get("seed", 0), channels=get("channels", 1),
+        engine=get("engine", "auto"), clap=get("clap"),
+        diffusion=DiffusionOptions(checkpoint=get("diffusion_checkpoint"), steps=get("steps", d.steps),
+                                   guidance=get("guidance", d.guidance), batch=get("batch", d.batch),
+                                   device=device),
+    )
+
+
 def check_request(request: GenerationRequest) -> str:
     """Fail early on anything a render would fail on (preset, samples, reference, checkpoint...);
     returns the engine that will run."""
@@ -171,15 +192,9 @@ def check_request(request: GenerationRequest) -> str:
 
 def check_timbre(timbre: Timbre, sample_rate: int = SAMPLE_RATE) -> None:
     """Fail early on an unknown preset or an unusable samples folder or reference (built-in engine)."""
-    from syncfoley import presets
-    from syncfoley.engine.sampler import bank_from_reference, load_bank
+    from syncfoley.engine.generate import check_builtin_timbre
 
-    if timbre.samples:
-        load_bank(timbre.samples, sample_rate)
-    elif timbre.reference:
-        bank_from_reference(timbre.reference, sample_rate)
-    else:
-        presets.load(timbre.preset)
+    check_builtin_timbre(timbre, sample_rate)
 
 
 def render(request: GenerationRequest, progress: Optional[Progress] = None,

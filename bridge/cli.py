@@ -289,15 +289,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _sound_args(args: argparse.Namespace) -> dict[str, Any]:
-    from syncfoley.engine.diffusion import DiffusionOptions
+    from . import api
 
-    return dict(
-        preset=args.preset, samples=args.samples, reference=args.reference, text=args.text,
-        embedding=args.embedding, seed=args.seed, channels=args.channels, engine=args.engine,
-        diffusion=DiffusionOptions(checkpoint=args.diffusion_checkpoint, steps=args.steps, guidance=args.guidance,
-                                   batch=args.batch, device=args.device),
-        clap=args.clap,
-    )
+    return api.sound_kwargs(vars(args), args.device)
 
 
 def _warn_slow_diffusion(device: str) -> None:

@@ -178,10 +178,7 @@ class Daemon:
                 self._check_token(data, msg.address)
                 log.info("request %s from %s:%d", msg.address, sender[0], sender[1])
                 self._dispatch(name, data, reply_to)
-            except P.ProtocolError as err:
-                log.info("request %s from %s:%d refused: %s %s", msg.address, sender[0], sender[1], err.code, err)
-                self._send(reply_to, "/syncfoley/error", err.code, str(err), "")
-            except SyncfoleyError as err:
+            except (P.ProtocolError, SyncfoleyError) as err:  # both carry a stable code
                 log.info("request %s from %s:%d refused: %s %s", msg.address, sender[0], sender[1], err.code, err)
                 self._send(reply_to, "/syncfoley/error", err.code, str(err), "")
 

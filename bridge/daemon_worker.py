@@ -19,11 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from syncfoley.engine.errors import SyncfoleyError
-
-
-class Cancelled(SyncfoleyError):
-    code = "cancelled"
+from syncfoley.engine.errors import Cancelled, SyncfoleyError
 
 
 class ParentGone(BaseException):
@@ -123,7 +119,7 @@ def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_defa
         mid = api.save_onsets(track, outdir / f"{stem}.onsets.mid", overwrite=overwrite)
         return {"onsets_json": str(js), "onsets_midi": str(mid), "onsets": len(track.onsets),
                 "regions": len(track.regions), "detector": track.detector}
-    sound = sound_kwargs(req, device)
+    sound = api.sound_kwargs(req, device)
     if name == "generate":
         track = api.load_onsets(req["onsets"])
         request = api.generation_request(track, start=req.get("start"), duration=req.get("duration"), **sound)
@@ -142,17 +138,3 @@ def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_defa
                          progress=progress, cancel=cancelled, **sound)
         return result.to_dict()
     raise SyncfoleyError(f"/syncfoley/{name} is not available")
-
-
-def sound_kwargs(req: dict[str, Any], device: str) -> dict[str, Any]:
-    from syncfoley.engine.diffusion import DiffusionOptions
-
-    d = DiffusionOptions()
-    return dict(
-        preset=req.get("preset", "wood"), samples=req.get("samples"), reference=req.get("reference"),
-        text=req.get("text"), embedding=req.get("embedding"), seed=req.get("seed", 0),
-        channels=req.get("channels", 1), engine=req.get("engine", "auto"), clap=req.get("clap"),
-        diffusion=DiffusionOptions(checkpoint=req.get("diffusion_checkpoint"), steps=req.get("steps", d.steps),
-                                   guidance=req.get("guidance", d.guidance), batch=req.get("batch", d.batch),
-                                   device=device),
-    )

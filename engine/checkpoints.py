@@ -7,12 +7,32 @@ Used by the onset network (:mod:`.onset_checkpoint`) and the diffusion model
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from .errors import CheckpointError, DependencyError, RequestError, one_of
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_file(path: Optional[str | Path], env_var: str, option: str, what: str, hint: str) -> Optional[Path]:
+    """``path``, else ``$env_var``, else None (as demucs resolves its weights).
+
+    A path that is given but missing is an error here, not a fallback to the next
+    source: a typo must not silently select other weights.
+    """
+    source = option
+    if path is None or str(path) == "":
+        path = os.environ.get(env_var) or None
+        source = f"${env_var}"
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        state = "a folder" if p.is_dir() else "not there"
+        raise CheckpointError(f"{what} {p} (from {source}) is {state}; {hint}")
+    return p
 
 
 def import_torch():  # type: ignore[no-untyped-def]

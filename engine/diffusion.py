@@ -17,7 +17,6 @@ step and progress is reported per step.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .errors import CheckpointError, RequestError, SyncfoleyError
-from .checkpoints import check_keys, import_torch, read_state
+from .errors import Cancelled, CheckpointError, RequestError
+from .checkpoints import check_keys, import_torch, read_state, resolve_file
 from .windows import Window, plan_windows, stitch
 
 Progress = Callable[[float, str], None]
@@ -34,12 +33,6 @@ Progress = Callable[[float, str], None]
 ENV_VAR = "SYNCFOLEY_DIFFUSION_CHECKPOINT"
 FORMAT = "syncfoley.diffusion-checkpoint/1"
 MODEL_RATE = 48000
-
-
-class Cancelled(SyncfoleyError):
-    """The caller asked the render to stop."""
-
-    code = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -70,17 +63,7 @@ class DiffusionOptions:
 
 def resolve_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
     """``path``, else $SYNCFOLEY_DIFFUSION_CHECKPOINT, else None; a named file that is missing is an error."""
-    source = "--diffusion-checkpoint"
-    if path is None or str(path) == "":
-        path = os.environ.get(ENV_VAR) or None
-        source = f"${ENV_VAR}"
-    if path is None:
-        return None
-    p = Path(path).expanduser()
-    if not p.is_file():
-        what = "a folder" if p.is_dir() else "not there"
-        raise CheckpointError(f"diffusion checkpoint {p} (from {source}) is {what}; give the .ckpt file")
-    return p
+    return resolve_file(path, ENV_VAR, "--diffusion-checkpoint", "diffusion checkpoint", "give the .ckpt file")
 
 
 def require_checkpoint(path: Optional[str | Path]) -> Path:

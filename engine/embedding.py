@@ -16,7 +16,6 @@ of a reference clip or of a text prompt. Sources, in order:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -101,16 +100,9 @@ def loudest_chunk(audio: np.ndarray, seconds: float = CLAP_SECONDS, sr: int = CL
 
 
 def resolve_clap_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
-    source = "--clap"
-    if path is None or str(path) == "":
-        path = os.environ.get(ENV_VAR) or None
-        source = f"${ENV_VAR}"
-    if path is None:
-        return None
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise CheckpointError(f"CLAP checkpoint {p} (from {source}) is not there; give 630k-audioset-best.pt")
-    return p
+    from .checkpoints import resolve_file
+
+    return resolve_file(path, ENV_VAR, "--clap", "CLAP checkpoint", "give 630k-audioset-best.pt")
 
 
 class ClapEmbedder:

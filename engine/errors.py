@@ -57,6 +57,12 @@ class CheckpointError(SyncfoleyError):
     code = "checkpoint"
 
 
+class Cancelled(SyncfoleyError):
+    """The caller asked a long job (a render, a daemon job) to stop."""
+
+    code = "cancelled"
+
+
 class DependencyError(SyncfoleyError):
     """An optional dependency that a feature needs is not installed."""
 

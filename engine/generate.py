@@ -99,6 +99,18 @@ class Rendered:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def check_builtin_timbre(timbre: Timbre, sample_rate: int) -> None:
+    """The built-in engine's timbre source can be used: samples folder, reference or preset."""
+    from .sampler import bank_from_reference, load_bank
+
+    if timbre.samples:
+        load_bank(timbre.samples, sample_rate)
+    elif timbre.reference:
+        bank_from_reference(timbre.reference, sample_rate)
+    else:
+        presets.load(timbre.preset)
+
+
 def check_request(request: GenerationRequest) -> str:
     """Everything that can fail before rendering, checked now; returns the engine that will run."""
     request.validate()
@@ -109,16 +121,7 @@ def check_request(request: GenerationRequest) -> str:
             what = "a text prompt" if t.text else "a CLAP embedding"
             raise RequestError(f"{what} needs the diffusion engine (--engine diffusion with a checkpoint); "
                                "the built-in engine takes a preset, --samples or --reference")
-        if t.samples:
-            from .sampler import load_bank
-
-            load_bank(t.samples, request.sample_rate)
-        elif t.reference:
-            from .sampler import bank_from_reference
-
-            bank_from_reference(t.reference, request.sample_rate)
-        else:
-            presets.load(t.preset)
+        check_builtin_timbre(t, request.sample_rate)
     else:
         from .diffusion import require_checkpoint
         from .embedding import load_embedding, read_reference

@@ -14,12 +14,11 @@ named, so a wrong file fails at load time and not as silent garbage later.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any, Optional
 
-from .checkpoints import check_keys, import_torch, read_state
+from .checkpoints import check_keys, import_torch, read_state, resolve_file
 from .errors import CheckpointError
 
 ENV_VAR = "SYNCFOLEY_ONSET_CHECKPOINT"
@@ -27,22 +26,8 @@ FORMAT = "syncfoley.onset-checkpoint/1"
 
 
 def resolve_checkpoint(path: Optional[str | Path] = None) -> Optional[Path]:
-    """The checkpoint to use: ``path``, else $SYNCFOLEY_ONSET_CHECKPOINT, else None.
-
-    A path that is given but missing is an error here, not a fallback to the next
-    source: a typo must not silently select other weights.
-    """
-    source = "--checkpoint"
-    if path is None or str(path) == "":
-        path = os.environ.get(ENV_VAR) or None
-        source = f"${ENV_VAR}"
-    if path is None:
-        return None
-    p = Path(path).expanduser()
-    if not p.is_file():
-        what = "a folder" if p.is_dir() else "not there"
-        raise CheckpointError(f"onset checkpoint {p} (from {source}) is {what}; give the .ckpt file")
-    return p
+    """The checkpoint to use: ``path``, else $SYNCFOLEY_ONSET_CHECKPOINT, else None."""
+    return resolve_file(path, ENV_VAR, "--checkpoint", "onset checkpoint", "give the .ckpt file")
 
 
 def require_checkpoint(path: Optional[str | Path]) -> Path:
