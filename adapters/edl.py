@@ -83,6 +83,8 @@ class Edit:
     events: tuple[EdlEvent, ...]
     markers: tuple[EdlMarker, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    # Lines left out when read with strict=False: (line number, "file:line: why: text").
+    problems: tuple[tuple[int, str], ...] = field(default=())
 
     @property
     def fps(self) -> int:
@@ -133,8 +135,14 @@ def _infer_rate(lines: list[str], drop_declared: Optional[bool]) -> tuple[Fracti
     return Fraction(60), False, "frame fields"
 
 
-def read(path: str | Path, rate: Optional[str] = None) -> Edit:
-    """Read an EDL; a line that cannot be read raises :class:`TimelineError` naming file and line."""
+def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> Edit:
+    """Read an EDL; a line that cannot be read raises :class:`TimelineError` naming file and line.
+
+    With ``strict=False`` (conform: one bad event must not cost the reel) a bad line
+    is left out and listed in ``Edit.problems`` instead, with the lines that belong
+    to it (its comments, M2, AUD); an event whose durations disagree is left out
+    the same way. An unknown ``rate`` and a list with no event still raise.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig", errors="replace")
@@ -160,10 +168,15 @@ def read(path: str | Path, rate: Optional[str] = None) -> Edit:
     events: list[EdlEvent] = []
     markers: list[EdlMarker] = []
     warnings: list[str] = []
+    problems: list[tuple[int, str]] = []
+    orphaned = False  # the lines after a left-out event belong to it, not to the event before
     for i, raw in enumerate(lines, start=1):
         s = raw.strip()
         if not s or s.upper().startswith(("TITLE:", "FCM:")):
             continue
+        if orphaned and not s[0].isdigit():
+            continue
+        orphaned = False
         try:
             if s[0].isdigit():
                 m = _EVENT.match(s)
@@ -212,21 +225,29 @@ def read(path: str | Path, rate: Optional[str] = None) -> Edit:
                 warnings.append(f"{where}:{i}: {s.split()[0]} line ignored")
             else:
                 raise TimelineError("not an EDL line")
-        except ValueError as exc:
-            raise TimelineError(f"{where}:{i}: {exc} (rate {float(fr):g} from {source}; give --rate): {s}") \
-                from None
-        except TimelineError as exc:
-            raise TimelineError(f"{where}:{i}: {exc}: {s}") from None
+        except (ValueError, TimelineError) as exc:
+            hint = f" (rate {float(fr):g} from {source}; give --rate)" if isinstance(exc, ValueError) else ""
+            message = f"{where}:{i}: {exc}{hint}: {s}"
+            if strict:
+                raise TimelineError(message) from None
+            problems.append((i, message))
+            orphaned = s[0].isdigit()
+    kept = []
     for ev in events:
         src = ev.source_out - ev.source_in
         if src != ev.record_frames and not ev.freeze and ev.speed is None and ev.transition == "C":
-            raise TimelineError(
-                f"{where}:{ev.line}: event {ev.number}: source lasts {src} frames, record {ev.record_frames}, "
-                "with no M2 speed change or freeze frame to explain it"
-            )
-    if not events:
-        raise TimelineError(f"{where}: no events")
-    return Edit(str(p), title, fr, drop, source, tuple(events), tuple(markers), tuple(warnings))
+            message = (f"{where}:{ev.line}: event {ev.number}: source lasts {src} frames, record {ev.record_frames}, "
+                       "with no M2 speed change or freeze frame to explain it")
+            if strict:
+                raise TimelineError(message)
+            problems.append((ev.line, message))
+            continue
+        kept.append(ev)
+    if not kept:
+        extra = f"; {len(problems)} line(s) could not be read, the first: {problems[0][1]}" if problems else ""
+        raise TimelineError(f"{where}: no events{extra}")
+    return Edit(str(p), title, fr, drop, source, tuple(kept), tuple(markers), tuple(warnings),
+                tuple(sorted(problems)))
 
 
 def _replace(ev: EdlEvent, **changes: object) -> EdlEvent:

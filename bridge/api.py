@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -30,11 +30,16 @@ from syncfoley.engine.onsets import check_detector
 from syncfoley.engine.onsets import detect as detect_onsets
 from syncfoley.engine.types import OnsetTrack
 
+from .conform import ConformOptions, ConformPlan
+from .conform_outputs import ConformResult
+
 # train_onset (with TrainConfig, TrainResult) is the engine's own: see
 # syncfoley.engine.onset_training for the data layout and the recipe.
 __all__ = [
     "DiffusionOptions", "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "TrainConfig", "TrainResult",
-    "GenerationRequest", "Timbre", "check_request", "check_timbre", "detect", "embed", "evaluate", "generate",
+    "ConformOptions", "ConformPlan", "ConformResult",
+    "GenerationRequest", "Timbre", "check_request", "check_timbre", "conform", "conform_plan", "detect", "embed",
+    "evaluate", "generate",
     "generation_request", "load_onsets", "onset_format", "render", "run", "run_outputs", "save_onsets",
     "sound_kwargs",
     "train_onset", "write_wav",
@@ -345,6 +350,75 @@ def run(
     if progress is not None:
         progress(1.0, "done")
     return RunResult(track, outs["json"], outs["midi"], outs["wav"], outs["otio"])
+
+
+def conform_plan(
+    timeline: str | Path,
+    media_roots: Sequence[str | Path] = (),
+    options: Optional[ConformOptions] = None,
+    cache: Optional[str | Path] = None,
+) -> ConformPlan:
+    """What a conform would do, event by event (compute, reuse from ``cache`` or skip, and why),
+    without doing it: ``syncfoley conform --dry-run``."""
+    from .conform import ConformCache, plan
+
+    options = options or ConformOptions()
+    _check_conform_sound(options)
+    return plan(timeline, media_roots, options, ConformCache(cache) if cache is not None else None)
+
+
+def conform(
+    timeline: str | Path,
+    outdir: str | Path,
+    media_roots: Sequence[str | Path] = (),
+    options: Optional[ConformOptions] = None,
+    *,
+    cache: Optional[str | Path] = None,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+    cancel: Optional[Callable[[], bool]] = None,
+) -> ConformResult:
+    """Conform Foley to a cut (EDL, OTIO, FCP XML): for each picture event, detect the onsets in
+    the source range it shows and render Foley for it at record time; write ``foley.otio``,
+    ``foley.edl``, ``foley_stem.wav`` (BWF at the record start), ``clips/``, ``onsets/`` and
+    ``report.html`` into ``outdir``.
+
+    Finished events are kept in ``cache`` (a folder; default: the user cache,
+    ~/.cache/syncfoley/conform), so conforming a changed cut recomputes only the
+    events that changed. Events that cannot be conformed are listed in
+    ``result.problems`` (with line or event number); the others are conformed.
+    """
+    from .conform import ConformCache, execute, plan
+    from .conform_outputs import check_outputs, write
+
+    options = options or ConformOptions()
+    _check_conform_sound(options)
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")
+    store = ConformCache(cache if cache is not None else default_conform_cache())
+    p = plan(timeline, media_roots, options, store)
+    check_outputs(p, out, overwrite)
+    results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel)
+    result = write(p, results, out, overwrite=overwrite)
+    if progress is not None:
+        progress(1.0, "done")
+    return result
+
+
+def default_conform_cache() -> Path:
+    from .conform import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _check_conform_sound(options: ConformOptions) -> None:
+    """A bad preset, engine or checkpoint fails before any event is looked at."""
+    probe = OnsetTrack(source="conform", duration=1.0, fps=24.0, detector="check", onsets=(), range=None)
+    fields = options.sound_fields()
+    check_detector(options.detector, None, options.checkpoint)
+    check_request(generation_request(probe, duration=1.0, sample_rate=options.sample_rate,
+                                     **{**sound_kwargs(fields, options.device), "seed": options.seed}))
 
 
 def _midi_note(timbre: Timbre) -> int:

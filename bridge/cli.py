@@ -160,6 +160,29 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.set_defaults(func=cmd_train_onset)
 
+    co = sub.add_parser("conform", help="Foley for a whole cut: EDL/OTIO/FCP XML in, a Foley track conformed "
+                                        "to the edit out (re-conforms redo only what changed)")
+    co.add_argument("timeline", help="the cut: .edl (CMX 3600), .otio, .otioz, .xml (FCP 7) or .fcpxml")
+    co.add_argument("--media-root", action="append", default=[], metavar="DIR",
+                    help="folder to find the source media in, by file name, clip name or reel (repeat)")
+    co.add_argument("-o", "--outdir", required=True, help="folder for foley.otio, foley.edl, foley_stem.wav, "
+                                                          "clips/, onsets/ and report.html")
+    co.add_argument("--rate", metavar="FPS", help="the cut's frame rate when the list does not say: 23.976, 24, 25, "
+                                                  "29.97, 30, 48, 50, 59.94 or 60")
+    co.add_argument("--handles", type=int, default=12, help="frames of Foley beyond each cut (default 12)")
+    co.add_argument("--detector", default="auto", metavar="NAME",
+                    help="auto (production sound if any, else the onset network if configured, else motion), "
+                         "motion, audio or neural")
+    co.add_argument("--checkpoint", metavar="CKPT",
+                    help="SyncFusion onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT)")
+    co.add_argument("--cache", metavar="DIR", help="finished events are kept here for re-conforms "
+                                                   "(default ~/.cache/syncfoley/conform)")
+    co.add_argument("--dry-run", action="store_true", help="list what would be computed, reused or skipped; "
+                                                           "write nothing")
+    timbre(co, device=True)
+    common(co)
+    co.set_defaults(func=cmd_conform)
+
     sv = sub.add_parser("serve", help="run the engine daemon: OSC requests over UDP, jobs kept warm on the GPU")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
     sv.add_argument("--port", type=int, default=9000, help="UDP port (default 9000; 0 picks a free one)")
@@ -341,6 +364,45 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
         print(f"held-out loss {result.val_losses[0]:.4f} -> {result.val_losses[-1]:.4f}")
     print(result.checkpoint)
     return 0
+
+
+def conform_options(fields: dict[str, Any]) -> Any:
+    """ConformOptions from flat fields, as the CLI's options and the daemon's JSON name them."""
+    from .conform import SOUND_FIELDS, ConformOptions
+
+    sound = {k: fields.get(k) for k in SOUND_FIELDS}
+    extra = {k: fields[k] for k in ("handles", "rate", "detector", "checkpoint", "device", "seed")
+             if fields.get(k) is not None}
+    return ConformOptions.with_sound(sound, **extra)
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    from . import api
+    from .conform_outputs import event_plan_row
+
+    options = conform_options(vars(args))
+    if args.dry_run:
+        plan = api.conform_plan(args.timeline, args.media_root, options,
+                                cache=args.cache or api.default_conform_cache())
+        for ep in plan.events:
+            print(event_plan_row(ep))
+        for problem in plan.problems:
+            print(f"   -  skip     {problem}")
+        s = plan.summary()
+        print(f"{s['events']} events: {s['compute']} to compute, {s['reuse']} to reuse, {s['skipped']} skipped")
+        return 0 if s["skipped"] == 0 else 1
+    result = _with_progress(
+        args,
+        lambda bar: api.conform(args.timeline, args.outdir, args.media_root, options, cache=args.cache,
+                                overwrite=args.overwrite, progress=bar),
+    )
+    for problem in result.problems:
+        print(f"{PROG}: skipped: {problem}", file=sys.stderr)
+    print(f"{result.events} events: {result.computed} computed, {result.reused} reused, {result.skipped} skipped")
+    for path in (result.timeline, result.edl, result.stem, result.report):
+        print(path)
+    # 1, not 2: the outputs were written, but not everything in the cut is in them.
+    return 0 if result.complete else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ Frames are streamed one at a time, so memory does not grow with the file's lengt
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -37,6 +38,9 @@ class VideoInfo:
     start_time: float
     has_audio: bool
     rotation: int = 0
+    # The start timecode a camera or NLE embedded ("19:11:54:10"), if any: the source
+    # timecode of the first frame, which an EDL's source in/out points are counted from.
+    timecode: Optional[str] = None
 
 
 def open_media(path: str | Path):  # type: ignore[no-untyped-def]
@@ -86,7 +90,18 @@ def probe(path: str | Path) -> VideoInfo:
             start_time=start,
             has_audio=bool(container.streams.audio),
             rotation=rotation,
+            timecode=_timecode(container, stream),
         )
+
+
+def _timecode(container, stream) -> Optional[str]:  # type: ignore[no-untyped-def]
+    """The embedded start timecode: the video stream's tag, a timecode (tmcd) track's, or the file's."""
+    tagged = [stream] + [s for s in container.streams if s.type == "data"] + [container]
+    for holder in tagged:
+        tc = (holder.metadata or {}).get("timecode")
+        if tc and re.fullmatch(r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.]\d{2}", tc.strip()):
+            return tc.strip()
+    return None
 
 
 def _display_size(container, stream) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
@@ -315,6 +330,7 @@ def write_video(
     times: Optional[list[float]] = None,
     start: float = 0.0,
     rotation: int = 0,
+    timecode: Optional[str] = None,
 ) -> None:
     """Encode RGB uint8 frames (and optional mono float audio) to a file.
 
@@ -322,7 +338,9 @@ def write_video(
     (variable frame rate); ``start`` shifts every timestamp, as a file cut from a
     longer recording starts at a non-zero time. ``rotation`` (a multiple of 90,
     counter-clockwise) stores the upright ``frames`` turned the other way and
-    tags the stream so players turn them back, as phones do. Used to make example and test
+    tags the stream so players turn them back, as phones do. ``timecode``
+    ("01:00:00:00") is written as the file's start timecode (a tmcd track in
+    MOV/MP4), as cameras do. Used to make example and test
     media; not part of the detection path.
     """
     import av
@@ -330,6 +348,8 @@ def write_video(
     spec = CODECS[codec]
     tb = Fraction(1, 90000)
     with av.open(str(path), "w") as out:
+        if timecode:
+            out.metadata["timecode"] = timecode
         vs = out.add_stream(str(spec["codec"]), rate=fps)
         vs.pix_fmt = str(spec["pix_fmt"])
         vs.options = {k: str(v) for k, v in dict(spec["options"]).items()}  # type: ignore[call-overload]

@@ -1,0 +1,161 @@
+"""A conformed cut as OpenTimelineIO and as a CMX 3600 audio EDL: the Foley clips at record time.
+
+Each Foley clip WAV carries its record timecode as its own (BWF TimeReference), so
+its source range is timecode-absolute and equal to where it sits on the record
+side: the shape DaVinci Resolve imports and conforms by timecode. A dissolve in
+the picture is a transition between the two Foley clips. Clips that would overlap
+on one track (events on several picture tracks) go to a second Foley track.
+Onset markers sit on the Foley clips, in the clip's (timecode-absolute) time, with
+``metadata["syncfoley"]``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from . import edl
+from .atomic import atomic_path
+from .timeline import Cut, CutEvent, url_to_path
+
+NAMESPACE = "syncfoley"
+
+
+@dataclass(frozen=True)
+class FoleyClip:
+    event: CutEvent
+    wav: Path
+    clip_in: int  # record frames (timecode-absolute) the WAV spans, handles included
+    clip_out: int
+    onsets: tuple[tuple[float, float], ...]  # (record frame, strength)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PictureClip:
+    event: CutEvent
+    media: Optional[Path]  # None: the media was not found
+
+
+def tracks_for(clips: Sequence[FoleyClip]) -> list[list[FoleyClip]]:
+    """Foley clips in record order, on as few tracks as keep their visible ranges apart."""
+    lanes: list[list[FoleyClip]] = []
+    for c in sorted(clips, key=lambda c: (c.event.record_in, c.event.number)):
+        for lane in lanes:
+            if lane[-1].event.record_out <= c.event.record_in:
+                lane.append(c)
+                break
+        else:
+            lanes.append([c])
+    return lanes
+
+
+def build(cut: Cut, pictures: Sequence[PictureClip], foley: Sequence[FoleyClip], name: str) -> Any:
+    """The cut as a timeline (or, for an OTIO input, the input itself) plus the Foley tracks."""
+    import opentimelineio as otio
+
+    rate = float(cut.rate)
+    rt = otio.opentime.RationalTime
+    tr = otio.opentime.TimeRange
+    if cut.kind == "otio":
+        timeline = copy.deepcopy(otio.adapters.read_from_file(cut.path))
+        if isinstance(timeline, otio.schema.SerializableCollection):
+            timeline = next(iter(timeline.find_children(descended_from_type=otio.schema.Timeline)))
+        origin = int(round(timeline.global_start_time.rescaled_to(rate).value)) \
+            if timeline.global_start_time is not None else 0
+    else:
+        origin = cut.record_start
+        timeline = otio.schema.Timeline(name=name, global_start_time=rt(origin, rate))
+        timeline.tracks.append(_picture_track(cut, pictures, origin))
+    timeline.metadata[NAMESPACE] = {"conformed_from": str(cut.path), "rate": str(cut.rate),
+                                    "drop_frame": cut.drop_frame}
+    for n, lane in enumerate(tracks_for(foley), start=1):
+        track = otio.schema.Track(name="Foley" if n == 1 else f"Foley {n}", kind=otio.schema.TrackKind.Audio)
+        at = origin
+        prev: Optional[FoleyClip] = None
+        for c in lane:
+            ev = c.event
+            if ev.record_in > at:
+                track.append(otio.schema.Gap(source_range=tr(rt(0, rate), rt(ev.record_in - at, rate))))
+            elif prev is not None and ev.fade_in and prev.event.record_out == ev.record_in:
+                track.append(otio.schema.Transition(
+                    name="dissolve", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+                    in_offset=rt(ev.lead, rate), out_offset=rt(ev.fade_in - ev.lead, rate)))
+            ref = otio.schema.ExternalReference(
+                target_url=str(c.wav.resolve()), available_range=tr(rt(c.clip_in, rate), rt(c.clip_out - c.clip_in, rate)))
+            clip = otio.schema.Clip(name=c.wav.name, media_reference=ref,
+                                    source_range=tr(rt(ev.record_in, rate), rt(ev.record_frames, rate)))
+            clip.metadata[NAMESPACE] = {"kind": "foley", "event": ev.number, **c.metadata}
+            for i, (frame, strength) in enumerate(c.onsets, start=1):
+                m = otio.schema.Marker(name=f"onset {i}", marked_range=tr(rt(frame, rate), rt(0, rate)),
+                                       color=otio.schema.MarkerColor.RED)
+                m.metadata[NAMESPACE] = {"kind": "onset", "event": ev.number, "index": i,
+                                         "record_tc": cut.tc(int(frame)), "strength": round(strength, 4)}
+                clip.markers.append(m)
+            track.append(clip)
+            at = ev.record_out
+            prev = c
+        timeline.tracks.append(track)
+    return timeline
+
+
+def _picture_track(cut: Cut, pictures: Sequence[PictureClip], origin: int) -> Any:
+    import opentimelineio as otio
+
+    rate = float(cut.rate)
+    rt = otio.opentime.RationalTime
+    tr = otio.opentime.TimeRange
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    at = origin
+    for pc in sorted(pictures, key=lambda p: p.event.record_in):
+        ev = pc.event
+        if ev.record_in < at:
+            continue  # overlaps the clip before it on the record side; OTIO tracks cannot hold that
+        if ev.record_in > at:
+            track.append(otio.schema.Gap(source_range=tr(rt(0, rate), rt(ev.record_in - at, rate))))
+        if pc.media is not None:
+            ref: Any = otio.schema.ExternalReference(target_url=str(pc.media.resolve()))
+        else:
+            ref = otio.schema.MissingReference()
+        clip = otio.schema.Clip(name=ev.name, media_reference=ref,
+                                source_range=tr(rt(ev.source_in, rate), rt(ev.record_frames, rate)))
+        clip.metadata["cmx_3600"] = {"reel": ev.reel}
+        clip.metadata[NAMESPACE] = {"event": ev.number, "where": ev.where}
+        if ev.speed == 0:
+            clip.effects.append(otio.schema.FreezeFrame())
+        elif ev.speed != 1:
+            clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=ev.speed))
+        track.append(clip)
+        at = ev.record_out
+    return track
+
+
+def write(timeline: Any, path: str | Path, overwrite: bool = False) -> Path:
+    import opentimelineio as otio
+
+    with atomic_path(path, overwrite) as tmp:
+        otio.adapters.write_to_file(timeline, str(tmp))
+    return Path(path)
+
+
+def audio_events(cut: Cut, foley: Sequence[FoleyClip]) -> list[edl.AudioEvent]:
+    """The audio EDL's events: a Foley clip's source timecode is its record timecode."""
+    out = []
+    for n, lane in enumerate(tracks_for(foley), start=1):
+        for c in lane:
+            ev = c.event
+            out.append(edl.AudioEvent(reel=f"F{ev.number:03d}"[:8], source_in=ev.record_in, source_out=ev.record_out,
+                                      record_in=ev.record_in, record_out=ev.record_out, clip_name=c.wav.name,
+                                      channels="A" if n == 1 else f"A{n}"))
+    return sorted(out, key=lambda a: (a.record_in, a.channels))
+
+
+def write_edl(path: str | Path, cut: Cut, foley: Sequence[FoleyClip], title: str, overwrite: bool = False) -> Path:
+    return edl.write_audio(path, audio_events(cut, foley), title, Fraction(cut.rate), cut.drop_frame, overwrite)
+
+
+def media_path(url: Optional[str]) -> Optional[Path]:
+    return url_to_path(url) if url else None

@@ -1,0 +1,306 @@
+"""A cut to conform, from any timeline format: the picture events with frame-exact ranges.
+
+``read(path)`` accepts CMX 3600 ``.edl`` (read by :mod:`.edl`, which names every bad
+line), and through OpenTimelineIO ``.otio``, ``.otioz``, FCP 7 ``.xml`` and
+``.fcpxml``. Every event becomes a :class:`CutEvent`: frames counted at the cut's
+rate from 00:00:00:00, source timecode-absolute, plus what conform needs that
+editors write in different ways: the speed (``M2``, freeze frame, OTIO time
+warps) as source frames per record frame, and the transitions as a lead/tail of
+extra sound around the event with the frames it fades over.
+
+Coverage of an event, in record frames: it sounds over
+``[record_in - lead, record_out + tail)``, fading in over the first ``fade_in``
+frames and out over the last ``fade_out``. A CMX dissolve of d frames gives the
+incoming event ``fade_in = d`` (its record in is where the dissolve starts) and
+the outgoing one ``tail = fade_out = d``; an OTIO transition with in/out offsets
+a, b gives the incoming ``lead = a`` and the outgoing ``tail = b``, both fading
+over a + b.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import unquote, urlparse
+
+from syncfoley.engine.errors import TimelineError, one_of
+
+from . import edl
+
+FORMATS = {".edl": "CMX 3600 EDL", ".otio": "OpenTimelineIO", ".otioz": "OpenTimelineIO zip",
+           ".xml": "Final Cut Pro 7 XML", ".fcpxml": "FCPXML"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something left out of a conform, and where: ``cut.edl:12`` or ``event 7``."""
+
+    where: str
+    message: str
+    event: Optional[int] = None
+
+    def __str__(self) -> str:
+        return self.message if self.message.startswith(self.where) else f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CutEvent:
+    number: int
+    where: str  # "cut.edl:12" or "V1 clip 3"
+    reel: str
+    source_in: int
+    source_out: int
+    record_in: int
+    record_out: int
+    clip_name: Optional[str] = None
+    source_file: Optional[str] = None
+    target_url: Optional[str] = None
+    media_start: Optional[int] = None  # the reference's own start timecode (frames), when the timeline says it
+    speed: float = 1.0  # source frames per record frame; 0 is a freeze frame, negative plays backwards
+    lead: int = 0
+    tail: int = 0
+    fade_in: int = 0
+    fade_out: int = 0
+    transition: str = "C"
+
+    @property
+    def name(self) -> str:
+        return self.clip_name or (Path(self.source_file).name if self.source_file else None) or self.reel
+
+    @property
+    def record_frames(self) -> int:
+        return self.record_out - self.record_in
+
+    @property
+    def cover_in(self) -> int:
+        return self.record_in - self.lead
+
+    @property
+    def cover_out(self) -> int:
+        return self.record_out + self.tail
+
+    def source_at(self, record_frame: float) -> float:
+        """The source frame (timecode-absolute, fractional) on screen at a record frame."""
+        if self.speed < 0:
+            return self.source_out + (record_frame - self.record_in) * self.speed
+        return self.source_in + (record_frame - self.record_in) * self.speed
+
+
+@dataclass(frozen=True)
+class Cut:
+    path: str
+    title: str
+    kind: str  # "edl" or "otio"
+    rate: Fraction
+    drop_frame: bool
+    rate_source: str
+    events: tuple[CutEvent, ...]
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fps(self) -> int:
+        return round(self.rate)
+
+    @property
+    def record_start(self) -> int:
+        return min(e.cover_in for e in self.events)
+
+    @property
+    def record_end(self) -> int:
+        return max(e.cover_out for e in self.events)
+
+    def tc(self, frames: int) -> str:
+        return edl.frames_to_tc(frames, self.fps, self.drop_frame)
+
+
+def read(path: str | Path, rate: Optional[str] = None, strict: bool = False) -> Cut:
+    """Read a timeline for conform. Lines or clips that cannot be used are left out and
+    listed in ``Cut.problems`` (``strict=True`` raises on the first instead)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in FORMATS:
+        raise TimelineError(f"cannot tell the timeline format of {p.name}; give {one_of(sorted(FORMATS))}")
+    if not p.is_file():
+        raise TimelineError(f"no such timeline: {p}")
+    if rate is not None and rate not in edl.RATES:
+        raise TimelineError(f"unknown frame rate {rate!r}; choose {one_of(list(edl.RATES))}")
+    if suffix == ".edl":
+        return from_edl(edl.read(p, rate=rate, strict=strict))
+    return _from_otio(p, rate)
+
+
+def from_edl(e: edl.Edit) -> Cut:
+    name = Path(e.path).name
+    problems = [Problem(f"{name}:{line}", msg) for line, msg in e.problems]
+    notes = list(e.warnings)
+    events: list[CutEvent] = []
+    for ev in e.events:
+        if ev.record_frames == 0:
+            continue  # the outgoing side of a transition, written as a zero-length event
+        if not _has_picture(ev.channels):
+            notes.append(f"{name}:{ev.line}: event {ev.number} is audio only ({ev.channels}); no picture to follow")
+            continue
+        if ev.freeze:
+            speed = 0.0
+        elif ev.speed is not None:
+            speed = ev.speed / e.fps
+            speed = 1.0 if abs(speed - 1.0) < 0.002 else speed
+        else:
+            speed = 1.0
+        events.append(CutEvent(
+            number=ev.number, where=f"{name}:{ev.line}", reel=ev.reel, source_in=ev.source_in,
+            source_out=ev.source_out, record_in=ev.record_in, record_out=ev.record_out, clip_name=ev.clip_name,
+            source_file=ev.source_file, speed=speed, transition=ev.transition,
+        ))
+    # A dissolve (or wipe) of d frames: the incoming event fades in over its first d
+    # frames while the outgoing one plays on d frames past its record out, fading out.
+    for i, ev in enumerate(events):
+        d = _transition_frames(e, ev)
+        if ev.transition == "C" or d <= 0:
+            continue
+        events[i] = replace(events[i], fade_in=d)
+        for j in range(i - 1, -1, -1):
+            if events[j].record_out == ev.record_in:
+                events[j] = replace(events[j], tail=d, fade_out=d)
+                break
+    if not events:
+        why = notes[-1] if notes else (str(problems[0]) if problems else "no events")
+        raise TimelineError(f"{name}: no picture events to conform ({why})")
+    return Cut(e.path, e.title, "edl", e.rate, e.drop_frame, e.rate_source, tuple(events), tuple(problems),
+               tuple(notes))
+
+
+def _transition_frames(e: edl.Edit, ev: CutEvent) -> int:
+    for raw in e.events:
+        if raw.number == ev.number and raw.record_in == ev.record_in and raw.transition == ev.transition:
+            return min(raw.transition_frames, ev.record_frames)
+    return 0
+
+
+def _has_picture(channels: str) -> bool:
+    first = channels.split("+")[0].upper()
+    return "V" in first or first in ("B", "NONE")
+
+
+def _from_otio(p: Path, rate: Optional[str]) -> Cut:
+    import opentimelineio as otio
+
+    try:
+        tl = otio.adapters.read_from_file(str(p))
+    except Exception as exc:  # OTIO's adapters raise many kinds; all mean "cannot read this file"
+        raise TimelineError(f"{p.name}: OpenTimelineIO cannot read it ({type(exc).__name__}: {exc})") from None
+    if isinstance(tl, otio.schema.SerializableCollection):
+        timelines = list(tl.find_children(descended_from_type=otio.schema.Timeline)) or list(tl)
+        if not timelines:
+            raise TimelineError(f"{p.name}: holds no timeline")
+        tl = timelines[0]
+    if not isinstance(tl, otio.schema.Timeline):
+        raise TimelineError(f"{p.name}: holds a {type(tl).__name__}, not a timeline")
+    fr = edl.RATES[rate] if rate is not None else _otio_rate(tl)
+    if fr is None:
+        raise TimelineError(f"{p.name}: cannot tell the timeline's frame rate; give --rate, "
+                            f"one of {one_of(list(edl.RATES))}")
+    drop = fr in (edl.RATES["29.97"], edl.RATES["59.94"])
+    start = tl.global_start_time
+
+    def frames(t: Any) -> int:
+        return int(round(t.rescaled_to(float(fr)).value))
+
+    origin = frames(start) if start is not None else 0
+    events: list[CutEvent] = []
+    problems: list[Problem] = []
+    notes: list[str] = []
+    number = 0
+    for ti, track in enumerate(tl.video_tracks(), start=1):
+        offset = -frames(track.source_range.start_time) if track.source_range is not None else 0
+        items = list(track)
+        for ci, item in enumerate(items, start=1):
+            where = f"V{ti} item {ci}"
+            if isinstance(item, otio.schema.Stack):
+                notes.append(f"{p.name}: {where}: a nested sequence; flatten it to conform its clips")
+                continue
+            if not isinstance(item, otio.schema.Clip):
+                continue
+            number += 1
+            try:
+                events.append(_otio_event(item, items, ci - 1, number, f"{p.name}: {where}", frames,
+                                          origin + offset))
+            except TimelineError as exc:
+                problems.append(Problem(f"{p.name}: {where}", str(exc), number))
+    if not events:
+        why = str(problems[0]) if problems else "no clips on a video track"
+        raise TimelineError(f"{p.name}: no picture events to conform ({why})")
+    return Cut(str(p), tl.name or p.stem, "otio", fr, drop, "given" if rate else "timeline", tuple(events),
+               tuple(problems), tuple(notes))
+
+
+def _otio_rate(tl: Any) -> Optional[Fraction]:
+    import opentimelineio as otio
+
+    rates = [tl.global_start_time.rate] if tl.global_start_time is not None else []
+    rates += [c.source_range.duration.rate for c in tl.find_clips() if c.source_range is not None]
+    for r in rates:
+        for fr in edl.RATES.values():
+            if abs(float(fr) - r) < 1e-3:
+                return fr
+    _ = otio
+    return None
+
+
+def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str, frames: Any,
+                record_origin: int) -> CutEvent:
+    import opentimelineio as otio
+
+    try:
+        src = clip.trimmed_range()
+    except Exception as exc:
+        raise TimelineError(f"clip {clip.name!r} has no source range ({exc})") from None
+    rip = clip.range_in_parent()
+    record_in = record_origin + frames(rip.start_time)
+    record_out = record_in + frames(rip.duration)
+    speed = 1.0
+    for fx in clip.effects:
+        if isinstance(fx, otio.schema.FreezeFrame):
+            speed = 0.0
+        elif isinstance(fx, otio.schema.LinearTimeWarp):
+            speed *= float(fx.time_scalar)
+    # As OTIO's CMX reader writes it, a time-warped clip's source range lasts as long as it
+    # plays in the track; the media it uses lasts that times the speed.
+    source_in = frames(src.start_time)
+    used = max(1, int(round(frames(src.duration) * abs(speed))))
+    source_out = source_in + used
+    if speed < 0:
+        source_in, source_out = source_in - used, source_in
+    ref = clip.media_reference
+    url = getattr(ref, "target_url", None)
+    media_start = None
+    if ref is not None and getattr(ref, "available_range", None) is not None:
+        media_start = frames(ref.available_range.start_time)
+    reel = str(((clip.metadata.get("cmx_3600") or {}).get("reel")) or clip.name or f"clip{number}")
+    lead = tail = fade_in = fade_out = 0
+    before = items[index - 1] if index > 0 else None
+    after = items[index + 1] if index + 1 < len(items) else None
+    if isinstance(before, otio.schema.Transition):
+        lead, fade_in = frames(before.in_offset), frames(before.in_offset) + frames(before.out_offset)
+    if isinstance(after, otio.schema.Transition):
+        tail, fade_out = frames(after.out_offset), frames(after.in_offset) + frames(after.out_offset)
+    return CutEvent(
+        number=number, where=where, reel=reel, source_in=source_in, source_out=source_out, record_in=record_in,
+        record_out=record_out, clip_name=clip.name or None, target_url=url, media_start=media_start, speed=speed,
+        lead=lead, tail=tail, fade_in=fade_in, fade_out=fade_out,
+        transition="D" if fade_in else "C",
+    )
+
+
+def url_to_path(url: str) -> Optional[Path]:
+    """A local path from a ``file://`` URL or a plain path; None for other schemes."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file") or len(parsed.scheme) == 1:  # "C:/..." parses with scheme "c"
+        text = unquote(parsed.path) if parsed.scheme == "file" else url
+        if parsed.scheme == "file" and parsed.netloc and parsed.netloc != "localhost":
+            text = f"//{parsed.netloc}{text}"
+        return Path(text)
+    return None
