@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 from . import edl
 from .atomic import atomic_path
-from .timeline import Cut, CutEvent, url_to_path
+from .timeline import Cut, CutEvent
 
 NAMESPACE = "syncfoley"
 
@@ -72,9 +72,15 @@ def build(cut: Cut, pictures: Sequence[PictureClip], foley: Sequence[FoleyClip],
         timeline.tracks.append(_picture_track(cut, pictures, origin))
     timeline.metadata[NAMESPACE] = {"conformed_from": str(cut.path), "rate": str(cut.rate),
                                     "drop_frame": cut.drop_frame}
+    # An OTIO track may be trimmed (OTIO's CMX reader keeps the record start as a negative track
+    # start); the Foley tracks take the first picture track's trim so that they line up with it.
+    pictures_track = timeline.video_tracks()[0] if timeline.video_tracks() else None
+    trim = pictures_track.source_range if pictures_track is not None else None
+    shift = -int(round(trim.start_time.rescaled_to(rate).value)) if trim is not None else 0
     for n, lane in enumerate(tracks_for(foley), start=1):
-        track = otio.schema.Track(name="Foley" if n == 1 else f"Foley {n}", kind=otio.schema.TrackKind.Audio)
-        at = origin
+        track = otio.schema.Track(name="Foley" if n == 1 else f"Foley {n}", kind=otio.schema.TrackKind.Audio,
+                                  source_range=copy.deepcopy(trim) if trim is not None else None)
+        at = origin + shift
         prev: Optional[FoleyClip] = None
         for c in lane:
             ev = c.event
@@ -155,7 +161,3 @@ def audio_events(cut: Cut, foley: Sequence[FoleyClip]) -> list[edl.AudioEvent]:
 
 def write_edl(path: str | Path, cut: Cut, foley: Sequence[FoleyClip], title: str, overwrite: bool = False) -> Path:
     return edl.write_audio(path, audio_events(cut, foley), title, Fraction(cut.rate), cut.drop_frame, overwrite)
-
-
-def media_path(url: Optional[str]) -> Optional[Path]:
-    return url_to_path(url) if url else None

@@ -244,7 +244,7 @@ def _otio_rate(tl: Any) -> Optional[Fraction]:
     rates += [c.source_range.duration.rate for c in tl.find_clips() if c.source_range is not None]
     for r in rates:
         for fr in edl.RATES.values():
-            if abs(float(fr) - r) < 1e-3:
+            if abs(float(fr) - r) < 2e-4 * r:
                 return fr
     _ = otio
     return None

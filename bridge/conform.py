@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from syncfoley.adapters import edl
 from syncfoley.adapters.timeline import Cut, CutEvent, Problem
 from syncfoley.adapters.timeline import read as read_cut
 from syncfoley.engine.errors import Cancelled, RequestError, SyncfoleyError
@@ -205,6 +206,14 @@ def plan(
     options.check()
     cut = read_cut(timeline, rate=options.rate, strict=False)
     index = MediaIndex(media_roots)
+    if options.rate is None and cut.kind == "edl" and cut.rate_source == "frame fields":
+        better = _rate_from_media(cut, index)
+        if better is not None:
+            guess = cut.fps
+            cut = read_cut(timeline, rate=better, strict=False)
+            note = (f"{Path(cut.path).name}: the list does not give its frame rate and its timecode reads as "
+                    f"{guess} fps; its media run at {better}, so the list is read at {better} (--rate overrides)")
+            cut = dataclasses.replace(cut, rate_source="media", notes=cut.notes + (note,))
     sound = _sound_identity(options)
     plans = [_plan_event(ev, cut, index, options, cache, sound) for ev in cut.events]
     return ConformPlan(cut, options, plans, list(cut.problems))
@@ -221,6 +230,31 @@ def _clip_name(ev: CutEvent) -> str:
         name = Path(name).stem
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:40].strip("._") or "event"
     return f"{ev.number:03d}_{safe}"
+
+
+def _rate_from_media(cut: Cut, index: MediaIndex) -> Optional[str]:
+    """The rate a CMX list runs at, when the list does not say, from its media.
+
+    Without ``FCM`` or ``;`` the reader can only guess from the largest frame field
+    (24 when every field is below 24), and timecode labels cannot tell 23.976 from
+    24 at all. When the media the list names all run at one known rate whose
+    labels fit, that rate is the list's.
+    """
+    seen = set()
+    for ev in cut.events[:24]:
+        for path, _ in index.candidates(ev)[:1]:
+            try:
+                fps = index.probe(path).fps
+            except SyncfoleyError:
+                continue
+            seen.add(next((k for k, v in edl.RATES.items() if abs(float(v) - fps) < 2e-4 * fps), None))
+    if len(seen) != 1 or None in seen:
+        return None
+    name = seen.pop()
+    assert name is not None
+    if edl.RATES[name] == cut.rate or round(edl.RATES[name]) < cut.fps:
+        return None
+    return name
 
 
 def _sound_identity(options: ConformOptions) -> dict[str, Any]:
@@ -264,8 +298,8 @@ def _plan_event(ev: CutEvent, cut: Cut, index: MediaIndex, options: ConformOptio
     else:
         room_in = room_out = math.inf
     room_in = min(room_in, ev.record_in)  # a clip cannot start before 00:00:00:00
-    pre = int(min(ev.lead + options.handles, math.floor(room_in + 1e-6)))
-    post = int(min(ev.tail + options.handles, math.floor(room_out + 1e-6)))
+    pre = min(ev.lead + options.handles, _whole(room_in))
+    post = min(ev.tail + options.handles, _whole(room_out))
     pre, post = max(pre, 0), max(post, 0)
     if pre < ev.lead or post < ev.tail:
         warnings.append(f"the media ends before the transition does; its overlap is shortened to "
@@ -306,6 +340,10 @@ def _plan_event(ev: CutEvent, cut: Cut, index: MediaIndex, options: ConformOptio
                    sound=sound, sample_rate=options.sample_rate, seed=int(key[:7], 16) ^ options.seed)
     return EventPlan(ev, name, match, clip_in, clip_out, job, cache is not None and cache.has(key), None,
                      tuple(warnings))
+
+
+def _whole(frames: float) -> int:
+    return 1 << 30 if math.isinf(frames) else int(math.floor(frames + 1e-6))
 
 
 def _file_identity(path: Any) -> Any:

@@ -182,9 +182,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
 
 def event_plan_row(ep: EventPlan) -> str:
     """One line of a dry run."""
-    cut_tc = ep.event.where
     if ep.job is None:
-        return f"{ep.event.number:>4}  skip     {cut_tc}: {ep.problem}"
+        return f"{ep.event.number:>4}  skip     {ep.problem}"
     state = "reuse  " if ep.cached else "compute"
     assert ep.match is not None
     return (f"{ep.event.number:>4}  {state}  {ep.match.path.name} {ep.job.t0:.3f}s+{ep.job.length:.3f}s"

@@ -159,11 +159,28 @@ def _check_numbers(obj: Any, where: str) -> None:
         raise PresetError(f"{where}: low ({obj.low} Hz) must be below high ({obj.high} Hz)")
 
 
+_LOADED: dict[tuple[str, int, int], MaterialPreset] = {}
+
+
 def load_file(path: str | Path) -> MaterialPreset:
-    """Load and validate one preset file."""
+    """Load and validate one preset file (parsed once per file version: a conform asks per event)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        key = (str(p), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]  # frozen: sharing it cannot leak a change between requests
+    preset = _load_file(p)
+    if key is not None:
+        _LOADED[key] = preset
+    return preset
+
+
+def _load_file(p: Path) -> MaterialPreset:
     import yaml
 
-    p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
