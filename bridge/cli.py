@@ -366,21 +366,12 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
     return 0
 
 
-def conform_options(fields: dict[str, Any]) -> Any:
-    """ConformOptions from flat fields, as the CLI's options and the daemon's JSON name them."""
-    from .conform import SOUND_FIELDS, ConformOptions
-
-    sound = {k: fields.get(k) for k in SOUND_FIELDS}
-    extra = {k: fields[k] for k in ("handles", "rate", "detector", "checkpoint", "device", "seed")
-             if fields.get(k) is not None}
-    return ConformOptions.with_sound(sound, **extra)
-
-
 def cmd_conform(args: argparse.Namespace) -> int:
     from . import api
+    from .conform import options_from_fields
     from .conform_outputs import event_plan_row
 
-    options = conform_options(vars(args))
+    options = options_from_fields(vars(args))
     if args.dry_run:
         plan = api.conform_plan(args.timeline, args.media_root, options,
                                 cache=args.cache or api.default_conform_cache())

@@ -73,6 +73,14 @@ class ConformOptions:
             raise RequestError(f"handles must be 0..600 frames, got {self.handles!r}")
 
 
+def options_from_fields(fields: Mapping[str, Any]) -> ConformOptions:
+    """Options from flat fields, as the CLI's options and the daemon's JSON name them."""
+    sound = {k: fields.get(k) for k in SOUND_FIELDS}
+    extra = {k: fields[k] for k in ("handles", "rate", "detector", "checkpoint", "device", "seed")
+             if fields.get(k) is not None}
+    return ConformOptions.with_sound(sound, **extra)
+
+
 @dataclass(frozen=True)
 class EventJob:
     """Everything one event's Foley depends on; its ``key`` names the cached result.

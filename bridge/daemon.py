@@ -87,9 +87,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "detect": {**_DETECT, "outdir": "out", **_COMMON},
     "generate": {"onsets": "in", "output": "out", "start": "num", "duration": "num", **_SOUND, **_COMMON},
     "run": {**_DETECT, **_SOUND, "outdir": "out", **_COMMON},
-    "conform": {**_COMMON},
+    "conform": {"timeline": "in", "media_root": "in_list", "outdir": "out", "cache": "out", "rate": "str",
+                "handles": "int", "detector": "str", "checkpoint": "in", "dry_run": "bool", **_SOUND, **_COMMON},
 }
-REQUIRED = {"detect": ("video",), "generate": ("onsets",), "run": ("video",), "conform": ()}
+REQUIRED = {"detect": ("video",), "generate": ("onsets",), "run": ("video",), "conform": ("timeline",)}
+# Jobs whose result is not kept by the request's key: a conform keeps finished events in
+# its own cache (keyed by media and source range), which sees changes inside the media roots.
+UNCACHED = {"conform"}
 
 
 class Daemon:
@@ -221,9 +225,6 @@ class Daemon:
             self._send(reply_to, "/syncfoley/bye")
             log.info("shutdown requested")
             self.stop()
-        elif name == "conform":
-            raise P.ProtocolError(P.UNSUPPORTED, "/syncfoley/conform is not available yet: timeline "
-                                                 "conformance arrives with the OTIO/EDL work")
         else:
             self._submit(name, data, reply_to)
 
@@ -263,7 +264,7 @@ class Daemon:
     def _submit(self, name: str, data: dict[str, Any], reply_to: tuple[str, int]) -> None:
         request = self._validate(name, data)
         key = self._cache_key(name, request)
-        cached = self.store.cached(key)
+        cached = self.store.cached(key) if name not in UNCACHED else None
         if cached is not None and cached.result is not None and _outputs_exist(cached.result):
             jid = _new_id()
             result = {**cached.result, "cached": True, "cached_from": cached.id}
@@ -303,7 +304,12 @@ class Daemon:
             kind = schema[key]
             if key in ("reply_host", "reply_port", "token"):
                 continue
-            if kind in ("in", "out"):
+            if kind == "in_list":
+                paths = [value] if isinstance(value, str) else value
+                if not isinstance(paths, list) or not all(isinstance(v, str) and v for v in paths):
+                    raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a path or a list of paths, got {value!r}")
+                out[key] = [str(self._read_path(key, v)) for v in paths]
+            elif kind in ("in", "out"):
                 if not isinstance(value, str) or not value:
                     raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a path (string), got {value!r}")
                 p = Path(value).expanduser()
@@ -332,6 +338,14 @@ class Daemon:
                     raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a string, got {value!r}")
                 out[key] = value
         return out
+
+    def _read_path(self, key: str, value: str) -> Path:
+        p = Path(value).expanduser()
+        if not p.is_absolute():
+            raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be an absolute path, got {value!r}")
+        p = p.resolve()
+        self._check_read(key, p)
+        return p
 
     def _check_read(self, key: str, p: Path) -> None:
         roots = [r.expanduser().resolve() for r in self.cfg.media_roots]

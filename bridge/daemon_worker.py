@@ -137,4 +137,18 @@ def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_defa
                          checkpoint=req.get("checkpoint"), device=device, overwrite=overwrite,
                          progress=progress, cancel=cancelled, **sound)
         return result.to_dict()
+    if name == "conform":
+        from .conform import options_from_fields
+        from .conform_outputs import event_plan_row
+
+        options = options_from_fields(req)
+        cache = req.get("cache", str(workdir / "conform-cache"))
+        roots = req.get("media_root", [])
+        if req.get("dry_run"):
+            plan = api.conform_plan(req["timeline"], roots, options, cache=cache)
+            return {**plan.summary(), "plan": [event_plan_row(ep) for ep in plan.events],
+                    "problems": [str(p) for p in plan.problems]}
+        result = api.conform(req["timeline"], req.get("outdir", str(jobdir)), roots, options, cache=cache,
+                             overwrite=overwrite, progress=progress, cancel=cancelled)
+        return result.to_dict()
     raise SyncfoleyError(f"/syncfoley/{name} is not available")

@@ -157,9 +157,9 @@ def test_every_address_over_python_osc(daemon: Daemon, client: Client, tmp_path:
     summary = json.loads(client.ask("/syncfoley/status").args[0])
     assert summary["jobs"]["done"] == 3
 
-    # conform is not there yet, and says so
+    # conform needs a timeline (the conform itself: test_conform_over_osc_reports_each_event)
     err = client.ask("/syncfoley/conform", json.dumps({}))
-    assert err.address == "/syncfoley/error" and err.args[0] == P.UNSUPPORTED
+    assert err.address == "/syncfoley/error" and err.args[0] == P.BAD_REQUEST and "'timeline'" in err.args[1]
 
     # cancel of a finished job is refused, of an unknown one too
     assert client.ask("/syncfoley/cancel", json.dumps({"job_id": job})).args[0] == P.BAD_REQUEST
@@ -230,13 +230,51 @@ def test_every_address_from_liblo(daemon: Daemon, tmp_path: Path) -> None:
         wait_for(f'/syncfoley/done ss "{run_job}"')
         oscsend("/syncfoley/cancel", {"job_id": run_job})
         wait_for('/syncfoley/error sss "bad_request"')
-        oscsend("/syncfoley/conform", {})
-        wait_for('/syncfoley/error sss "unsupported"')
+        oscsend("/syncfoley/conform", {"timeline": "relative/cut.edl"})
+        wait_for("timeline must be an absolute path")
         oscsend("/syncfoley/shutdown")
         wait_for("/syncfoley/bye")
         daemon.proc.wait(15)
     finally:
         dump.terminate()
+
+
+def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    import stand_ins
+    from syncfoley.adapters import timeline
+
+    src = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
+    stand_ins.make(timeline.read(src), tmp_path / "media")
+    request = {"timeline": str(src), "media_root": [str(tmp_path / "media")], "handles": 6}
+    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "c1")})).args[0]
+    done, seen = client.until("done", job)
+    result = json.loads(done.args[1])
+    assert (result["events"], result["computed"], result["reused"], result["problems"]) == (4, 4, 0, [])
+    assert all(Path(result[k]).is_file() for k in ("timeline", "edl", "stem", "report"))
+    texts = [m.args[2] for m in seen if m.address == "/syncfoley/progress"]
+    assert any(t.startswith("event ") for t in texts), texts
+    fractions = [m.args[1] for m in seen if m.address == "/syncfoley/progress"]
+    assert fractions == sorted(fractions)
+
+    # the same cut again, elsewhere: every event comes from the daemon's conform cache
+    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "c2")})).args[0]
+    again = json.loads(client.until("done", job)[0].args[1])
+    assert (again["computed"], again["reused"]) == (0, 4)
+
+    # a dry run lists the plan and writes nothing
+    job = client.ask("/syncfoley/conform", json.dumps({**request, "dry_run": True,
+                                                       "outdir": str(daemon.workdir / "c3")})).args[0]
+    plan = json.loads(client.until("done", job)[0].args[1])
+    assert plan["reuse"] == 4 and len(plan["plan"]) == 4 and not (daemon.workdir / "c3").exists()
+
+    # junk is refused before it is queued
+    bad = client.ask("/syncfoley/conform", json.dumps({"timeline": str(src), "media_root": 7}))
+    assert bad.args[0] == P.BAD_REQUEST and "media_root must be a path or a list of paths" in bad.args[1]
+    bad = client.ask("/syncfoley/conform", json.dumps({"timeline": str(src), "outdir": "/etc/x"}))
+    assert bad.args[0] == P.OUTSIDE_ROOTS
+    job = client.ask("/syncfoley/conform", json.dumps({"timeline": str(tmp_path / "none.edl")})).args[0]
+    err, _ = client.until("error", job)
+    assert err.args[0] == "timeline" and "no such timeline" in err.args[1]
 
 
 def wait_for_new(lines: list[str], text: str, after: str, skip: int = 1, timeout: float = 30.0) -> str:
