@@ -361,3 +361,25 @@ def test_otio_timelines_conform_like_the_edl(demo: dict, tmp_path: Path) -> None
     back = otio.adapters.read_from_file(str(result.timeline))
     assert len(back.video_tracks()) == 1 and [t.name for t in back.audio_tracks()] == ["Foley"]
     assert edl.read(result.edl, rate="25").events[0].record_in == few[0].record_in
+
+
+def test_fcp_xml_reads_as_the_same_cut(demo: dict, tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    cut, root, _ = demo["25"]
+    few = cut.events[:6]
+    cut.write_edl(tmp_path / "few.edl", few)
+    tl = otio.adapters.read_from_file(str(tmp_path / "few.edl"), adapter_name="cmx_3600", rate=25)
+    for clip in tl.find_clips():
+        src = next(s for s in cut.sources if clip.name.startswith(s.name))
+        clip.media_reference = otio.schema.ExternalReference(
+            target_url=src.path.as_uri(),
+            available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(src.start, 25),
+                                                    otio.opentime.RationalTime(src.seconds * 25, 25)))
+    otio.adapters.write_to_file(tl, str(tmp_path / "few.xml"), adapter_name="fcp_xml")
+    xml = timeline.read(tmp_path / "few.xml")
+    assert xml.rate == 25 and len(xml.events) == 6
+    base = xml.events[0].record_in
+    assert [(e.record_in - base, e.record_frames, e.source_in) for e in xml.events] == \
+        [(e.record_in - few[0].record_in, e.frames, e.source_in) for e in few]
+    assert all(Path(timeline.url_to_path(e.target_url) or "").is_file() for e in xml.events)
