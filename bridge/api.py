@@ -357,6 +357,7 @@ def conform_plan(
     media_roots: Sequence[str | Path] = (),
     options: Optional[ConformOptions] = None,
     cache: Optional[str | Path] = None,
+    read_roots: Optional[Sequence[str | Path]] = None,
 ) -> ConformPlan:
     """What a conform would do, event by event (compute, reuse from ``cache`` or skip, and why),
     without doing it: ``syncfoley conform --dry-run``."""
@@ -364,7 +365,7 @@ def conform_plan(
 
     options = options or ConformOptions()
     _check_conform_sound(options)
-    return plan(timeline, media_roots, options, ConformCache(cache) if cache is not None else None)
+    return plan(timeline, media_roots, options, ConformCache(cache) if cache is not None else None, read_roots)
 
 
 def conform(
@@ -377,6 +378,7 @@ def conform(
     overwrite: bool = False,
     progress: Optional[Progress] = None,
     cancel: Optional[Callable[[], bool]] = None,
+    read_roots: Optional[Sequence[str | Path]] = None,
 ) -> ConformResult:
     """Conform Foley to a cut (EDL, OTIO, FCP XML): for each picture event, detect the onsets in
     the source range it shows and render Foley for it at record time; write ``foley.otio``,
@@ -387,6 +389,7 @@ def conform(
     ~/.cache/syncfoley/conform), so conforming a changed cut recomputes only the
     events that changed. Events that cannot be conformed are listed in
     ``result.problems`` (with line or event number); the others are conformed.
+    ``read_roots`` limits the media used to those folders, whatever the timeline names.
     """
     from .conform import ConformCache, execute, plan
     from .conform_outputs import check_outputs, write
@@ -397,7 +400,7 @@ def conform(
     if out.exists() and not out.is_dir():
         raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")
     store = ConformCache(cache if cache is not None else default_conform_cache())
-    p = plan(timeline, media_roots, options, store)
+    p = plan(timeline, media_roots, options, store, read_roots)
     check_outputs(p, out, overwrite)
     results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel)
     result = write(p, results, out, overwrite=overwrite)

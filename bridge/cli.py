@@ -380,8 +380,10 @@ def cmd_conform(args: argparse.Namespace) -> int:
         for problem in plan.problems:
             print(f"   -  skip     {problem}")
         s = plan.summary()
-        print(f"{s['events']} events: {s['compute']} to compute, {s['reuse']} to reuse, {s['skipped']} skipped")
-        return 0 if s["skipped"] == 0 else 1
+        unread = f"; {s['unread']} line(s) could not be read" if s["unread"] else ""
+        print(f"{s['events']} events: {s['compute']} to compute, {s['reuse']} to reuse, {s['skipped']} skipped"
+              f"{unread}")
+        return 0 if s["skipped"] == 0 and s["unread"] == 0 else 1
     result = _with_progress(
         args,
         lambda bar: api.conform(args.timeline, args.outdir, args.media_root, options, cache=args.cache,
@@ -389,7 +391,9 @@ def cmd_conform(args: argparse.Namespace) -> int:
     )
     for problem in result.problems:
         print(f"{PROG}: skipped: {problem}", file=sys.stderr)
-    print(f"{result.events} events: {result.computed} computed, {result.reused} reused, {result.skipped} skipped")
+    unread = len(result.problems) - result.skipped
+    print(f"{result.events} events: {result.computed} computed, {result.reused} reused, {result.skipped} skipped"
+          + (f"; {unread} line(s) could not be read" if unread > 0 else ""))
     for path in (result.timeline, result.edl, result.stem, result.report):
         print(path)
     # 1, not 2: the outputs were written, but not everything in the cut is in them.

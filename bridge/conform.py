@@ -149,8 +149,9 @@ class ConformPlan:
         return [p for p in self.events if p.job is not None and p.cached]
 
     def summary(self) -> dict[str, int]:
+        """Events to compute, to reuse, skipped (no media, too short...), and list lines left unread."""
         return {"events": len(self.events), "compute": len(self.to_compute), "reuse": len(self.reused),
-                "skipped": sum(1 for p in self.events if p.job is None) + len(self.problems)}
+                "skipped": sum(1 for p in self.events if p.job is None), "unread": len(self.problems)}
 
 
 class ConformCache:
@@ -209,11 +210,13 @@ def plan(
     media_roots: Sequence[str | Path],
     options: ConformOptions = ConformOptions(),
     cache: Optional[ConformCache] = None,
+    read_roots: Optional[Sequence[str | Path]] = None,
 ) -> ConformPlan:
-    """Read the cut, find the media, and decide per event: compute, reuse or skip (with why)."""
+    """Read the cut, find the media, and decide per event: compute, reuse or skip (with why).
+    ``read_roots``: use no media outside these folders, whatever the timeline names."""
     options.check()
     cut = read_cut(timeline, rate=options.rate, strict=False)
-    index = MediaIndex(media_roots)
+    index = MediaIndex(media_roots, allowed=read_roots)
     if options.rate is None and cut.kind == "edl" and cut.rate_source == "frame fields":
         better = _rate_from_media(cut, index)
         if better is not None:
@@ -224,6 +227,12 @@ def plan(
             cut = dataclasses.replace(cut, rate_source="media", notes=cut.notes + (note,))
     sound = _sound_identity(options)
     plans = [_plan_event(ev, cut, index, options, cache, sound) for ev in cut.events]
+    # Event numbers can repeat in a messy list (or restart after 999): file names may not.
+    seen: dict[str, int] = {}
+    for i, ep in enumerate(plans):
+        n = seen[ep.clip_name] = seen.get(ep.clip_name, 0) + 1
+        if n > 1:
+            plans[i] = dataclasses.replace(ep, clip_name=f"{ep.clip_name}_{n}")
     return ConformPlan(cut, options, plans, list(cut.problems))
 
 

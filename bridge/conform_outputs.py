@@ -56,9 +56,9 @@ def output_paths(p: ConformPlan, outdir: Path) -> dict[str, Path]:
              "report": outdir / "report.html", "timeline_midi": outdir / "onsets" / "timeline.mid"}
     for ep in p.events:
         if ep.job is not None:
-            paths[f"clip {ep.event.number}"] = outdir / "clips" / f"{ep.clip_name}.wav"
-            paths[f"mid {ep.event.number}"] = outdir / "onsets" / f"{ep.clip_name}.mid"
-            paths[f"json {ep.event.number}"] = outdir / "onsets" / f"{ep.clip_name}.json"
+            paths[f"clip {ep.clip_name}"] = outdir / "clips" / f"{ep.clip_name}.wav"
+            paths[f"mid {ep.clip_name}"] = outdir / "onsets" / f"{ep.clip_name}.mid"
+            paths[f"json {ep.clip_name}"] = outdir / "onsets" / f"{ep.clip_name}.json"
     return paths
 
 
@@ -126,7 +126,7 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
         lo, hi = max(0, s0 - c0), min(len(audio), s1 - c0)
         if hi > lo:
             stem[c0 - s0 + lo:c0 - s0 + hi] += audio[lo:hi] * g[lo:hi, None]
-        clip_path = paths[f"clip {ev.number}"]
+        clip_path = paths[f"clip {ep.clip_name}"]
         bwf.write(clip_path, r.audio, sr, sample(ep.clip_in), description=f"syncfoley event {ev.number} {ev.name}",
                   overwrite=overwrite)
         rec_onsets = tuple((ep.clip_in + t * float(rate), s) for t, s in r.onsets)
@@ -144,8 +144,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
                                "record_tc_in": cut.tc(ev.record_in), "media": str(ep.match.path),
                                "media_seconds_at_clip_start": round(ep.job.t0, 6), "speed": ev.speed}},
         )
-        onsets_json.write(clip_track, paths[f"json {ev.number}"], overwrite)
-        midi.write(clip_track, paths[f"mid {ev.number}"], overwrite=overwrite)
+        onsets_json.write(clip_track, paths[f"json {ep.clip_name}"], overwrite)
+        midi.write(clip_track, paths[f"mid {ep.clip_name}"], overwrite=overwrite)
         visible = ((ev.record_in - ep.clip_in) / float(rate), (ev.record_out - ep.clip_in) / float(rate))
         rows.append(report_html.ReportRow(
             ev.number, record, f"{ep.match.path.name} @ {cut.tc(ev.source_in)} ({ep.match.how}; start TC "

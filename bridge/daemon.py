@@ -263,6 +263,9 @@ class Daemon:
 
     def _submit(self, name: str, data: dict[str, Any], reply_to: tuple[str, int]) -> None:
         request = self._validate(name, data)
+        if name == "conform" and self.cfg.media_roots:
+            # A timeline names its media itself (OTIO target_url): the roots bind those too.
+            request["read_roots"] = [str(r.expanduser().resolve()) for r in self.cfg.media_roots]
         key = self._cache_key(name, request)
         cached = self.store.cached(key) if name not in UNCACHED else None
         if cached is not None and cached.result is not None and _outputs_exist(cached.result):

@@ -145,10 +145,11 @@ def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_defa
         cache = req.get("cache", str(workdir / "conform-cache"))
         roots = req.get("media_root", [])
         if req.get("dry_run"):
-            plan = api.conform_plan(req["timeline"], roots, options, cache=cache)
+            plan = api.conform_plan(req["timeline"], roots, options, cache=cache, read_roots=req.get("read_roots"))
             return {**plan.summary(), "plan": [event_plan_row(ep) for ep in plan.events],
                     "problems": [str(p) for p in plan.problems]}
         result = api.conform(req["timeline"], req.get("outdir", str(jobdir)), roots, options, cache=cache,
-                             overwrite=overwrite, progress=progress, cancel=cancelled)
+                             overwrite=overwrite, progress=progress, cancel=cancelled,
+                             read_roots=req.get("read_roots"))
         return result.to_dict()
     raise SyncfoleyError(f"/syncfoley/{name} is not available")

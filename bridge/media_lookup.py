@@ -42,8 +42,11 @@ class MediaMatch:
 class MediaIndex:
     """The video files under the media roots, by lower-case name and stem; probes are cached."""
 
-    def __init__(self, roots: Sequence[str | Path]) -> None:
+    def __init__(self, roots: Sequence[str | Path], allowed: Optional[Sequence[str | Path]] = None) -> None:
+        """``allowed``: when given, only media under these folders may be used, whatever the
+        timeline names (the daemon's ``--media-root``)."""
         self.roots = [Path(r) for r in roots]
+        self.allowed = [Path(a).resolve() for a in allowed] if allowed else None
         for r in self.roots:
             if not r.is_dir():
                 raise RequestError(f"media root {r} is not a folder; give --media-root DIR for each folder "
@@ -104,6 +107,16 @@ class MediaIndex:
     def resolve(self, ev: CutEvent, cut: Cut) -> MediaMatch:
         """The media for an event, whose timecode span holds the event's source range."""
         found = self.candidates(ev)
+        fenced = ""
+        if self.allowed is not None:
+            outside = [p for p, _ in found if not any(p.resolve().is_relative_to(a) for a in self.allowed)]
+            found = [(p, how) for p, how in found if p not in outside]
+            if outside:
+                fenced = (f"{outside[0]} is outside the media roots this conform may read "
+                          f"({', '.join(str(a) for a in self.allowed)})")
+                if not found:
+                    raise MediaError(fenced)
+                fenced = f"; {fenced}"
         if not found:
             names = [f"{k} {v!r}" for k, v in (("target_url", ev.target_url), ("source file", ev.source_file),
                                                   ("clip name", ev.clip_name), ("reel", ev.reel)) if v]
@@ -128,7 +141,7 @@ class MediaIndex:
         if not tried and last_error is not None:
             raise last_error
         raise MediaError(f"the event's source TC {cut.tc(int(lo))}-{cut.tc(int(round(hi)))} is longer than or "
-                         f"outside its media: {'; '.join(tried)}")
+                         f"outside its media: {'; '.join(tried)}{fenced}")
 
 
 def media_start(info: media.VideoInfo, ev: CutEvent, cut: Cut) -> tuple[int, str]:

@@ -227,6 +227,7 @@ def test_bad_input_is_reported_and_the_rest_conformed(demo: dict, tmp_path: Path
                 f"{edl.frames_to_tc(ev4.record_out, 25, False)}")
     lines[12] = "* FROM CLIP NAME:  BROKEN.mov"
     lines[11] = lines[11].replace(cut.events[4].source, "BROKEN  ")
+    lines[13] = "001" + lines[13][3:]  # a repeated event number: its files must not collide
     (tmp_path / "bad.edl").write_text("\n".join(lines) + "\n")
 
     proc = run_cli("conform", str(tmp_path / "bad.edl"), "--media-root", str(media), "-o", str(tmp_path / "out"),
@@ -236,7 +237,8 @@ def test_bad_input_is_reported_and_the_rest_conformed(demo: dict, tmp_path: Path
     assert "bad.edl:6:" in err and "not an event line" in err
     assert "event 4 (bad.edl:10)" in err and "longer than or outside its media" in err
     assert "event 5 (bad.edl:12)" in err and "BROKEN.mov" in err
-    assert "5 events: 3 computed, 0 reused, 2 skipped" in proc.stdout
+    assert "5 events: 3 computed, 0 reused, 2 skipped; 1 line(s) could not be read" in proc.stdout
+    assert len(list((tmp_path / "out" / "clips").glob("001_*.wav"))) == 2
     back = edl.read(tmp_path / "out" / "foley.edl", rate="25")
     assert [e.record_in for e in back.events] == [cut.events[i].record_in for i in (0, 2, 5)]
 
@@ -337,6 +339,11 @@ def test_media_is_found_by_timecode_among_files_with_the_same_name(tmp_path: Pat
         index.resolve(dataclasses.replace(cut.events[0], reel="NOPE", clip_name=None), cut)
     with pytest.raises(SyncfoleyError, match="media root"):
         MediaIndex([tmp_path / "missing"])
+    # The daemon's --media-root binds what a timeline names too.
+    fenced = MediaIndex([tmp_path], allowed=[tmp_path / "day1"])
+    assert fenced.resolve(cut.events[1], cut).path.parent.name == "day1"
+    with pytest.raises(SyncfoleyError, match="outside the media roots"):
+        fenced.resolve(cut.events[0], cut)
 
 
 def test_otio_timelines_conform_like_the_edl(demo: dict, tmp_path: Path) -> None:

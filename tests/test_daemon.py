@@ -277,6 +277,41 @@ def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp
     assert err.args[0] == "timeline" and "no such timeline" in err.args[1]
 
 
+def test_conform_reads_no_media_outside_the_daemons_roots(tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    import stand_ins
+    from syncfoley.engine.media import write_video
+
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    for folder in (inside, outside):
+        write_video(folder / "shot.mov", stand_ins.frames(50, 25), 25, codec="mjpeg")
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    tl = otio.schema.Timeline(name="t", global_start_time=rt(90000, 25))
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    # The timeline names the copy outside the roots; the daemon must not read it.
+    track.append(otio.schema.Clip(name="shot", source_range=tr(rt(5, 25), rt(25, 25)),
+                                  media_reference=otio.schema.ExternalReference(target_url=str(outside / "shot.mov"))))
+    tl.tracks.append(track)
+    otio.adapters.write_to_file(tl, str(inside / "cut.otio"))
+    d = Daemon(tmp_path / "work", "--media-root", str(inside))
+    c = Client(d.port)
+    try:
+        job = c.ask("/syncfoley/conform", json.dumps({"timeline": str(inside / "cut.otio")})).args[0]
+        result = json.loads(c.until("done", job)[0].args[1])
+        assert result["skipped"] == 1 and "outside the media roots" in result["problems"][0]
+        # Found under a media_root the request gives (inside the daemon's roots), it is used.
+        job = c.ask("/syncfoley/conform", json.dumps({"timeline": str(inside / "cut.otio"),
+                                                      "media_root": [str(inside)], "overwrite": True})).args[0]
+        result = json.loads(c.until("done", job)[0].args[1])
+        assert (result["computed"], result["skipped"]) == (1, 0)
+    finally:
+        c.close()
+        d.stop()
+
+
 def wait_for_new(lines: list[str], text: str, after: str, skip: int = 1, timeout: float = 30.0) -> str:
     """The job id of the ``skip``-th ``accepted`` line that is not ``after``."""
     end = time.monotonic() + timeout
