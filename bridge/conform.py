@@ -280,15 +280,18 @@ def _sound_identity(options: ConformOptions) -> dict[str, Any]:
     from . import api
 
     kw = api.sound_kwargs(options.sound_fields(), options.device)
-    diffusion = dataclasses.asdict(kw.pop("diffusion"))
-    diffusion.pop("device", None)
     probe = OnsetTrack(source="conform", duration=1.0, fps=24.0, detector="check", onsets=())
     engine = api.check_request(api.generation_request(probe, duration=1.0, sample_rate=options.sample_rate, **kw))
+    diffusion = dataclasses.asdict(kw.pop("diffusion"))
+    diffusion.pop("device", None)
     kw["engine"] = engine
     if engine == "diffusion":
         kw["diffusion"] = diffusion
     files = {k: _file_identity(v) for k, v in kw.items() if k in ("samples", "reference", "embedding", "clap")}
-    files["diffusion_checkpoint"] = _file_identity(diffusion.get("checkpoint")) if engine == "diffusion" else None
+    if engine == "diffusion":
+        from syncfoley.engine.diffusion import resolve_checkpoint
+
+        files["diffusion_checkpoint"] = _file_identity(resolve_checkpoint(diffusion.get("checkpoint")))
     return {**{k: v for k, v in kw.items() if k != "seed"}, "files": files}
 
 

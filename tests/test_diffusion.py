@@ -451,3 +451,29 @@ def test_run_checks_the_sound_before_detecting(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(CheckpointError, match="diffusion checkpoint"):
         api.run(EXAMPLE, tmp_path / "out", engine="diffusion", progress=lambda f, t: calls.append(f))
     assert calls == [] and not (tmp_path / "out").exists(), "nothing detected, nothing written"
+
+
+def test_conform_with_the_diffusion_engine(tiny_ckpt: Path, emb_file: Path, tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    import stand_ins
+    from syncfoley.adapters import timeline
+    from syncfoley.bridge.conform import ConformOptions
+
+    edl = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
+    stand_ins.make(timeline.read(edl), tmp_path / "media")
+    options = ConformOptions.with_sound({"engine": "diffusion", "diffusion_checkpoint": str(tiny_ckpt),
+                                         "embedding": str(emb_file), "steps": 1}, handles=6)
+    result = api.conform(edl, tmp_path / "out", [tmp_path / "media"], options, cache=tmp_path / "cache")
+    assert (result.computed, result.skipped) == (4, 0)
+    tl = otio.adapters.read_from_file(str(result.timeline))
+    engines = {c.metadata["syncfoley"]["engine"] for c in tl.audio_tracks()[0].find_clips()}
+    assert engines == {"diffusion"}
+    # Another checkpoint is another sound: nothing may be reused from the first.
+    other = tmp_path / "other.ckpt"
+    torch.manual_seed(1)
+    dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), other)
+    options2 = ConformOptions.with_sound({**dict(options.sound), "diffusion_checkpoint": str(other)}, handles=6)
+    plan = api.conform_plan(edl, [tmp_path / "media"], options2, cache=tmp_path / "cache")
+    assert plan.summary()["compute"] == 4
+    assert api.conform_plan(edl, [tmp_path / "media"], options, cache=tmp_path / "cache").summary()["reuse"] == 4
