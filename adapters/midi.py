@@ -13,7 +13,7 @@ tempo map still gives the right times.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from syncfoley.engine.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack, Region
@@ -42,12 +42,19 @@ def write(
     path: str | Path,
     note: int = 60,
     overwrite: bool = False,
+    smpte: Optional[tuple[float, int, int, int, int]] = None,
 ) -> Path:
+    """``smpte``: (frame rate 24, 25, 29.97 or 30, hh, mm, ss, ff) of the file's time 0, written
+    as an SMPTE offset so that a DAW that honours it spots the file at that timecode."""
     import mido
 
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="syncfoley markers", time=0))
+    if smpte is not None:
+        rate, hh, mm, ss, ff = smpte
+        conductor.append(mido.MetaMessage("smpte_offset", frame_rate=rate, hours=hh, minutes=mm, seconds=ss,
+                                          frames=ff, sub_frames=0, time=0))
     conductor.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
     conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
     events: list[tuple[int, int, Any]] = []

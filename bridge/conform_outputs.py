@@ -99,8 +99,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
             else int(round(frames / float(rate) * sr))
 
     s0, s1 = sample(cut.record_start), sample(cut.record_end)
-    channels = max([results[ep.job.key].audio.ndim == 2 and results[ep.job.key].audio.shape[1] or 1
-                    for ep in done if ep.job is not None] + [1])
+    renders = [results[ep.job.key] for ep in done if ep.job is not None]
+    channels = max([r.audio.shape[1] if r.audio.ndim == 2 else 1 for r in renders] + [1])
     stem = np.zeros((s1 - s0, channels), np.float32)
     foley: list[foley_timeline.FoleyClip] = []
     rows: list[report_html.ReportRow] = []
@@ -162,7 +162,7 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
               description=f"syncfoley Foley stem {title}", overwrite=overwrite)
     whole = OnsetTrack(source=str(paths["stem"]), duration=(s1 - s0) / sr, fps=float(rate), detector="conform",
                        onsets=tuple(all_onsets), range=TimeRange(0.0, (s1 - s0) / sr))
-    midi.write(whole, paths["timeline_midi"], overwrite=overwrite)
+    midi.write(whole, paths["timeline_midi"], overwrite=overwrite, smpte=_smpte(cut))
     pictures = [foley_timeline.PictureClip(ep.event, ep.match.path if ep.match else None) for ep in p.events]
     timeline = foley_timeline.build(cut, pictures, foley, title)
     foley_timeline.write(timeline, paths["otio"], overwrite)
@@ -178,6 +178,17 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     return ConformResult(outdir, paths["otio"], paths["edl"], paths["stem"], paths["report"],
                          tuple(f.wav for f in foley), len(p.events), computed, len(done) - computed,
                          len(p.events) - len(done), problems, cut.notes)
+
+
+def _smpte(cut: Any) -> Optional[tuple[float, int, int, int, int]]:
+    """The record start as a MIDI SMPTE offset (MIDI knows 24, 25, 29.97 drop frame and 30 only)."""
+    rate = {24: 24.0, 25: 25.0, 30: 29.97 if cut.drop_frame else 30.0}.get(cut.fps)
+    if rate is None or cut.fps == 24 and cut.rate != 24:
+        return None  # 23.976 has no SMPTE code in MIDI; the JSON and the report give the timecode
+    hh, mm, ss, ff = (int(x) for x in cut.tc(cut.record_start).replace(";", ":").split(":"))
+    if hh > 23:
+        return None
+    return rate, hh, mm, ss, ff
 
 
 def event_plan_row(ep: EventPlan) -> str:

@@ -187,6 +187,11 @@ def test_clip_files_sit_at_their_record_timecode(demo: dict) -> None:
     assert len(got) == len(expect) and np.allclose(got, expect, atol=1.5 / 25)
     whole = api.load_onsets(root / "out" / "onsets" / "timeline.mid")
     assert len(whole.onsets) >= 0.9 * len(cut.truth())
+    import mido
+
+    offsets = [m for m in mido.MidiFile(str(root / "out" / "onsets" / "timeline.mid")).tracks[0]
+               if m.type == "smpte_offset"]
+    assert [(m.frame_rate, m.hours, m.minutes, m.seconds, m.frames) for m in offsets] == [(25, 1, 0, 0, 0)]
     report = (root / "out" / "report.html").read_text()
     assert report.count("<svg") == 50 and "50</b> computed" in report
 
