@@ -1,0 +1,103 @@
+"""The Resolve script ("Foley for timeline") against a fake Resolve and a real daemon over UDP."""
+
+from __future__ import annotations
+
+import ast
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fake_resolve import Resolve, Timeline, VideoEvent
+from test_daemon import Daemon
+from syncfoley.bridge import demo_cut
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "bridge" / "scripts" / "resolve"
+SCRIPT = SCRIPTS / "syncfoley_foley_for_timeline.py"
+
+
+def test_the_scripts_use_only_the_standard_library() -> None:
+    allowed = set(sys.stdlib_module_names) | {"DaVinciResolveScript"}
+    for path in SCRIPTS.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] in allowed | {"__future__"}, (path.name, name)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    d = Daemon(tmp_path_factory.mktemp("work"))
+    yield d
+    d.stop()
+
+
+def _timeline(cut: demo_cut.DemoCut, calls: list, occupied: Any = None) -> Timeline:
+    by_name = {s.name: s for s in cut.sources}
+    events = [VideoEvent(by_name[e.source].path, by_name[e.source].start, e.source_in, e.record_in, e.record_out)
+              for e in cut.events]
+    return Timeline("cut v1", float(cut.rate), cut.record_start, events, calls, occupied)
+
+
+@pytest.mark.parametrize("rate", ["24", "25", "29.97"])
+def test_clips_land_at_their_record_frames(daemon: Any, tmp_path: Path, rate: str) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate=rate, events=6, sources=2, source_seconds=12.0, size=(160, 90),
+                        seed=3)
+    calls: list = []
+    tl = _timeline(cut, calls)
+    tl.markers[5] = {"color": "Blue", "name": "editor's note", "note": "", "duration": 1, "customData": ""}
+    resolve = Resolve(tl)
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    log: list[str] = []
+    status = script["main"](resolve=resolve, port=daemon.port, log=log.append)
+    assert status == 0, log
+
+    # Exported with the constants read from the live object, imported into the Foley bin first.
+    assert ("Export", calls[0][1], Resolve.EXPORT_OTIO, Resolve.EXPORT_NONE) == calls[0]
+    names = [c[0] for c in calls]
+    assert names.index("SetCurrentFolder") < names.index("ImportMedia")
+    assert ("ImportMedia", "Foley", 6) in calls
+    # One new audio track; each clip at its event's absolute record frames, the visible part of its WAV.
+    assert len(tl.audio) == 1
+    assert [(i.start, i.end) for i in tl.audio[0]] == [(e.record_in, e.record_out) for e in cut.events]
+    appends = [c[1] for c in calls if c[0] == "AppendToTimeline"]
+    assert all(a["startFrame"] == 12 and a["mediaType"] == 2 for a in appends[1:])  # 12-frame handles
+    # Markers: frames relative to the timeline start, one per hit on picture, tagged; the editor's stays.
+    ours = {f: m for f, m in tl.markers.items() if m["customData"] == "syncfoley"}
+    truth = [round(t * float(cut.rate)) for t in cut.truth()]
+    hit = [t for t in truth if any(abs(f - t) <= 2 for f in ours)]
+    assert len(truth) >= 8 and len(hit) >= 0.9 * len(truth), (sorted(ours), truth)
+    assert tl.markers[5]["name"] == "editor's note"
+
+    # A re-run replaces its own markers, not the editor's, and adds one more track.
+    status = script["main"](resolve=resolve, port=daemon.port, log=log.append)
+    assert status == 0 and len(tl.audio) == 2
+    again = {f: m for f, m in tl.markers.items() if m["customData"] == "syncfoley"}
+    assert sorted(again) == sorted(ours) and tl.markers[5]["name"] == "editor's note"
+
+
+def test_a_placement_resolve_drops_is_reported(daemon: Any, tmp_path: Path) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="25", events=4, sources=1, source_seconds=10.0, size=(160, 90))
+    third = cut.events[2]
+    calls: list = []
+    # Something already sits where the third clip goes on the track the script adds.
+    tl = _timeline(cut, calls, occupied={1: [(third.record_in + 3, third.record_in + 10)]})
+    log: list[str] = []
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    status = script["main"](resolve=Resolve(tl), port=daemon.port, log=log.append)
+    assert status == 1
+    assert any("did not land" in line and f"record frame {third.record_in}" in line for line in log), log
+    assert any("3 Foley clips placed, 1 did not land" in line for line in log), log
+
+
+def test_no_daemon_says_how_to_start_it(tmp_path: Path) -> None:
+    cut_calls: list = []
+    tl = Timeline("t", 25.0, 90000, [], cut_calls)
+    log: list[str] = []
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    assert script["main"](resolve=Resolve(tl), port=9, log=log.append) == 2
+    assert "syncfoley serve" in log[-1] and cut_calls == []
