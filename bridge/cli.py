@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--token", default=None, help="added to the request (default: $SYNCFOLEY_TOKEN)")
     sd.set_defaults(func=cmd_send)
 
+    ins = sub.add_parser("install-scripts", help="copy the REAPER or Resolve scripts into that program's "
+                                                 "per-user script folder")
+    ins.add_argument("target", help="reaper or resolve")
+    ins.add_argument("--dest", metavar="DIR", help="copy here instead of the program's folder")
+    ins.add_argument("--overwrite", action="store_true", help="replace scripts installed before")
+    ins.set_defaults(func=cmd_install_scripts)
+
     pr = sub.add_parser("presets", help="list the material presets")
     pr.set_defaults(func=cmd_presets)
     return p
@@ -456,6 +463,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(final.args[-1])
     else:
         print(" ".join([final.kind, *(str(a) for a in final.args)]))
+    return 0
+
+
+def cmd_install_scripts(args: argparse.Namespace) -> int:
+    from .install_scripts import install
+
+    for path in install(args.target, args.dest, args.overwrite):
+        print(path)
+    hint = {"reaper": "in REAPER: Actions > Show action list > New action > Load ReaScript",
+            "resolve": "in Resolve: Workspace > Scripts > Edit"}.get(args.target)
+    if hint:
+        print(f"{PROG}: {hint}", file=sys.stderr)
     return 0
 
 

@@ -20,7 +20,12 @@ def test_wheel_carries_presets_and_scripts(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for material in ("wood", "metal", "glass", "plastic", "ceramic", "stone", "cloth", "paper", "gravel", "leaves"):
         assert f"syncfoley/presets/materials/{material}.yaml" in names
-    assert "syncfoley/bridge/scripts/reaper/syncfoley_run_selected_item.lua" in names
+    scripts = Path(__file__).resolve().parents[1] / "bridge" / "scripts"
+    shipped = [p.relative_to(scripts).as_posix() for p in scripts.rglob("*")
+               if p.is_file() and p.suffix in (".lua", ".py", ".xml", ".md")]
+    assert len(shipped) >= 4
+    for rel in shipped:  # every DAW/NLE script, so install-scripts finds them in an installed package
+        assert f"syncfoley/bridge/scripts/{rel}" in names, rel
     for module in ("bridge/cli.py", "bridge/api.py", "engine/onsets.py", "engine/synth.py", "adapters/midi.py"):
         assert f"syncfoley/{module}" in names
     # One namespace: nothing at the top level but syncfoley and the metadata.

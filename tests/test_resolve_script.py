@@ -101,3 +101,29 @@ def test_no_daemon_says_how_to_start_it(tmp_path: Path) -> None:
     script = runpy.run_path(str(SCRIPT), run_name="under_test")
     assert script["main"](resolve=Resolve(tl), port=9, log=log.append) == 2
     assert "syncfoley serve" in log[-1] and cut_calls == []
+
+
+@pytest.mark.parametrize("system,tail", [
+    ("linux", ".local/share/DaVinciResolve/Fusion/Scripts/Edit"),
+    ("darwin", "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts/Edit"),
+    ("win32", "AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts/Edit"),
+])
+def test_install_folders_per_system(system: str, tail: str, tmp_path: Path) -> None:
+    from syncfoley.bridge.install_scripts import script_folder
+
+    assert script_folder("resolve", system, env={}, home=tmp_path) == tmp_path / tail
+    reaper = script_folder("reaper", system, env={}, home=tmp_path)
+    assert reaper.parts[-2:] == ("Scripts", "syncfoley") and "REAPER" in reaper.parts
+
+
+def test_install_scripts_copies_and_keeps_what_is_there(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    proc = run_cli("install-scripts", "resolve", "--dest", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in SCRIPTS.glob("*.py"))
+    again = run_cli("install-scripts", "resolve", "--dest", str(tmp_path))
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert run_cli("install-scripts", "resolve", "--dest", str(tmp_path), "--overwrite").returncode == 0
+    bad = run_cli("install-scripts", "nuke", "--dest", str(tmp_path))
+    assert bad.returncode == 2 and "'reaper' or 'resolve'" in bad.stderr
