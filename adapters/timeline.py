@@ -154,14 +154,14 @@ def from_edl(e: edl.Edit) -> Cut:
             number=ev.number, where=f"{name}:{ev.line}", reel=ev.reel, source_in=ev.source_in,
             source_out=ev.source_out, record_in=ev.record_in, record_out=ev.record_out, clip_name=ev.clip_name,
             source_file=ev.source_file, speed=speed, transition=ev.transition,
+            # A dissolve (or wipe) of d frames: the incoming event fades in over its first d frames...
+            fade_in=min(ev.transition_frames, ev.record_frames) if ev.transition != "C" else 0,
         ))
-    # A dissolve (or wipe) of d frames: the incoming event fades in over its first d
-    # frames while the outgoing one plays on d frames past its record out, fading out.
+    # ...while the outgoing one plays on d frames past its record out, fading out.
     for i, ev in enumerate(events):
-        d = _transition_frames(e, ev)
-        if ev.transition == "C" or d <= 0:
+        d = ev.fade_in
+        if d <= 0:
             continue
-        events[i] = replace(events[i], fade_in=d)
         for j in range(i - 1, -1, -1):
             if events[j].record_out == ev.record_in:
                 events[j] = replace(events[j], tail=d, fade_out=d)
@@ -171,13 +171,6 @@ def from_edl(e: edl.Edit) -> Cut:
         raise TimelineError(f"{name}: no picture events to conform ({why})")
     return Cut(e.path, e.title, "edl", e.rate, e.drop_frame, e.rate_source, tuple(events), tuple(problems),
                tuple(notes))
-
-
-def _transition_frames(e: edl.Edit, ev: CutEvent) -> int:
-    for raw in e.events:
-        if raw.number == ev.number and raw.record_in == ev.record_in and raw.transition == ev.transition:
-            return min(raw.transition_frames, ev.record_frames)
-    return 0
 
 
 def _has_picture(channels: str) -> bool:
@@ -238,15 +231,12 @@ def _from_otio(p: Path, rate: Optional[str]) -> Cut:
 
 
 def _otio_rate(tl: Any) -> Optional[Fraction]:
-    import opentimelineio as otio
-
     rates = [tl.global_start_time.rate] if tl.global_start_time is not None else []
     rates += [c.source_range.duration.rate for c in tl.find_clips() if c.source_range is not None]
     for r in rates:
         for fr in edl.RATES.values():
             if abs(float(fr) - r) < 2e-4 * r:
                 return fr
-    _ = otio
     return None
 
 

@@ -364,7 +364,6 @@ def conform_plan(
     from .conform import ConformCache, plan
 
     options = options or ConformOptions()
-    _check_conform_sound(options)
     return plan(timeline, media_roots, options, ConformCache(cache) if cache is not None else None, read_roots)
 
 
@@ -395,7 +394,6 @@ def conform(
     from .conform_outputs import check_outputs, write
 
     options = options or ConformOptions()
-    _check_conform_sound(options)
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")
@@ -413,15 +411,6 @@ def default_conform_cache() -> Path:
     from .conform import default_cache_dir
 
     return default_cache_dir()
-
-
-def _check_conform_sound(options: ConformOptions) -> None:
-    """A bad preset, engine or checkpoint fails before any event is looked at."""
-    probe = OnsetTrack(source="conform", duration=1.0, fps=24.0, detector="check", onsets=(), range=None)
-    fields = options.sound_fields()
-    check_detector(options.detector, None, options.checkpoint)
-    check_request(generation_request(probe, duration=1.0, sample_rate=options.sample_rate,
-                                     **{**sound_kwargs(fields, options.device), "seed": options.seed}))
 
 
 def _midi_note(timbre: Timbre) -> int:

@@ -35,7 +35,7 @@ from syncfoley.adapters.timeline import read as read_cut
 from syncfoley.engine.errors import Cancelled, RequestError, SyncfoleyError
 from syncfoley.engine.types import Curve, Envelope, Onset, OnsetTrack, Region, TimeRange
 
-from .media_lookup import MediaIndex, MediaMatch
+from .media_lookup import VIDEO_EXTENSIONS, MediaIndex, MediaMatch
 
 Progress = Callable[[float, str], None]
 CACHE_VERSION = 1
@@ -214,7 +214,12 @@ def plan(
 ) -> ConformPlan:
     """Read the cut, find the media, and decide per event: compute, reuse or skip (with why).
     ``read_roots``: use no media outside these folders, whatever the timeline names."""
+    from syncfoley.engine.onsets import check_detector
+
     options.check()
+    # A bad detector, preset, engine or checkpoint fails before the cut or any media is read.
+    check_detector(options.detector, None, options.checkpoint)
+    sound = _sound_identity(options)
     cut = read_cut(timeline, rate=options.rate, strict=False)
     index = MediaIndex(media_roots, allowed=read_roots)
     if options.rate is None and cut.kind == "edl" and cut.rate_source == "frame fields":
@@ -225,7 +230,6 @@ def plan(
             note = (f"{Path(cut.path).name}: the list does not give its frame rate and its timecode reads as "
                     f"{guess} fps; its media run at {better}, so the list is read at {better} (--rate overrides)")
             cut = dataclasses.replace(cut, rate_source="media", notes=cut.notes + (note,))
-    sound = _sound_identity(options)
     plans = [_plan_event(ev, cut, index, options, cache, sound) for ev in cut.events]
     # Event numbers can repeat in a messy list (or restart after 999): file names may not.
     seen: dict[str, int] = {}
@@ -240,8 +244,6 @@ _MEDIA_SUFFIXES = {".exr", ".dpx", ".r3d", ".braw", ".ari", ".arx", ".tif", ".ti
 
 
 def _clip_name(ev: CutEvent) -> str:
-    from .media_lookup import VIDEO_EXTENSIONS
-
     name = ev.name
     if Path(name).suffix.lower() in VIDEO_EXTENSIONS | _MEDIA_SUFFIXES:
         name = Path(name).stem
@@ -473,16 +475,13 @@ def execute(
     Returns the renders by job key; an event whose work failed gets a problem and no render.
     """
     results: dict[str, EventRender] = {}
-    todo = p.to_compute
-    jobs: list[EventJob] = []
-    for ep in todo:
-        if ep.job is not None and ep.job.key not in {j.key for j in jobs}:
-            jobs.append(ep.job)
-    total = max(1, len(jobs))
+    # Events showing the same source window with the same options share one job.
     by_key: dict[str, list[EventPlan]] = {}
-    for ep in todo:
+    for ep in p.to_compute:
         if ep.job is not None:
             by_key.setdefault(ep.job.key, []).append(ep)
+    jobs = [eps[0].job for eps in by_key.values() if eps[0].job is not None]
+    total = max(1, len(jobs))
     finished = [0]
 
     def done(i: int, job: EventJob, result: Any) -> None:
@@ -501,12 +500,13 @@ def execute(
             progress(finished[0] / total, f"event {numbers}: {state} ({finished[0]}/{len(jobs)})")
 
     (executor or serial_executor(cancel))(jobs, done)
-    for ep in p.reused:
-        assert ep.job is not None
-        got = cache.get(ep.job.key)
-        if got is None:  # removed or damaged since planning: compute it now
+    for i, ep in enumerate(p.events):
+        if ep.job is None or not ep.cached:
+            continue
+        got = results.get(ep.job.key) or cache.get(ep.job.key)
+        if got is None:  # removed or damaged since planning: compute it now, and say so
             got = render_event(ep.job, cancel)
             cache.put(ep.job.key, got)
-            ep.cached = False
+            p.events[i] = dataclasses.replace(ep, cached=False)
         results[ep.job.key] = got
     return results

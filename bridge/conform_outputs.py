@@ -94,9 +94,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     title = title or cut.title or Path(cut.path).stem
     done = [ep for ep in p.events if ep.job is not None and ep.job.key in results]
 
-    def sample(frames: float) -> int:
-        return bwf.time_reference(frames, rate, sr) if float(frames).is_integer() \
-            else int(round(frames / float(rate) * sr))
+    def sample(frames: int) -> int:
+        return bwf.time_reference(frames, rate, sr)
 
     s0, s1 = sample(cut.record_start), sample(cut.record_end)
     renders = [results[ep.job.key] for ep in done if ep.job is not None]

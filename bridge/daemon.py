@@ -311,19 +311,11 @@ class Daemon:
                 paths = [value] if isinstance(value, str) else value
                 if not isinstance(paths, list) or not all(isinstance(v, str) and v for v in paths):
                     raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a path or a list of paths, got {value!r}")
-                out[key] = [str(self._read_path(key, v)) for v in paths]
+                out[key] = [str(self._path(key, v, "in")) for v in paths]
             elif kind in ("in", "out"):
                 if not isinstance(value, str) or not value:
                     raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a path (string), got {value!r}")
-                p = Path(value).expanduser()
-                if not p.is_absolute():
-                    raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be an absolute path, got {value!r}")
-                p = p.resolve()
-                if kind == "in":
-                    self._check_read(key, p)
-                else:
-                    self._check_write(key, p)
-                out[key] = str(p)
+                out[key] = str(self._path(key, value, kind))
             elif kind == "num":
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be a number, got {value!r}")
@@ -342,12 +334,16 @@ class Daemon:
                 out[key] = value
         return out
 
-    def _read_path(self, key: str, value: str) -> Path:
+    def _path(self, key: str, value: str, kind: str) -> Path:
+        """An absolute path, resolved and inside the roots for reading (``in``) or writing (``out``)."""
         p = Path(value).expanduser()
         if not p.is_absolute():
             raise P.ProtocolError(P.BAD_REQUEST, f"{key} must be an absolute path, got {value!r}")
         p = p.resolve()
-        self._check_read(key, p)
+        if kind == "in":
+            self._check_read(key, p)
+        else:
+            self._check_write(key, p)
         return p
 
     def _check_read(self, key: str, p: Path) -> None:

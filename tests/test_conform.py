@@ -351,21 +351,28 @@ def test_media_is_found_by_timecode_among_files_with_the_same_name(tmp_path: Pat
         fenced.resolve(cut.events[0], cut)
 
 
-def test_otio_timelines_conform_like_the_edl(demo: dict, tmp_path: Path) -> None:
+def _otio_of_edl(cut: demo_cut.DemoCut, events: Any, tmp_path: Path) -> Any:
+    """The events as OTIO's CMX reader gives them, with the media references an NLE export has:
+    target_url plus the media's own timecode range."""
     import opentimelineio as otio
 
-    cut, root, by_edl = demo["25"]
-    few = cut.events[:8]
-    cut.write_edl(tmp_path / "few.edl", few)
+    cut.write_edl(tmp_path / "few.edl", events)
     tl = otio.adapters.read_from_file(str(tmp_path / "few.edl"), adapter_name="cmx_3600", rate=25)
-    # Point the clips at their media the way an NLE export does: target_url plus the media's own range.
     for clip in tl.find_clips():
         src = next(s for s in cut.sources if clip.name.startswith(s.name))
         clip.media_reference = otio.schema.ExternalReference(
             target_url=src.path.as_uri(),
             available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(src.start, 25),
                                                     otio.opentime.RationalTime(src.seconds * 25, 25)))
-    otio.adapters.write_to_file(tl, str(tmp_path / "few.otio"))
+    return tl
+
+
+def test_otio_timelines_conform_like_the_edl(demo: dict, tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    cut, root, by_edl = demo["25"]
+    few = cut.events[:8]
+    otio.adapters.write_to_file(_otio_of_edl(cut, few, tmp_path), str(tmp_path / "few.otio"))
     result = api.conform(tmp_path / "few.otio", tmp_path / "out", [], ConformOptions(detector="motion"),
                          cache=root / "cache")
     # Same media, same source windows, same options: every event comes from the EDL conform's cache.
@@ -380,18 +387,27 @@ def test_fcp_xml_reads_as_the_same_cut(demo: dict, tmp_path: Path) -> None:
 
     cut, root, _ = demo["25"]
     few = cut.events[:6]
-    cut.write_edl(tmp_path / "few.edl", few)
-    tl = otio.adapters.read_from_file(str(tmp_path / "few.edl"), adapter_name="cmx_3600", rate=25)
-    for clip in tl.find_clips():
-        src = next(s for s in cut.sources if clip.name.startswith(s.name))
-        clip.media_reference = otio.schema.ExternalReference(
-            target_url=src.path.as_uri(),
-            available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(src.start, 25),
-                                                    otio.opentime.RationalTime(src.seconds * 25, 25)))
-    otio.adapters.write_to_file(tl, str(tmp_path / "few.xml"), adapter_name="fcp_xml")
+    otio.adapters.write_to_file(_otio_of_edl(cut, few, tmp_path), str(tmp_path / "few.xml"), adapter_name="fcp_xml")
     xml = timeline.read(tmp_path / "few.xml")
     assert xml.rate == 25 and len(xml.events) == 6
     base = xml.events[0].record_in
     assert [(e.record_in - base, e.record_frames, e.source_in) for e in xml.events] == \
         [(e.record_in - few[0].record_in, e.frames, e.source_in) for e in few]
     assert all(Path(timeline.url_to_path(e.target_url) or "").is_file() for e in xml.events)
+
+
+def test_a_cache_entry_lost_after_planning_is_computed_again(tmp_path: Path) -> None:
+    from syncfoley.bridge.conform import ConformCache, execute, plan
+    from syncfoley.bridge.conform_outputs import write
+
+    stand_ins.make(timeline.read(DATA / "25fps.edl"), tmp_path / "media")
+    options = ConformOptions(handles=6)
+    api.conform(DATA / "25fps.edl", tmp_path / "out1", [tmp_path / "media"], options, cache=tmp_path / "cache")
+    store = ConformCache(tmp_path / "cache")
+    p = plan(DATA / "25fps.edl", [tmp_path / "media"], options, store)
+    assert len(p.reused) == 4
+    victim = p.events[1].job.key
+    (tmp_path / "cache" / f"{victim}.npz").unlink()  # gone between the plan and the work
+    result = write(p, execute(p, store), tmp_path / "out2")
+    assert (result.computed, result.reused, result.skipped) == (1, 3, 0)
+    assert store.has(victim)
