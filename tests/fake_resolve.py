@@ -10,6 +10,9 @@
 - ``MediaPool.CreateEmptyTimeline`` returns None when the name is taken.
 - ``Timeline.Export(path, EXPORT_OTIO, EXPORT_NONE)`` writes the timeline as OTIO
   (this stand-in uses OpenTimelineIO for that; the script under test must not).
+- ``Timeline.GetMarkInOut()`` gives In/Out relative to the timeline start, Out inclusive.
+- ``Resolve.Fusion()`` returns the Fusion object whose ``UIManager`` scripts build
+  windows with (tests/fake_uimanager.py).
 Every call is recorded in ``calls``.
 """
 
@@ -87,6 +90,12 @@ class Timeline:
         self.occupied = occupied or {}
         self.audio: list[list[Item]] = []
         self.markers: dict[int, dict[str, Any]] = {}
+        self.mark_in_out: dict[str, dict[str, int]] = {}
+
+    def GetMarkInOut(self) -> dict[str, dict[str, int]]:
+        """Resolve 19+: {"video": {"in", "out"}, "audio": {...}}, frames relative to the timeline start,
+        out inclusive; an unset mark is absent."""
+        return {k: dict(v) for k, v in self.mark_in_out.items()}
 
     def GetName(self) -> str:
         return self.name
@@ -228,8 +237,12 @@ class Resolve:
     EXPORT_OTIO = 27  # read from the live object by the script, never hard-coded there
     EXPORT_NONE = 0
 
-    def __init__(self, timeline: Timeline) -> None:
+    def __init__(self, timeline: Timeline, fusion: Any = None) -> None:
         self.pm = ProjectManager(Project(timeline))
+        self.fusion = fusion
+
+    def Fusion(self) -> Any:
+        return self.fusion
 
     def GetProjectManager(self) -> ProjectManager:
         return self.pm

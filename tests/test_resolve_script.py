@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ast
+import json
 import runpy
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import fake_uimanager as fui
 from fake_resolve import Resolve, Timeline, VideoEvent
-from test_daemon import Daemon
+from test_daemon import Client, Daemon
 from syncfoley.bridge import demo_cut
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "bridge" / "scripts" / "resolve"
@@ -101,6 +104,138 @@ def test_no_daemon_says_how_to_start_it(tmp_path: Path) -> None:
     script = runpy.run_path(str(SCRIPT), run_name="under_test")
     assert script["main"](resolve=Resolve(tl), port=9, log=log.append) == 2
     assert "syncfoley serve" in log[-1] and cut_calls == []
+
+
+def test_selected_clips_places_only_the_events_inside_in_and_out(daemon: Any, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="25", events=5, sources=1, source_seconds=12.0, size=(160, 90),
+                        seed=11)
+    calls: list = []
+    tl = _timeline(cut, calls)
+    monkeypatch.setenv("SYNCFOLEY_PORT", str(daemon.port))
+    wrapper = str(SCRIPTS / "syncfoley_foley_for_selected_clips.py")
+
+    # No In/Out: nothing is sent to the daemon and nothing is exported.
+    runpy.run_path(wrapper, init_globals={"resolve": Resolve(tl)}, run_name="under_test")
+    assert "set In and Out" in capsys.readouterr().out and calls == []
+
+    # In on the second event's 3rd frame, Out on the third event's last frame: those two, no others.
+    second, third = cut.events[1], cut.events[2]
+    tl.mark_in_out["video"] = {"in": second.record_in + 2 - tl.start, "out": third.record_out - 1 - tl.start}
+    runpy.run_path(wrapper, init_globals={"resolve": Resolve(tl)}, run_name="under_test")
+    out = capsys.readouterr().out
+    assert "2 Foley clips placed, 0 did not land" in out, out
+    assert [(i.start, i.end) for i in tl.audio[0]] == [(e.record_in, e.record_out) for e in (second, third)]
+    ours = [f + tl.start for f, m in tl.markers.items() if m["customData"] == "syncfoley"]
+    assert ours and all(second.record_in <= f < third.record_out for f in ours)
+
+
+def _with_window(user: Any) -> tuple[dict, fui.Bmd]:
+    """The script as Resolve's Workspace > Scripts menu runs it: ``bmd`` and ``fusion`` among its globals."""
+    bmd = fui.Bmd(user)
+    return runpy.run_path(str(SCRIPT), init_globals={"bmd": bmd}, run_name="under_test"), bmd
+
+
+def _close_when_done(seen: list[str]) -> Any:
+    def user(win: fui.Window) -> None:
+        if win.GetItems()["SyncfoleyButton"].Text == "Close":
+            seen.append(win.text("SyncfoleyText"))
+            win.click("SyncfoleyButton")
+    return user
+
+
+def test_progress_window_follows_the_conform_then_shows_the_outcome(daemon: Any, tmp_path: Path) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="25", events=6, sources=2, source_seconds=12.0, size=(160, 90),
+                        seed=5)
+    calls: list = []
+    tl = _timeline(cut, calls)
+    outcome: list[str] = []
+    script, bmd = _with_window(_close_when_done(outcome))
+    log: list[str] = []
+    fusion = fui.Fusion()
+    assert script["main"](resolve=Resolve(tl, fusion), port=daemon.port, log=log.append) == 0, log
+
+    (disp,) = bmd.dispatchers
+    (win,) = disp.windows
+    assert disp.loops == 2 and win.shows == 1 and not win.shown  # the job, then the outcome; hidden at the end
+    history = fusion.UIManager.history
+    bar = [v for who, prop, v in history if who == "SyncfoleyBar" and prop == "Value"]
+    texts = [v for who, prop, v in history if who == "SyncfoleyText" and prop == "Text"]
+    # The engine's own progress lines, per event, with a bar that only moves forward and ends full.
+    assert any("%" in t and "event" in t for t in texts), texts
+    assert bar == sorted(bar) and bar[-1] == 1000 and len(set(bar)) >= 3, bar
+    assert any(t.startswith("placing 6") for t in texts)
+    assert outcome and "6 Foley clips placed, 0 did not land" in outcome[0]
+    assert not any(t.active for t in fusion.UIManager.timers)
+    # The same lines reach the console, and the clips are on the timeline.
+    assert any("6 Foley clips placed" in line for line in log)
+    assert [(i.start, i.end) for i in tl.audio[0]] == [(e.record_in, e.record_out) for e in cut.events]
+
+
+@pytest.mark.parametrize("how", ["Cancel button", "window closed"])
+def test_cancel_in_the_window_stops_the_job_and_leaves_the_timeline_alone(daemon: Any, tmp_path: Path,
+                                                                          how: str) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="24", events=12, sources=2, source_seconds=15.0, size=(160, 90),
+                        seed=7)
+    calls: list = []
+    tl = _timeline(cut, calls)
+    outcome: list[str] = []
+    close = _close_when_done(outcome)
+
+    def user(win: fui.Window) -> None:
+        if win.GetItems()["SyncfoleyButton"].Text != "Cancel":
+            close(win)
+        elif how == "Cancel button":  # at once: before the daemon has even answered
+            win.click("SyncfoleyButton")
+        else:
+            win.close()
+
+    script, bmd = _with_window(user)
+    log: list[str] = []
+    fusion = fui.Fusion()
+    started = time.monotonic()
+    assert script["main"](resolve=Resolve(tl, fusion), port=daemon.port, log=log.append) == 2, log
+    assert time.monotonic() - started < 20
+    assert outcome and "cancelled" in outcome[0] and "unchanged" in outcome[0], outcome
+    assert ("SyncfoleyButton", "Enabled", False) in fusion.UIManager.history  # no second cancel
+    edits = {"ImportMedia", "AppendToTimeline", "AddTrack", "AddMarker", "DeleteMarkerAtFrame", "SetCurrentFolder"}
+    assert not [c for c in calls if c[0] in edits] and tl.audio == []
+    # The daemon stopped the job: the newest job there ends "cancelled", not "done".
+    client = Client(daemon.port)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            newest = json.loads(client.ask("/syncfoley/status").args[0])["recent"][0]
+            if newest["state"] not in ("queued", "running") or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+    finally:
+        client.close()
+    assert newest["address"] == "/syncfoley/conform" and newest["state"] == "cancelled", newest
+
+
+def test_window_says_why_nothing_ran_and_survives_a_failing_poll(tmp_path: Path) -> None:
+    outcome: list[str] = []
+    script, bmd = _with_window(_close_when_done(outcome))
+    fusion = fui.Fusion()
+    assert script["main"](resolve=Resolve(Timeline("t", 25.0, 90000, [], []), fusion), port=9,
+                          log=lambda _: None) == 2
+    assert "no engine daemon" in outcome[0] and "syncfoley serve" in outcome[0]
+
+    # A reply that cannot be read ends the wait with the reason instead of leaving the loop running.
+    ui = fui.UIManager()
+    disp = fui.Bmd(_close_when_done(outcome)).UIDispatcher(ui)
+    view = script["WindowView"](ui, disp, "t", lambda _: None)
+    job = script["Daemon"]("127.0.0.1", 9).start("conform", {"timeline": "x.otio"})
+
+    def broken(wait: float = 0.0) -> bool:
+        raise ValueError("a datagram that is not OSC")
+
+    job.poll = broken
+    view.wait(job)
+    assert job.finished and "not OSC" in job.error
+    assert view.end([job.error], 2) == 2 and "not OSC" in outcome[-1]
 
 
 @pytest.mark.parametrize("system,tail", [

@@ -9,7 +9,7 @@ import runpy
 
 _here = os.path.dirname(os.path.abspath(globals().get("__file__", "") or "."))
 # Resolve hands menu scripts its objects as globals; pass them on.
-_given = {k: globals().get(k) for k in ("resolve", "app", "bmd") if globals().get(k) is not None}
+_given = {k: globals().get(k) for k in ("resolve", "app", "bmd", "fusion", "fu") if globals().get(k) is not None}
 _main = runpy.run_path(os.path.join(_here, "syncfoley_foley_for_timeline.py"), init_globals=_given,
                        run_name="syncfoley_resolve")
 _main["main"](mode="selected")

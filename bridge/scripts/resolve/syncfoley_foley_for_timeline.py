@@ -1,7 +1,8 @@
 """syncfoley: Foley for timeline (DaVinci Resolve, Workspace > Scripts > Edit).
 
 Exports the current timeline as OTIO, asks the syncfoley engine daemon
-(``syncfoley serve``) to conform Foley to it, then imports the clip WAVs into a
+(``syncfoley serve``) to conform Foley to it, with a progress window and a Cancel
+button (Fusion's UIManager; the console when there is none), then imports the clip WAVs into a
 "Foley" bin, places each on a new audio track at its record frame, and adds an
 onset marker per hit. Markers carry customData "syncfoley" so a re-run replaces
 its own markers and nothing else. Resolve drops overlapping placements silently
@@ -93,27 +94,185 @@ class Daemon:
         except (socket.timeout, OSError):
             return False
 
-    def run(self, name, payload, on_progress, cancelled):
-        """Send a job and wait for its result; progress and cancel are polled between replies."""
-        self._send(name, payload)
-        job = None
-        end = time.monotonic() + self.timeout
-        while time.monotonic() < end:
-            if job is not None and cancelled():
-                self._send("cancel", {"job_id": job})
+    def start(self, name, payload):
+        return Job(self, name, payload)
+
+
+class Job:
+    """One request to the daemon, polled without blocking.
+
+    Resolve runs a script's window on its UI thread: a socket wait there freezes the
+    window, and Python threads get little time beside Resolve's event loop. So the
+    window's timer (or the console loop) calls poll(), which takes what has arrived.
+    """
+
+    CANCEL_GRACE = 5.0  # seconds to wait for the daemon to confirm a cancel
+
+    def __init__(self, daemon, name, payload):
+        self.daemon = daemon
+        self.id = None
+        self.fraction, self.text = 0.0, "sent to the engine"
+        self.result = self.error = None
+        self.finished = self.cancel_requested = False
+        self.deadline = time.monotonic() + daemon.timeout
+        daemon._send(name, payload)
+
+    def cancel(self):
+        if self.finished or self.cancel_requested:
+            return
+        self.cancel_requested = True
+        self.text = "cancelling"
+        self.deadline = min(self.deadline, time.monotonic() + self.CANCEL_GRACE)
+        if self.id is not None:
+            self.daemon._send("cancel", {"job_id": self.id})
+
+    def _finish(self, result=None, error=None):
+        self.finished, self.result = True, result
+        self.error = "cancelled" if self.cancel_requested and result is None else error
+
+    def poll(self, wait=0.0):
+        """Take the replies that have arrived (waiting up to ``wait`` s for the first); True once finished."""
+        while not self.finished:
             try:
-                address, args = self._recv(0.25)
-            except socket.timeout:
-                continue
-            if address == "/syncfoley/accepted":
-                job = args[0]
-            elif address == "/syncfoley/progress" and args and args[0] == job:
-                on_progress(float(args[1]), str(args[2]))
-            elif address == "/syncfoley/done" and args and args[0] == job:
-                return json.loads(args[1])
-            elif address == "/syncfoley/error" and (job is None or (len(args) > 2 and args[2] == job)):
-                raise RuntimeError("%s: %s" % (args[0], args[1]))
-        raise RuntimeError("no answer from the syncfoley daemon within %d s" % self.timeout)
+                address, args = self.daemon._recv(wait)
+            except (socket.timeout, BlockingIOError):
+                break
+            except ConnectionError:  # ICMP port unreachable (refused on Linux, reset on Windows)
+                self._finish(error="the syncfoley daemon at %s:%d went away" % self.daemon.addr)
+                break
+            wait = 0.0
+            mine = args and args[0] == self.id
+            if address == "/syncfoley/accepted" and self.id is None and args:
+                self.id = args[0]
+                if self.cancel_requested:
+                    self.daemon._send("cancel", {"job_id": self.id})
+            elif address == "/syncfoley/progress" and mine and not self.cancel_requested:
+                self.fraction, self.text = float(args[1]), str(args[2])
+            elif address == "/syncfoley/done" and mine:
+                self._finish(result=json.loads(args[1]))
+            elif address == "/syncfoley/cancelled" and mine:
+                self._finish()
+            elif address == "/syncfoley/error" and (self.id is None or (len(args) > 2 and args[2] == self.id)):
+                self._finish(error="%s: %s" % (args[0], args[1]))
+        if not self.finished and time.monotonic() > self.deadline:
+            self._finish(error="no answer from the syncfoley daemon within %d s" % self.daemon.timeout)
+        return self.finished
+
+
+# ----------------------------------------------------------------------------- what the user sees
+class ConsoleView:
+    """Progress and outcome as lines in Resolve's console (Workspace > Console)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def status(self, text):
+        self.log("syncfoley: " + text)
+
+    def wait(self, job):
+        shown = None
+        while not job.poll(0.25):
+            if (job.fraction, job.text) != shown:
+                shown = (job.fraction, job.text)
+                self.status("%3d%% %s" % (round(100 * job.fraction), job.text))
+
+    def end(self, lines, code):
+        for line in lines:
+            self.status(line)
+        return code
+
+
+class WindowView(ConsoleView):
+    """A small window (Fusion's UIManager): a progress bar, the engine's progress line and
+    Cancel while the daemon works; then the outcome, until the user closes it. Everything
+    also goes to the console."""
+
+    ID = "SyncfoleyProgress"
+    TICK_MS = 100
+
+    def __init__(self, ui, disp, title, log):
+        super().__init__(log)
+        self.ui, self.disp = ui, disp
+        self.job = None
+        self.closing = False
+        self.win = disp.AddWindow(
+            {"ID": self.ID, "WindowTitle": title, "Geometry": [200, 200, 520, 150]},
+            ui.VGroup([
+                ui.Label({"ID": "SyncfoleyText", "Text": "", "WordWrap": True}),
+                ui.Slider({"ID": "SyncfoleyBar", "Minimum": 0, "Maximum": 1000, "Value": 0, "Enabled": False}),
+                ui.HGroup({"Weight": 0}, [ui.HGap(0, 1), ui.Button({"ID": "SyncfoleyButton", "Text": "Cancel"})]),
+            ]))
+        self.items = self.win.GetItems()
+        self.win.On.SyncfoleyButton.Clicked = self._button
+        self.win.On[self.ID].Close = self._button
+        self.timer = ui.Timer({"ID": "SyncfoleyPoll", "Interval": self.TICK_MS, "SingleShot": False})
+        disp.On.Timeout = self._tick
+        self.win.Show()
+
+    def status(self, text):
+        super().status(text)
+        self.items["SyncfoleyText"].Text = text
+
+    def _button(self, ev):
+        if self.job is not None and not self.job.finished:
+            self.job.cancel()
+            self.items["SyncfoleyButton"].Enabled = False
+            self.items["SyncfoleyText"].Text = "Cancelling…"
+        elif self.closing:
+            self.disp.ExitLoop()
+
+    def _tick(self, ev):
+        job = self.job
+        if job is None:
+            return
+        try:
+            over = job.poll()
+        except Exception as exc:  # noqa: BLE001  (an exception here would leave the loop running forever)
+            job._finish(error="lost the daemon's replies: %s" % exc)
+            over = True
+        if over:
+            self.job = None
+            self.timer.Stop()
+            self.disp.ExitLoop()
+        elif not job.cancel_requested:
+            self.items["SyncfoleyBar"].Value = int(round(1000 * job.fraction))
+            self.items["SyncfoleyText"].Text = "%d%%  %s" % (round(100 * job.fraction), job.text)
+
+    def wait(self, job):
+        self.job = job
+        self.items["SyncfoleyButton"].Text = "Cancel"
+        self.timer.Start()
+        self.disp.RunLoop()
+        self.timer.Stop()
+        if job.result is not None:
+            self.items["SyncfoleyBar"].Value = 1000
+
+    def end(self, lines, code):
+        for line in lines:
+            ConsoleView.status(self, line)
+        self.items["SyncfoleyText"].Text = "\n".join(lines)
+        button = self.items["SyncfoleyButton"]
+        button.Text, button.Enabled = "Close", True
+        self.closing = True
+        self.disp.RunLoop()
+        self.win.Hide()
+        return code
+
+
+def make_view(resolve, log, title):
+    """The window when the script runs inside Resolve (Fusion's UIManager and ``bmd`` are there), else the console."""
+    g = globals()
+    bmd = g.get("bmd")
+    fusion = g.get("fusion") or g.get("fu")
+    if fusion is None and bmd is not None:
+        try:
+            fusion = resolve.Fusion()
+        except Exception:  # noqa: BLE001  (external scripting may have no Fusion)
+            fusion = None
+    ui = getattr(fusion, "UIManager", None) if fusion is not None else None
+    if bmd is None or ui is None:
+        return ConsoleView(log)
+    return WindowView(ui, bmd.UIDispatcher(ui), title, log)
 
 
 # ----------------------------------------------------------------------------- the conformed timeline
@@ -225,49 +384,52 @@ def in_out_range(timeline):
     return None
 
 
-def main(resolve=None, mode=None, host=None, port=None, log=print, progress=None):
+def main(resolve=None, mode=None, host=None, port=None, log=print, window=True):
+    """Run the action; returns 0 when every clip landed, 1 when some did not or events were
+    skipped, 2 when nothing was placed. ``window=False`` keeps everything in the console."""
     resolve = resolve or find_resolve()
     mode = mode or MODE
+    title = "syncfoley: Foley for " + ("selected clips" if mode == "selected" else "timeline")
+    view = make_view(resolve, log, title) if window else ConsoleView(log)
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     if timeline is None:
-        log("syncfoley: open a timeline first")
-        return 2
+        return view.end(["open a timeline first"], 2)
+    span = None
+    if mode == "selected":
+        span = in_out_range(timeline)
+        if span is None:
+            return view.end(["set In and Out around the clips first (or run 'Foley for timeline')"], 2)
     host = host or os.environ.get("SYNCFOLEY_HOST", "127.0.0.1")
     port = int(port or os.environ.get("SYNCFOLEY_PORT", "9000"))
     daemon = Daemon(host, port)
     if not daemon.ping():
-        log("syncfoley: no engine daemon at %s:%d; start it with: syncfoley serve" % (host, port))
-        return 2
+        return view.end(["no engine daemon at %s:%d; start it with: syncfoley serve" % (host, port)], 2)
     work = tempfile.mkdtemp(prefix="syncfoley-resolve-")
     exported = os.path.join(work, "timeline.otio")
+    view.status("exporting '%s' as OTIO" % timeline.GetName())
     if not timeline.Export(exported, resolve.EXPORT_OTIO, resolve.EXPORT_NONE):
-        log("syncfoley: Resolve could not export the timeline as OTIO to %s" % exported)
-        return 2
+        return view.end(["Resolve could not export the timeline as OTIO to %s" % exported], 2)
     request = {"timeline": exported}
     if os.environ.get("SYNCFOLEY_PRESET"):
         request["preset"] = os.environ["SYNCFOLEY_PRESET"]
-    show = progress or (lambda f, text: log("syncfoley: %3d%% %s" % (round(100 * f), text)))
-    try:
-        result = daemon.run("conform", request, show, lambda: False)
-    except RuntimeError as err:
-        log("syncfoley: %s" % err)
-        return 2
+    job = daemon.start("conform", request)
+    view.wait(job)
+    if job.error is not None:
+        return view.end([job.error + "; the timeline is unchanged"], 2)
+    result = job.result
     clips = foley_clips(result["timeline"])
-    if mode == "selected":
-        span = in_out_range(timeline)
-        if span is None:
-            log("syncfoley: set In and Out around the clips first (or run 'Foley for timeline')")
-            return 2
+    if span is not None:
         clips = [c for c in clips if c["record_out"] > span[0] and c["record_in"] < span[1]]
-    placed, missing = place(resolve, timeline, project.GetMediaPool(), clips, log)
-    for problem in result.get("problems", []):
-        log("syncfoley: skipped: %s" % problem)
-    for c in missing:
-        log("syncfoley: did not land (an overlap on the track?): %s at record frame %d" % (c["name"], c["record_in"]))
-    log("syncfoley: %d Foley clips placed, %d did not land, %d events skipped; files in %s"
-        % (len(placed), len(missing), result.get("skipped", 0), os.path.dirname(result["timeline"])))
-    return 0 if not missing and not result.get("problems") else 1
+    view.status("placing %d Foley clips" % len(clips))
+    lines = []
+    placed, missing = place(resolve, timeline, project.GetMediaPool(), clips, lines.append)
+    lines += ["skipped: %s" % problem for problem in result.get("problems", [])]
+    lines += ["did not land (an overlap on the track?): %s at record frame %d" % (c["name"], c["record_in"])
+              for c in missing]
+    lines.append("%d Foley clips placed, %d did not land, %d events skipped; files in %s"
+                 % (len(placed), len(missing), result.get("skipped", 0), os.path.dirname(result["timeline"])))
+    return view.end(lines, 0 if not missing and not result.get("problems") else 1)
 
 
 if __name__ == "__main__":
