@@ -8,7 +8,9 @@ scripts that use it):
 - ``disp.AddWindow(props, child)``; ``win.On.<ID>.Clicked``, ``win.On[<ID>].Close``.
 - ``ui.Timer({"ID", "Interval", "SingleShot"})`` with ``Start``/``Stop``; its Timeout
   is delivered to ``disp.On.Timeout`` while ``disp.RunLoop()`` runs.
-- ``RunLoop`` processes events until ``ExitLoop``; nothing runs outside it.
+- ``RunLoop`` processes events until ``ExitLoop``; nothing runs outside it. A loop
+  with no window shown and no timer running could never end: that fails the test.
+- Closing a window with its close box hides it after its Close handler runs.
 
 The user is a function called once per pass of the loop, ``user(window)``; it can
 ``window.click(ID)`` or ``window.close()``. Property changes are kept in ``history``.
@@ -156,6 +158,7 @@ class Window:
         handler = self.On[self.props["ID"]].Close
         if handler is not None:
             handler({"who": self.props["ID"], "what": "Close"})
+        self.shown = False
 
 
 class Dispatcher:
@@ -185,6 +188,8 @@ class Dispatcher:
         while self._exit is None:
             if time.monotonic() > end:
                 raise AssertionError(f"RunLoop still running after {self.limit_s} s")
+            if not any(t.active for t in self.ui.timers) and not any(w.shown for w in self.windows):
+                raise AssertionError("RunLoop with no window shown and no timer: nothing can ever end it")
             time.sleep(0.01)
             now = time.monotonic()
             for t in self.ui.timers:
@@ -196,7 +201,7 @@ class Dispatcher:
                         handler({"who": t.ID, "what": "Timeout"})
                 if self._exit is not None:
                     break
-            if self._exit is None and self.user is not None and self.windows:
+            if self._exit is None and self.user is not None and self.windows and self.windows[-1].shown:
                 self.user(self.windows[-1])
         return self._exit
 

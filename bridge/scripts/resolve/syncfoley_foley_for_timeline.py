@@ -195,6 +195,7 @@ class WindowView(ConsoleView):
         self.ui, self.disp = ui, disp
         self.job = None
         self.closing = False
+        self.closed = False  # by the user, with the window's close box
         self.win = disp.AddWindow(
             {"ID": self.ID, "WindowTitle": title, "Geometry": [200, 200, 520, 150]},
             ui.VGroup([
@@ -204,7 +205,7 @@ class WindowView(ConsoleView):
             ]))
         self.items = self.win.GetItems()
         self.win.On.SyncfoleyButton.Clicked = self._button
-        self.win.On[self.ID].Close = self._button
+        self.win.On[self.ID].Close = self._close
         self.timer = ui.Timer({"ID": "SyncfoleyPoll", "Interval": self.TICK_MS, "SingleShot": False})
         disp.On.Timeout = self._tick
         self.win.Show()
@@ -220,6 +221,11 @@ class WindowView(ConsoleView):
             self.items["SyncfoleyText"].Text = "Cancelling…"
         elif self.closing:
             self.disp.ExitLoop()
+
+    def _close(self, ev):
+        # A closed window cannot be answered: the outcome goes to the console only.
+        self.closed = True
+        self._button(ev)
 
     def _tick(self, ev):
         job = self.job
@@ -251,10 +257,11 @@ class WindowView(ConsoleView):
         for line in lines:
             ConsoleView.status(self, line)
         self.items["SyncfoleyText"].Text = "\n".join(lines)
-        button = self.items["SyncfoleyButton"]
-        button.Text, button.Enabled = "Close", True
-        self.closing = True
-        self.disp.RunLoop()
+        if not self.closed:
+            button = self.items["SyncfoleyButton"]
+            button.Text, button.Enabled = "Close", True
+            self.closing = True
+            self.disp.RunLoop()
         self.win.Hide()
         return code
 
