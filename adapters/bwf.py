@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 from .wav import wav_bytes
 
 

@@ -286,7 +286,7 @@ def audio_edl_text(events: list[AudioEvent], title: str, rate: Fraction, drop: b
 
 def write_audio(path: str | Path, events: list[AudioEvent], title: str, rate: Fraction, drop: bool,
                 overwrite: bool = False) -> Path:
-    from .atomic import atomic_path
+    from syncfoley.engine.atomic import atomic_path
 
     text = audio_edl_text(events, title, rate, drop)
     with atomic_path(path, overwrite) as tmp:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from . import edl
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 from .timeline import Cut, CutEvent
 
 NAMESPACE = "syncfoley"

@@ -9,7 +9,7 @@ from pathlib import Path
 from syncfoley.engine.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 HEADER = ("time", "strength", "confidence")
 

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from syncfoley.engine.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack, Region
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 TICKS_PER_BEAT = 960
 TEMPO = 500_000  # microseconds per beat: 120 BPM

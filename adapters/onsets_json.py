@@ -16,7 +16,7 @@ from typing import Any
 from syncfoley.engine.errors import FormatError
 from syncfoley.engine.types import ONSETS_SCHEMA, Envelope, Onset, OnsetTrack, Region, TimeRange
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 
 def to_dict(track: OnsetTrack) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from syncfoley.engine.types import OnsetTrack
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 NAMESPACE = "syncfoley"
 

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 from syncfoley.engine.errors import DependencyError, RequestError
 from syncfoley.engine.types import OnsetTrack
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 
 def write(track: OnsetTrack, path: str | Path, truth: Optional[Sequence[float]] = None, overwrite: bool = False) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 
 from syncfoley.engine.errors import MediaError
 
-from .atomic import atomic_path
+from syncfoley.engine.atomic import atomic_path
 
 
 def encode_pcm24(samples: np.ndarray) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
-from syncfoley.adapters.atomic import check_writable
+from syncfoley.engine.atomic import check_writable
 from syncfoley.engine import media
 from syncfoley.engine.errors import FormatError, RequestError, one_of
 from syncfoley.engine.evaluate import OnsetScores

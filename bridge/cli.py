@@ -267,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from syncfoley.adapters.atomic import check_writable
+    from syncfoley.engine.atomic import check_writable
     from syncfoley.engine.errors import RequestError
 
     from . import api
@@ -301,7 +301,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from syncfoley.adapters.atomic import check_writable
+    from syncfoley.engine.atomic import check_writable
 
     from . import api
 

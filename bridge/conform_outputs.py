@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from syncfoley.adapters import bwf, foley_timeline, midi, onsets_json, report_html
-from syncfoley.adapters.atomic import check_writable
+from syncfoley.engine.atomic import check_writable
 from syncfoley.engine.types import Onset, OnsetTrack, Region, TimeRange
 
 from .conform import ConformPlan, EventPlan, EventRender

@@ -101,7 +101,7 @@ def _reporter(jid: str, events: Any, cancel: Any, parent: int) -> Callable[[floa
 
 def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_default: str,
             progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict[str, Any]:
-    from syncfoley.adapters.atomic import check_writable
+    from syncfoley.engine.atomic import check_writable
 
     from . import api
 

@@ -126,7 +126,7 @@ def load_diffusion(path: str | Path, device: str = "cpu") -> LoadedDiffusion:
 def save_diffusion_checkpoint(model: Any, path: str | Path, clap_state: Optional[dict[str, Any]] = None,
                               **info: Any) -> Path:
     """Write ``model`` (a SyncFusionDiffusion) in the released layout plus our config, atomically."""
-    from ..adapters.atomic import atomic_path
+    from .atomic import atomic_path
 
     torch = import_torch()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

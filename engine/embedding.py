@@ -48,7 +48,7 @@ def load_embedding(path: str | Path) -> np.ndarray:
 
 
 def save_embedding(path: str | Path, vec: np.ndarray, overwrite: bool = False) -> Path:
-    from ..adapters.atomic import atomic_path
+    from .atomic import atomic_path
 
     p = Path(path)
     if p.suffix.lower() != ".npy":

@@ -82,7 +82,7 @@ def save_onset_checkpoint(model, path: str | Path, **info: Any) -> None:  # type
     The file is a Lightning-shaped dictionary (``state_dict`` with ``model.*``
     keys), so SyncFusion's own code can read it too, plus our configuration.
     """
-    from ..adapters.atomic import atomic_path
+    from .atomic import atomic_path
 
     torch = import_torch()
     state = {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()}

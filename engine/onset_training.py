@@ -225,7 +225,7 @@ def train_onset(
     The checkpoint is rewritten (atomically) after every epoch, so stopping a
     long run loses at most one epoch.
     """
-    from syncfoley.adapters.atomic import check_writable
+    from syncfoley.engine.atomic import check_writable
 
     from .checkpoints import import_torch, pick_device
     from .onset_checkpoint import load_onset_model, save_onset_checkpoint

@@ -33,3 +33,29 @@ def test_wheel_carries_presets_and_scripts(tmp_path: Path) -> None:
     assert tops == {"syncfoley", next(t for t in tops if t.endswith(".dist-info"))}
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "syncfoley = syncfoley.bridge.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_the_rooms_import_one_way_only() -> None:
+    """engine <- adapters <- bridge: the engine never reaches up into adapters or the bridge, and the
+    adapters never into the bridge. An arrow the wrong way makes the engine unusable without the rest."""
+    import ast
+
+    below = {"engine": {"adapters", "bridge"}, "adapters": {"bridge"}}
+    wrong = []
+    for room, forbidden in below.items():
+        for path in sorted((ROOT / room).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom):
+                    target = ("." * node.level) + (node.module or "")
+                    names = [target]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                for name in names:
+                    parts = name.lstrip(".").split(".")
+                    room_named = parts[1] if parts[0] == "syncfoley" and len(parts) > 1 else \
+                        parts[0] if name.startswith("..") else None
+                    if room_named in forbidden:
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert wrong == [], wrong
