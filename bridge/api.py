@@ -378,6 +378,7 @@ def conform(
     progress: Optional[Progress] = None,
     cancel: Optional[Callable[[], bool]] = None,
     read_roots: Optional[Sequence[str | Path]] = None,
+    jobs: int = 1,
 ) -> ConformResult:
     """Conform Foley to a cut (EDL, OTIO, FCP XML): for each picture event, detect the onsets in
     the source range it shows and render Foley for it at record time; write ``foley.otio``,
@@ -389,10 +390,14 @@ def conform(
     events that changed. Events that cannot be conformed are listed in
     ``result.problems`` (with line or event number); the others are conformed.
     ``read_roots`` limits the media used to those folders, whatever the timeline names.
+    ``jobs`` events are rendered at once, each in its own process (0: one per core). It
+    changes how long a conform takes, not what it writes; with a GPU, 1 is best.
     """
     from .conform import ConformCache, execute, plan
     from .conform_outputs import check_outputs, write
+    from .conform_pool import pool_executor, resolve_jobs
 
+    workers = resolve_jobs(jobs)
     options = options or ConformOptions()
     out = Path(outdir)
     if out.exists() and not out.is_dir():
@@ -400,7 +405,8 @@ def conform(
     store = ConformCache(cache if cache is not None else default_conform_cache())
     p = plan(timeline, media_roots, options, store, read_roots)
     check_outputs(p, out, overwrite)
-    results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel)
+    results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel,
+                      executor=pool_executor(workers, cancel))
     result = write(p, results, out, overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")

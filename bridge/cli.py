@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SyncFusion onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT)")
     co.add_argument("--cache", metavar="DIR", help="finished events are kept here for re-conforms "
                                                    "(default ~/.cache/syncfoley/conform)")
+    co.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="events rendered at once, each in its own process (default 1; 0 = one per core). "
+                         "Speeds up the built-in engine on a multi-core CPU; with a GPU, keep 1")
     co.add_argument("--dry-run", action="store_true", help="list what would be computed, reused or skipped; "
                                                            "write nothing")
     timbre(co, device=True)
@@ -361,7 +364,7 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.train_onset(args.data, args.output, config, init=args.init, cache=args.cache,
-                                    overwrite=args.overwrite, progress=bar),
+                                    overwrite=args.overwrite, progress=bar, jobs=args.jobs),
     )
     print(f"{result.steps} steps, {result.epochs} epochs on {result.train_videos} videos "
           f"({result.val_videos} held out)")
@@ -394,7 +397,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.conform(args.timeline, args.outdir, args.media_root, options, cache=args.cache,
-                                overwrite=args.overwrite, progress=bar),
+                                overwrite=args.overwrite, progress=bar, jobs=args.jobs),
     )
     for problem in result.problems:
         print(f"{PROG}: skipped: {problem}", file=sys.stderr)
