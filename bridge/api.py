@@ -391,7 +391,8 @@ def conform(
     ``result.problems`` (with line or event number); the others are conformed.
     ``read_roots`` limits the media used to those folders, whatever the timeline names.
     ``jobs`` events are rendered at once, each in its own process (0: one per core). It
-    changes how long a conform takes, not what it writes; with a GPU, 1 is best.
+    changes how long a conform takes, not what it writes; with a GPU, 1 is best. Workers are
+    spawned, so a script calling this with ``jobs > 1`` needs ``if __name__ == "__main__":``.
     """
     from .conform import ConformCache, execute, plan
     from .conform_outputs import check_outputs, write

@@ -99,7 +99,7 @@ def _workers_gone(wait_s: float = 10.0) -> bool:
     return False
 
 
-def test_jobs_out_of_range_are_refused(cut: Any, tmp_path: Path) -> None:
+def test_jobs_from_the_command_line(cut: Any, tmp_path: Path) -> None:
     assert resolve_jobs(0) >= 1 and resolve_jobs(3) == 3
     for bad in (-1, 257, 1.5, True):
         with pytest.raises(RequestError, match="0 \\(one per core\\) to 256"):
@@ -109,3 +109,8 @@ def test_jobs_out_of_range_are_refused(cut: Any, tmp_path: Path) -> None:
                    "--jobs", "-1", "--cache", str(tmp_path / "cache"))
     assert proc.returncode == 2 and "jobs must be a whole number" in proc.stderr and "-1" in proc.stderr
     assert not (tmp_path / "out").exists()
+    # From the command line, where the workers are spawned from the CLI's own module.
+    proc = run_cli("conform", str(edl), "--media-root", str(edl.parent / "media"), "-o", str(tmp_path / "out"),
+                   "--jobs", "2", "--cache", str(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    assert "5 events: 5 computed, 0 reused, 0 skipped" in proc.stdout
