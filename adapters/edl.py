@@ -208,8 +208,15 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
                                                                "EFFECTS NAME IS")):
                 body = s.lstrip("*").strip()
                 up = body.upper()
-                if up.startswith("FROM CLIP NAME:") and events:
-                    events[-1] = _replace(events[-1], clip_name=body.split(":", 1)[1].strip())
+                if up.startswith(("FROM CLIP NAME:", "TO CLIP NAME:")) and events:
+                    name = body.split(":", 1)[1].strip()
+                    # After a dissolve or wipe, FROM names the outgoing clip (the zero-length line
+                    # before it, same number) and TO the incoming one (the D/W line itself).
+                    at = len(events) - 1
+                    if up.startswith("FROM") and events[-1].transition != "C" and len(events) > 1 \
+                            and events[-2].number == events[-1].number:
+                        at -= 1
+                    events[at] = _replace(events[at], clip_name=name)
                 elif up.startswith("SOURCE FILE:") and events:
                     events[-1] = _replace(events[-1], source_file=body.split(":", 1)[1].strip())
                 elif up.startswith("FREEZE FRAME") or up.startswith("* FREEZE FRAME"):
@@ -267,18 +274,42 @@ class AudioEvent:
     record_out: int
     clip_name: str = ""
     channels: str = "A"
+    # A dissolve from the event before it on its channel, starting at record_in: CMX writes the
+    # outgoing clip as a zero-length "from" line at that frame, then this event with D and the length.
+    dissolve: int = 0
+    from_reel: str = ""
+    from_source: int = 0
+    from_clip_name: str = ""
+
+
+def _reel(name: str) -> str:
+    return re.sub(r"\s", "_", name)[:8] or "AX"
 
 
 def audio_edl_text(events: list[AudioEvent], title: str, rate: Fraction, drop: bool) -> str:
     """A CMX 3600 audio EDL (the OTIO writer cannot write audio-only timelines)."""
     fps = round(rate)
+
+    def tcs(*frames: int) -> str:
+        return " ".join(frames_to_tc(f, fps, drop) for f in frames)
+
     lines = [f"TITLE: {title}", f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
     for n, ev in enumerate(events, start=1):
         if not _CHANNELS.match(ev.channels) or ev.channels.upper().startswith("V"):
             raise ValueError(f"audio channels must be A, A2, AA ..., got {ev.channels!r}")
-        reel = re.sub(r"\s", "_", ev.reel)[:8] or "AX"
-        tcs = " ".join(frames_to_tc(f, fps, drop) for f in (ev.source_in, ev.source_out, ev.record_in, ev.record_out))
-        lines.append(f"{n:03d}  {reel:<8} {ev.channels:<5} C        {tcs}")
+        if not 0 <= ev.dissolve <= 999:
+            raise ValueError(f"a dissolve is 0..999 frames in CMX 3600, got {ev.dissolve}")
+        body = tcs(ev.source_in, ev.source_out, ev.record_in, ev.record_out)
+        if ev.dissolve:
+            lines.append(f"{n:03d}  {_reel(ev.from_reel):<8} {ev.channels:<5} C        "
+                         f"{tcs(ev.from_source, ev.from_source, ev.record_in, ev.record_in)}")
+            lines.append(f"{n:03d}  {_reel(ev.reel):<8} {ev.channels:<5} D    {ev.dissolve:03d} {body}")
+            if ev.from_clip_name:
+                lines.append(f"* FROM CLIP NAME:  {ev.from_clip_name}")
+            if ev.clip_name:
+                lines.append(f"* TO CLIP NAME:  {ev.clip_name}")
+            continue
+        lines.append(f"{n:03d}  {_reel(ev.reel):<8} {ev.channels:<5} C        {body}")
         if ev.clip_name:
             lines.append(f"* FROM CLIP NAME:  {ev.clip_name}")
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ Onset markers sit on the Foley clips, in the clip's (timecode-absolute) time, wi
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -148,14 +148,32 @@ def write(timeline: Any, path: str | Path, overwrite: bool = False) -> Path:
 
 
 def audio_events(cut: Cut, foley: Sequence[FoleyClip]) -> list[edl.AudioEvent]:
-    """The audio EDL's events: a Foley clip's source timecode is its record timecode."""
+    """The audio EDL's events: a Foley clip's source timecode is its record timecode.
+
+    A dissolve in the cut becomes a dissolve between the two Foley clips. CMX starts a
+    dissolve at the incoming event's record in, so when the cut centres it on the cut
+    point (an OTIO transition with an in offset), the outgoing event ends, and the
+    incoming one starts, where the cross-fade starts. Each clip WAV runs on past its
+    event (tail and handles), so a DAW finds the audio the dissolve needs.
+    """
     out = []
     for n, lane in enumerate(tracks_for(foley), start=1):
+        channels = "A" if n == 1 else f"A{n}"
+        made: list[edl.AudioEvent] = []
         for c in lane:
             ev = c.event
-            out.append(edl.AudioEvent(reel=f"F{ev.number:03d}"[:8], source_in=ev.record_in, source_out=ev.record_out,
-                                      record_in=ev.record_in, record_out=ev.record_out, clip_name=c.wav.name,
-                                      channels="A" if n == 1 else f"A{n}"))
+            a = edl.AudioEvent(reel=f"F{ev.number:03d}"[:8], source_in=ev.record_in, source_out=ev.record_out,
+                               record_in=ev.record_in, record_out=ev.record_out, clip_name=c.wav.name,
+                               channels=channels)
+            before = made[-1] if made else None
+            start = ev.record_in - ev.lead
+            if before is not None and ev.fade_in > 0 and before.record_out == ev.record_in \
+                    and before.record_in < start and ev.fade_in <= 999:
+                made[-1] = replace(before, source_out=start, record_out=start)
+                a = replace(a, source_in=start, record_in=start, dissolve=ev.fade_in,
+                                        from_reel=before.reel, from_source=start, from_clip_name=before.clip_name)
+            made.append(a)
+        out += made
     return sorted(out, key=lambda a: (a.record_in, a.channels))
 
 

@@ -119,3 +119,11 @@ def test_bad_lists_name_file_and_line(tmp_path: Path) -> None:
         edl.read(DATA / "cdl.edl", rate="31")
     with pytest.raises(TimelineError, match="cannot read"):
         edl.read(tmp_path / "missing.edl")
+
+
+def test_a_dissolve_names_its_outgoing_and_incoming_clips() -> None:
+    # "* FROM CLIP NAME" after a D line names the outgoing clip (the zero-length line before it),
+    # "* TO CLIP NAME" the incoming one: conform looks the incoming clip's media up by that name.
+    ev = edl.read(DATA / "dissolve_test.edl").events
+    assert [(e.number, e.transition, e.clip_name) for e in ev] == \
+        [(1, "C", "clip_A"), (2, "C", "clip_A"), (2, "D", "clip_B"), (3, "C", "clip_B")]

@@ -85,3 +85,41 @@ def test_audio_edl_reads_back_through_three_readers(tmp_path: Path, rate: str, d
             assert round(clip.source_range.duration.to_frames()) == ev.record_out - ev.record_in
             seen.add(clip.name)
     assert seen == set(want)
+
+
+def test_dissolves_become_cmx_dissolves_that_three_readers_see(tmp_path: Path) -> None:
+    """A dissolve in the cut is a dissolve between the two Foley clips: CMX's zero-length "from"
+    line, then the incoming clip with D and the length. CMX starts a dissolve at the incoming
+    event's record in, so a dissolve centred on the cut (OTIO in offset 5) starts 5 frames early."""
+    import opentimelineio as otio
+    import pycmx
+
+    from syncfoley.adapters.foley_timeline import FoleyClip, audio_events
+    from syncfoley.adapters.timeline import Cut, CutEvent
+
+    h = 90000  # 01:00:00:00 at 25 fps
+
+    def event(n: int, a: int, b: int, **kw: int) -> CutEvent:
+        return CutEvent(n, f"e{n}", f"R{n}", 10 * h + a, 10 * h + b, h + a, h + b, clip_name=f"c{n}", **kw)
+
+    events = [event(1, 0, 50, tail=10, fade_out=10),  # CMX: D 010 at the cut
+              event(2, 50, 100, fade_in=10, tail=5, fade_out=10),  # centred: 5 before, 5 after
+              event(3, 100, 150, lead=5, fade_in=10),
+              event(4, 160, 200)]  # after a gap: a cut
+    cut = Cut("x.otio", "x", "otio", Fraction(25), False, "test", tuple(events))
+    clips = [FoleyClip(e, tmp_path / f"{e.number:03d}.wav", e.cover_in - 12, e.cover_out + 12, ()) for e in events]
+    written = audio_events(cut, clips)
+    assert [(a.record_in - h, a.record_out - h, a.dissolve) for a in written] == \
+        [(0, 50, 0), (50, 95, 10), (95, 150, 10), (160, 200, 0)]
+    assert all(a.source_in == a.record_in and a.source_out == a.record_out for a in written)
+    path = edl.write_audio(tmp_path / "foley.edl", written, "FOLEY", Fraction(25), False)
+
+    ours = [e for e in edl.read(path, rate="25").events if e.record_frames]
+    assert [(e.record_in - h, e.transition, e.transition_frames, e.clip_name) for e in ours] == \
+        [(0, "C", 0, "001.wav"), (50, "D", 10, "002.wav"), (95, "D", 10, "003.wav"), (160, "C", 0, "004.wav")]
+    with open(path) as fh:
+        kinds = [(ed.transition.kind, ed.record_in) for ev in pycmx.parse_cmx3600(fh).events for ed in ev.edits]
+    assert [k for k in kinds if k[0] != "C"] == [("D", "01:00:02:00"), ("D", "01:00:03:20")]
+    tl = otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=25.0)
+    dissolves = [t for t in tl.tracks[0] if isinstance(t, otio.schema.Transition)]
+    assert [(t.in_offset.to_frames(), t.out_offset.to_frames()) for t in dissolves] == [(0, 10), (0, 10)]
