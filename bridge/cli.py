@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(default ~/.cache/syncfoley/conform)")
     co.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="events rendered at once, each in its own process (default 1; 0 = one per core). "
-                         "Speeds up the built-in engine on a multi-core CPU; with a GPU, keep 1")
+                         "For the built-in engine on a CPU with cores to spare; with a GPU, keep 1")
     co.add_argument("--dry-run", action="store_true", help="list what would be computed, reused or skipped; "
                                                            "write nothing")
     timbre(co, device=True)
@@ -364,7 +364,7 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.train_onset(args.data, args.output, config, init=args.init, cache=args.cache,
-                                    overwrite=args.overwrite, progress=bar, jobs=args.jobs),
+                                    overwrite=args.overwrite, progress=bar),
     )
     print(f"{result.steps} steps, {result.epochs} epochs on {result.train_videos} videos "
           f"({result.val_videos} held out)")
