@@ -27,6 +27,13 @@ RATES: dict[str, Fraction] = {
     "23.976": Fraction(24000, 1001), "24": Fraction(24), "25": Fraction(25), "29.97": Fraction(30000, 1001),
     "30": Fraction(30), "48": Fraction(48), "50": Fraction(50), "59.94": Fraction(60000, 1001), "60": Fraction(60),
 }
+
+
+def rate_named(fps: float) -> Optional[str]:
+    """The name in :data:`RATES` of a measured frame rate (a file's 23.976... or 29.97...), if any."""
+    return next((k for k, v in RATES.items() if abs(float(v) - fps) < 2e-4 * fps), None)
+
+
 _TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.]\d{2}"
 _EVENT = re.compile(
     r"^(?P<num>\d{1,6})\s+(?P<reel>\S+)\s+(?P<chan>\S+)\s+(?P<trans>C|D|W\d{3}|K[BO]?)\s+(?:(?P<dur>\d{1,4})\s+)?"

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from . import edl
-from syncfoley.engine.atomic import atomic_path
-from .timeline import Cut, CutEvent
+from .timeline import Cut, CutEvent, read_otio
 
 NAMESPACE = "syncfoley"
 
@@ -61,9 +60,7 @@ def build(cut: Cut, pictures: Sequence[PictureClip], foley: Sequence[FoleyClip],
     rt = otio.opentime.RationalTime
     tr = otio.opentime.TimeRange
     if cut.kind == "otio":
-        timeline = copy.deepcopy(otio.adapters.read_from_file(cut.path))
-        if isinstance(timeline, otio.schema.SerializableCollection):
-            timeline = next(iter(timeline.find_children(descended_from_type=otio.schema.Timeline)))
+        timeline = read_otio(cut.path)  # read afresh: the Foley tracks are added to it
         origin = int(round(timeline.global_start_time.rescaled_to(rate).value)) \
             if timeline.global_start_time is not None else 0
     else:
@@ -137,14 +134,6 @@ def _picture_track(cut: Cut, pictures: Sequence[PictureClip], origin: int) -> An
         track.append(clip)
         at = ev.record_out
     return track
-
-
-def write(timeline: Any, path: str | Path, overwrite: bool = False) -> Path:
-    import opentimelineio as otio
-
-    with atomic_path(path, overwrite) as tmp:
-        otio.adapters.write_to_file(timeline, str(tmp))
-    return Path(path)
 
 
 def audio_events(cut: Cut, foley: Sequence[FoleyClip]) -> list[edl.AudioEvent]:

@@ -67,11 +67,15 @@ def sparkline(row: ReportRow) -> str:
              f'height="{H}" fill="#eef3fb"/>']
     if row.curve_values:
         top = max(max(row.curve_values), row.threshold or 0.0) or 1.0
-        pts = " ".join(f"{x(t)},{round(H - 4 - (H - 10) * v / top, 1)}" for t, v in zip(row.curve_times, row.curve_values))
+
+        def y(v: float) -> float:
+            return round(H - 4 - (H - 10) * v / top, 1)
+
+        pts = " ".join(f"{x(t)},{y(v)}" for t, v in zip(row.curve_times, row.curve_values))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="#8a9bb0" stroke-width="1"/>')
         if row.threshold:
-            y = round(H - 4 - (H - 10) * row.threshold / top, 1)
-            parts.append(f'<line x1="4" x2="{W - 4}" y1="{y}" y2="{y}" stroke="#c8a0a0" stroke-dasharray="3 3"/>')
+            parts.append(f'<line x1="4" x2="{W - 4}" y1="{y(row.threshold)}" y2="{y(row.threshold)}" '
+                         'stroke="#c8a0a0" stroke-dasharray="3 3"/>')
     for t in row.onset_times:
         parts.append(f'<line x1="{x(t)}" x2="{x(t)}" y1="2" y2="{H - 2}" stroke="#d0342c" stroke-width="1.5"/>')
     parts.append("</svg>")

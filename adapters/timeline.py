@@ -178,9 +178,11 @@ def _has_picture(channels: str) -> bool:
     return "V" in first or first in ("B", "NONE")
 
 
-def _from_otio(p: Path, rate: Optional[str]) -> Cut:
+def read_otio(path: str | Path) -> Any:
+    """The timeline of a file OpenTimelineIO reads (the first, for a collection of them)."""
     import opentimelineio as otio
 
+    p = Path(path)
     try:
         tl = otio.adapters.read_from_file(str(p))
     except Exception as exc:  # OTIO's adapters raise many kinds; all mean "cannot read this file"
@@ -192,6 +194,13 @@ def _from_otio(p: Path, rate: Optional[str]) -> Cut:
         tl = timelines[0]
     if not isinstance(tl, otio.schema.Timeline):
         raise TimelineError(f"{p.name}: holds a {type(tl).__name__}, not a timeline")
+    return tl
+
+
+def _from_otio(p: Path, rate: Optional[str]) -> Cut:
+    import opentimelineio as otio
+
+    tl = read_otio(p)
     fr = edl.RATES[rate] if rate is not None else _otio_rate(tl)
     if fr is None:
         raise TimelineError(f"{p.name}: cannot tell the timeline's frame rate; give --rate, "
@@ -234,9 +243,9 @@ def _otio_rate(tl: Any) -> Optional[Fraction]:
     rates = [tl.global_start_time.rate] if tl.global_start_time is not None else []
     rates += [c.source_range.duration.rate for c in tl.find_clips() if c.source_range is not None]
     for r in rates:
-        for fr in edl.RATES.values():
-            if abs(float(fr) - r) < 2e-4 * r:
-                return fr
+        name = edl.rate_named(r)
+        if name is not None:
+            return edl.RATES[name]
     return None
 
 

@@ -32,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     from syncfoley.bridge import api, demo_cut
     from syncfoley.bridge.conform import ConformOptions
     from syncfoley.bridge.conform_outputs import ConformResult
-    from syncfoley.engine.types import Onset, OnsetTrack
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
@@ -54,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         second_s, second = conform(v2, "out_v2")
 
         def accuracy(result: ConformResult, events: tuple[demo_cut.DemoEvent, ...]) -> float:
-            truth = cut.truth(events)
-            track = OnsetTrack("truth", max(truth) + 1, 25.0, "truth", tuple(Onset(x) for x in truth))
-            return api.evaluate(result.stem, track, offset=0.0).onset_accuracy
+            return api.evaluate(result.stem, cut.truth_track(events), offset=0.0).onset_accuracy
 
         for label, seconds, result, events in (("first conform:", first_s, first, cut.events),
                                                ("re-conform:", second_s, second, changed)):

@@ -37,7 +37,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from syncfoley.bridge import api, demo_cut
     from syncfoley.bridge.conform import ConformOptions
-    from syncfoley.engine.types import Onset, OnsetTrack
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -46,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = cut.write_edl(root / "warm.edl", cut.events[:3])
         options = ConformOptions(detector=args.detector)
         api.conform(warm, root / "warm", [root / "media"], options, cache=root / "warm-cache")
-        truth = cut.truth()
-        track = OnsetTrack("truth", max(truth) + 1, 25.0, "truth", tuple(Onset(x) for x in truth))
+        track = cut.truth_track()
 
         times = {}
         for jobs in (1, args.jobs):

@@ -360,11 +360,12 @@ def conform_plan(
     read_roots: Optional[Sequence[str | Path]] = None,
 ) -> ConformPlan:
     """What a conform would do, event by event (compute, reuse from ``cache`` or skip, and why),
-    without doing it: ``syncfoley conform --dry-run``."""
-    from .conform import ConformCache, plan
+    without doing it: ``syncfoley conform --dry-run``. ``cache`` defaults as for :func:`conform`."""
+    from .conform import ConformCache, default_cache_dir, plan
 
     options = options or ConformOptions()
-    return plan(timeline, media_roots, options, ConformCache(cache) if cache is not None else None, read_roots)
+    return plan(timeline, media_roots, options, ConformCache(cache if cache is not None else default_cache_dir()),
+                read_roots)
 
 
 def conform(
@@ -394,7 +395,7 @@ def conform(
     changes how long a conform takes, not what it writes; with a GPU, 1 is best. Workers are
     spawned, so a script calling this with ``jobs > 1`` needs ``if __name__ == "__main__":``.
     """
-    from .conform import ConformCache, execute, plan
+    from .conform import ConformCache, default_cache_dir, execute, plan
     from .conform_outputs import check_outputs, write
     from .conform_pool import pool_executor, resolve_jobs
 
@@ -403,7 +404,7 @@ def conform(
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")
-    store = ConformCache(cache if cache is not None else default_conform_cache())
+    store = ConformCache(cache if cache is not None else default_cache_dir())
     p = plan(timeline, media_roots, options, store, read_roots)
     check_outputs(p, out, overwrite)
     results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel,
@@ -412,12 +413,6 @@ def conform(
     if progress is not None:
         progress(1.0, "done")
     return result
-
-
-def default_conform_cache() -> Path:
-    from .conform import default_cache_dir
-
-    return default_cache_dir()
 
 
 def _midi_note(timbre: Timbre) -> int:

@@ -383,8 +383,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
 
     options = options_from_fields(vars(args))
     if args.dry_run:
-        plan = api.conform_plan(args.timeline, args.media_root, options,
-                                cache=args.cache or api.default_conform_cache())
+        plan = api.conform_plan(args.timeline, args.media_root, options, cache=args.cache)
         for ep in plan.events:
             print(event_plan_row(ep))
         for problem in plan.problems:

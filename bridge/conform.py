@@ -220,6 +220,7 @@ def plan(
     # A bad detector, preset, engine or checkpoint fails before the cut or any media is read.
     check_detector(options.detector, None, options.checkpoint)
     sound = _sound_identity(options)
+    detector = _detector_identity(options)
     cut = read_cut(timeline, rate=options.rate, strict=False)
     index = MediaIndex(media_roots, allowed=read_roots)
     if options.rate is None and cut.kind == "edl" and cut.rate_source == "frame fields":
@@ -230,7 +231,7 @@ def plan(
             note = (f"{Path(cut.path).name}: the list does not give its frame rate and its timecode reads as "
                     f"{guess} fps; its media run at {better}, so the list is read at {better} (--rate overrides)")
             cut = dataclasses.replace(cut, rate_source="media", notes=cut.notes + (note,))
-    plans = [_plan_event(ev, cut, index, options, cache, sound) for ev in cut.events]
+    plans = [_plan_event(ev, cut, index, options, cache, sound, detector) for ev in cut.events]
     # Event numbers can repeat in a messy list (or restart after 999): file names may not.
     seen: dict[str, int] = {}
     for i, ep in enumerate(plans):
@@ -266,7 +267,7 @@ def _rate_from_media(cut: Cut, index: MediaIndex) -> Optional[str]:
                 fps = index.probe(path).fps
             except SyncfoleyError:
                 continue
-            seen.add(next((k for k, v in edl.RATES.items() if abs(float(v) - fps) < 2e-4 * fps), None))
+            seen.add(edl.rate_named(fps))
     if len(seen) != 1 or None in seen:
         return None
     name = seen.pop()
@@ -297,8 +298,17 @@ def _sound_identity(options: ConformOptions) -> dict[str, Any]:
     return {**{k: v for k, v in kw.items() if k != "seed"}, "files": files}
 
 
+def _detector_identity(options: ConformOptions) -> Any:
+    """The onset network's checkpoint as the detector will load it (``auto`` may use one too)."""
+    if options.detector not in ("auto", "neural"):
+        return None
+    from syncfoley.engine.onset_checkpoint import resolve_checkpoint
+
+    return _file_identity(resolve_checkpoint(options.checkpoint))
+
+
 def _plan_event(ev: CutEvent, cut: Cut, index: MediaIndex, options: ConformOptions,
-                cache: Optional[ConformCache], sound_identity: dict[str, Any]) -> EventPlan:
+                cache: Optional[ConformCache], sound_identity: dict[str, Any], detector_identity: Any) -> EventPlan:
     name = _clip_name(ev)
     try:
         match = index.resolve(ev, cut)
@@ -342,24 +352,17 @@ def _plan_event(ev: CutEvent, cut: Cut, index: MediaIndex, options: ConformOptio
         a, b = sorted((t0, t0 + length * ev.speed))
         detect = (max(0.0, a), min(dur, b))
     st = match.path.stat()
-    sound = options.sound
-    if options.detector in ("auto", "neural"):
-        from syncfoley.engine.onset_checkpoint import resolve_checkpoint
-
-        checkpoint = resolve_checkpoint(options.checkpoint)
-    else:
-        checkpoint = None
     key_material = {
         "v": CACHE_VERSION, "media": str(match.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
         "t0": round(t0, 6), "speed": round(ev.speed, 6), "length": round(length, 6),
         "detect": [round(x, 6) for x in detect] if detect else None, "detector": options.detector,
-        "checkpoint": _file_identity(checkpoint), "sound": sound_identity,
+        "checkpoint": detector_identity, "sound": sound_identity,
         "sr": options.sample_rate, "seed": options.seed,
     }
     key = hashlib.sha256(json.dumps(key_material, sort_keys=True, default=str).encode()).hexdigest()[:32]
     job = EventJob(key=key, media=str(match.path), fps=match.info.fps, t0=t0, speed=ev.speed, length=length,
                    detect=detect, detector=options.detector, checkpoint=options.checkpoint, device=options.device,
-                   sound=sound, sample_rate=options.sample_rate, seed=int(key[:7], 16) ^ options.seed)
+                   sound=options.sound, sample_rate=options.sample_rate, seed=int(key[:7], 16) ^ options.seed)
     return EventPlan(ev, name, match, clip_in, clip_out, job, cache is not None and cache.has(key), None,
                      tuple(warnings))
 
@@ -429,6 +432,17 @@ def render_event(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> 
                        found, curve, time.perf_counter() - started)
 
 
+def render_outcome(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> EventRender | SyncfoleyError:
+    """:func:`render_event`, with a user-facing error as the event's outcome instead of raised: one
+    bad event (unreadable media) must not stop the others. A cancel still raises."""
+    try:
+        return render_event(job, cancel)
+    except Cancelled:
+        raise
+    except SyncfoleyError as exc:
+        return exc
+
+
 def _curve_in_clip_time(c: Curve, clip_time: Callable[[float], float], length: float
                         ) -> tuple[list[float], list[float], str, float]:
     pts = sorted((clip_time(t), v) for t, v in zip(c.times, c.values))
@@ -452,13 +466,7 @@ def serial_executor(cancel: Optional[Callable[[], bool]] = None) -> Executor:
         for i, job in enumerate(jobs):
             if cancel is not None and cancel():
                 raise Cancelled("conform cancelled")
-            try:
-                result: Any = render_event(job, cancel)
-            except SyncfoleyError as exc:
-                if isinstance(exc, Cancelled):
-                    raise
-                result = exc
-            done(i, job, result)
+            done(i, job, render_outcome(job, cancel))
 
     return run
 

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from syncfoley.adapters import bwf, foley_timeline, midi, onsets_json, report_html
+from syncfoley.adapters import bwf, foley_timeline, midi, onsets_json, otio_timeline, report_html
 from syncfoley.engine.atomic import check_writable
 from syncfoley.engine.types import Onset, OnsetTrack, Region, TimeRange
 
@@ -164,7 +164,7 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     midi.write(whole, paths["timeline_midi"], overwrite=overwrite, smpte=_smpte(cut))
     pictures = [foley_timeline.PictureClip(ep.event, ep.match.path if ep.match else None) for ep in p.events]
     timeline = foley_timeline.build(cut, pictures, foley, title)
-    foley_timeline.write(timeline, paths["otio"], overwrite)
+    otio_timeline.write(timeline, paths["otio"], overwrite)
     foley_timeline.write_edl(paths["edl"], cut, foley, title, overwrite)
     problems = tuple(str(q) for q in p.problems) + tuple(str(ep.problem) for ep in p.events if ep.problem)
     computed = sum(1 for ep in done if not ep.cached)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from syncfoley.engine.errors import Cancelled, RequestError, SyncfoleyError
 
-from .conform import EventJob, Executor, render_event, serial_executor
+from .conform import EventJob, Executor, render_outcome, serial_executor
 
 MAX_JOBS = 256
 
@@ -38,14 +38,6 @@ def _start_worker(threads: int) -> None:
     # imports torch, a second or two per worker.
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-
-
-def _render(job: EventJob) -> Any:
-    # A user-facing error is the event's outcome, not the pool's: send it back as a value.
-    try:
-        return render_event(job)
-    except SyncfoleyError as exc:
-        return exc
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
@@ -78,7 +70,7 @@ def pool_executor(workers: int, cancel: Optional[Callable[[], bool]] = None) -> 
         pending: dict[Future, tuple[int, EventJob]] = {}
         clean = False
         try:
-            pending = {pool.submit(_render, job): (i, job) for i, job in enumerate(jobs)}
+            pending = {pool.submit(render_outcome, job): (i, job) for i, job in enumerate(jobs)}
             while pending:
                 if cancel is not None and cancel():
                     raise Cancelled("conform cancelled")

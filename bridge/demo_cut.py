@@ -20,6 +20,7 @@ from typing import Sequence
 
 from syncfoley.adapters import edl
 from syncfoley.engine.scenes import Mover, Scene, Striker
+from syncfoley.engine.types import Onset, OnsetTrack
 
 START_TCS = ("19:11:54:10", "01:00:00:00", "07:30:12:05", "10:00:00:00", "02:13:41:20", "14:02:03:04")
 
@@ -77,6 +78,12 @@ class DemoCut:
                 if ev.record_in <= rec < ev.record_out:
                     out.append((rec - self.record_start) / float(self.rate))
         return sorted(out)
+
+    def truth_track(self, events: Sequence[DemoEvent] | None = None) -> OnsetTrack:
+        """:meth:`truth` as the onset track a stem is scored against (``api.evaluate``)."""
+        times = self.truth(events)
+        return OnsetTrack(source="truth", duration=max(times) + 1, fps=float(self.rate), detector="truth",
+                          onsets=tuple(Onset(t) for t in times))
 
     def edl_text(self, events: Sequence[DemoEvent] | None = None, title: str = "demo cut") -> str:
         fps = self.fps

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Mapping, Optional
 
-from syncfoley.engine.errors import OutputExistsError, RequestError, one_of
+from syncfoley.engine.atomic import atomic_path, check_writable
+from syncfoley.engine.errors import RequestError, one_of
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 TARGETS = {"reaper": ("reaper", "*.lua"), "resolve": ("resolve", "*.py")}
@@ -64,14 +65,9 @@ def install(target: str, dest: Optional[str | Path] = None, overwrite: bool = Fa
     sources = sorted((SCRIPTS / sub).glob(pattern))
     if target == "reaper" and (SCRIPTS / sub / "index.xml").is_file():
         sources.append(SCRIPTS / sub / "index.xml")
-    existing = [folder / s.name for s in sources if (folder / s.name).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(f"{existing[0]} already exists; pass --overwrite to replace the installed scripts")
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for s in sources:
-        tmp = folder / f".{s.name}.partial"
-        shutil.copyfile(s, tmp)
-        os.replace(tmp, folder / s.name)
-        out.append(folder / s.name)
+    out = [folder / s.name for s in sources]
+    check_writable(out, overwrite)  # all or none: no half-updated set of scripts
+    for s, target in zip(sources, out):
+        with atomic_path(target, overwrite=True) as tmp:
+            shutil.copyfile(s, tmp)
     return out

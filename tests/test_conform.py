@@ -108,18 +108,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[demo_cut.D
 def test_stem_hits_land_on_the_impacts_at_record_time(demo: dict, rate: str) -> None:
     cut, root, result = demo[rate]
     assert len(cut.events) >= 50 and result.complete and result.computed == 50
-    truth = cut.truth()
-    assert len(truth) > 100
-    scores = api.evaluate(result.stem, _track(truth), offset=0.0)
+    assert len(cut.truth()) > 100
+    scores = api.evaluate(result.stem, cut.truth_track(), offset=0.0)
     assert scores.onset_accuracy >= 0.9, scores
     assert scores.onset_ap >= 0.8, scores
-
-
-def _track(times: list[float]) -> Any:
-    from syncfoley.engine.types import Onset, OnsetTrack
-
-    return OnsetTrack(source="truth", duration=max(times) + 1, fps=25.0, detector="truth",
-                      onsets=tuple(Onset(t) for t in times))
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -214,7 +206,7 @@ def test_reconform_recomputes_exactly_the_changed_event(demo: dict, tmp_path: Pa
                          cache=root / "cache")
     assert (second.computed, second.reused) == (1, 49)
     assert "<b>49</b> reused" in (tmp_path / "out" / "report.html").read_text()
-    scores = api.evaluate(second.stem, _track(cut.truth(changed)), offset=0.0)
+    scores = api.evaluate(second.stem, cut.truth_track(changed), offset=0.0)
     assert scores.onset_accuracy >= 0.9
 
 
