@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from syncfoley.engine.atomic import atomic_path
-from .wav import wav_bytes
+from syncfoley.adapters.wav import wav_bytes
+from syncfoley.core.atomic import atomic_path
 
 
 def time_reference(timecode_frames: int, rate: Fraction, sample_rate: int) -> int:

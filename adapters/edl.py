@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from syncfoley.engine.errors import TimelineError, one_of
+from syncfoley.core.errors import TimelineError, one_of
 
 RATES: dict[str, Fraction] = {
     "23.976": Fraction(24000, 1001), "24": Fraction(24), "25": Fraction(25), "29.97": Fraction(30000, 1001),
@@ -324,7 +324,7 @@ def audio_edl_text(events: list[AudioEvent], title: str, rate: Fraction, drop: b
 
 def write_audio(path: str | Path, events: list[AudioEvent], title: str, rate: Fraction, drop: bool,
                 overwrite: bool = False) -> Path:
-    from syncfoley.engine.atomic import atomic_path
+    from syncfoley.core.atomic import atomic_path
 
     text = audio_edl_text(events, title, rate, drop)
     with atomic_path(path, overwrite) as tmp:

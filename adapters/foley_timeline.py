@@ -17,8 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from . import edl
-from .timeline import Cut, CutEvent, read_otio
+from syncfoley.adapters import edl
+from syncfoley.adapters.timeline import Cut, CutEvent, read_otio
 
 NAMESPACE = "syncfoley"
 

@@ -6,10 +6,9 @@ import csv
 import io
 from pathlib import Path
 
-from syncfoley.engine.errors import FormatError
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack
-
-from syncfoley.engine.atomic import atomic_path
 
 HEADER = ("time", "strength", "confidence")
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from syncfoley.engine.errors import FormatError
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack, Region
-
-from syncfoley.engine.atomic import atomic_path
 
 TICKS_PER_BEAT = 960
 TEMPO = 500_000  # microseconds per beat: 120 BPM

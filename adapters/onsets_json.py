@@ -13,10 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from syncfoley.engine.errors import FormatError
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import FormatError
 from syncfoley.engine.types import ONSETS_SCHEMA, Envelope, Onset, OnsetTrack, Region, TimeRange
-
-from syncfoley.engine.atomic import atomic_path
 
 
 def to_dict(track: OnsetTrack) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from syncfoley.core.atomic import atomic_path
 from syncfoley.engine.types import OnsetTrack
-
-from syncfoley.engine.atomic import atomic_path
 
 NAMESPACE = "syncfoley"
 
@@ -43,7 +42,8 @@ def build(
     v_ref = otio.schema.ExternalReference(
         target_url=str(Path(video).resolve()), available_range=tr(secs(0.0), secs(track.duration))
     )
-    v_clip = otio.schema.Clip(name=Path(video).name, media_reference=v_ref, source_range=tr(secs(span.start), secs(span.duration)))
+    v_clip = otio.schema.Clip(name=Path(video).name, media_reference=v_ref,
+                              source_range=tr(secs(span.start), secs(span.duration)))
     v_track = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
     v_track.append(v_clip)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from syncfoley.engine.errors import DependencyError, RequestError
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import DependencyError, RequestError
 from syncfoley.engine.types import OnsetTrack
-
-from syncfoley.engine.atomic import atomic_path
 
 
 def write(track: OnsetTrack, path: str | Path, truth: Optional[Sequence[float]] = None, overwrite: bool = False) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from syncfoley.engine.atomic import atomic_path
+from syncfoley.core.atomic import atomic_path
 
 
 @dataclass(frozen=True)

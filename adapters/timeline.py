@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urlparse
 
-from syncfoley.engine.errors import TimelineError, one_of
-
-from . import edl
+from syncfoley.adapters import edl
+from syncfoley.core.errors import TimelineError, one_of
 
 FORMATS = {".edl": "CMX 3600 EDL", ".otio": "OpenTimelineIO", ".otioz": "OpenTimelineIO zip",
            ".xml": "Final Cut Pro 7 XML", ".fcpxml": "FCPXML"}
@@ -158,12 +157,12 @@ def from_edl(e: edl.Edit) -> Cut:
             fade_in=min(ev.transition_frames, ev.record_frames) if ev.transition != "C" else 0,
         ))
     # ...while the outgoing one plays on d frames past its record out, fading out.
-    for i, ev in enumerate(events):
-        d = ev.fade_in
+    for i, cut_ev in enumerate(events):
+        d = cut_ev.fade_in
         if d <= 0:
             continue
         for j in range(i - 1, -1, -1):
-            if events[j].record_out == ev.record_in:
+            if events[j].record_out == cut_ev.record_in:
                 events[j] = replace(events[j], tail=d, fade_out=d)
                 break
     if not events:

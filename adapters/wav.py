@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from syncfoley.engine.errors import MediaError
-
-from syncfoley.engine.atomic import atomic_path
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import MediaError
 
 
 def encode_pcm24(samples: np.ndarray) -> bytes:

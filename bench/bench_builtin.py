@@ -29,14 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from syncfoley import presets
-    from syncfoley.engine.synth import render_onsets
+    from syncfoley.engine.generate.synth import render_onsets
     from syncfoley.engine.types import Onset, Region
 
     rng = np.random.default_rng(0)
     n = int(args.seconds * args.rate)
     times = np.sort(rng.uniform(0.1, args.seconds - 0.5, n))
     onsets = [Onset(float(t), float(s)) for t, s in zip(times, rng.uniform(0.3, 1.0, n))]
-    regions = [Region(args.seconds * 0.2, args.seconds * 0.2 + 3.0, 0.8), Region(args.seconds * 0.6, args.seconds * 0.6 + 5.0, 0.6)]
+    regions = [Region(args.seconds * 0.2, args.seconds * 0.2 + 3.0, 0.8),
+               Region(args.seconds * 0.6, args.seconds * 0.6 + 5.0, 0.6)]
     names = [s for s in args.presets.split(",") if s] or presets.names()
     sr = 48000
     t0 = time.perf_counter()

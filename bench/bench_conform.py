@@ -3,7 +3,7 @@
     python bench/bench_conform.py [--events 50] [--rate 25] [--detector motion] [--keep DIR]
 
 Generates a cut of ``--events`` events over three sources with known impacts
-(:mod:`syncfoley.bridge.demo_cut`), conforms it with an empty cache, then slips
+(:mod:`syncfoley.bridge.demo`), conforms it with an empty cache, then slips
 one event's source window by ten frames (a re-cut of one shot) and conforms the
 new list. Both conforms run in this process after the same imports, so the ratio
 compares the work, not Python's start-up. Prints both wall times, their ratio,
@@ -29,9 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", metavar="DIR", help="work here and keep the files (default: a temporary folder)")
     args = p.parse_args(argv)
 
-    from syncfoley.bridge import api, demo_cut
-    from syncfoley.bridge.conform import ConformOptions
-    from syncfoley.bridge.conform_outputs import ConformResult
+    from syncfoley.bridge import api
+    from syncfoley.bridge import demo as demo_cut
+    from syncfoley.bridge.conform.options import ConformOptions
+    from syncfoley.bridge.conform.outputs import ConformResult
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)

@@ -3,7 +3,7 @@
     python bench/bench_conform_jobs.py [--events 50] [--jobs 2] [--rate 25] [--detector motion]
 
 Generates a cut of ``--events`` events over three sources with known impacts
-(:mod:`syncfoley.bridge.demo_cut`), conforms a 3-event cut first to warm up this
+(:mod:`syncfoley.bridge.demo`), conforms a 3-event cut first to warm up this
 process (imports, compiled kernels), then conforms the full cut with ``jobs=1``
 and with ``jobs=N``, each into its own empty cache. The pool's time includes
 starting its workers, which a user pays too. Prints both wall times, their ratio,
@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", default="motion")
     args = p.parse_args(argv)
 
-    from syncfoley.bridge import api, demo_cut
-    from syncfoley.bridge.conform import ConformOptions
+    from syncfoley.bridge import api
+    from syncfoley.bridge import demo as demo_cut
+    from syncfoley.bridge.conform.options import ConformOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

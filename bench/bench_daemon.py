@@ -31,7 +31,7 @@ def _start(workdir: Path, *extra: str) -> tuple[subprocess.Popen, int]:
 
 
 def _pings(port: int, n: int) -> list[float]:
-    from syncfoley.bridge import osc_protocol as P
+    from syncfoley.bridge.daemon import protocol as P
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from syncfoley.bridge import api, osc_protocol as P
+    from syncfoley.bridge import api
+    from syncfoley.bridge.daemon import protocol as P
     from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
 
     tmp = Path(tempfile.mkdtemp(prefix="syncfoley-bench-"))
@@ -82,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.job == "diffusion":
             import torch
 
-            from syncfoley.engine import diffusion as dif
-            from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion
-            from syncfoley.engine.embedding import save_embedding
+            from syncfoley.engine.generate import diffusion as dif
+            from syncfoley.engine.generate.clap import save_embedding
+            from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion
 
             torch.manual_seed(0)
             ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), tmp / "tiny.ckpt")

@@ -37,7 +37,7 @@ def random_scene(seed: int):  # type: ignore[no-untyped-def]
 
     import numpy as np
 
-    from syncfoley.engine.scenes import BouncingBall, Mover, Scene, Striker
+    from syncfoley.engine.demo.scenes import BouncingBall, Mover, Scene, Striker
 
     rng = np.random.default_rng(1000 + seed)
     fps = [Fraction(24000, 1001), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50)][seed % 5]
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from syncfoley.bridge import api
-    from syncfoley.engine.media import probe, write_video
-    from syncfoley.engine.scenes import catalogue
+    from syncfoley.engine.demo.scenes import catalogue
+    from syncfoley.engine.media.video import probe, write_video
 
     clips: list[tuple[str, Path, list[float]]] = []
     tmp = Path(tempfile.mkdtemp(prefix="syncfoley-bench-"))
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     truth = json.loads((ROOT / "examples" / "hits.truth.json").read_text())
     clips.append(("example", ROOT / "examples" / "hits.mp4", [o["time"] for o in truth["onsets"]]))
 
-    print(f"{'clip':<14}{'fps':>7}{'true':>6}{'found':>6}{'F1':>6}{'P':>6}{'R':>6}{'med err ms':>12}{'max err ms':>12}{'x rt':>7}")
+    print(f"{'clip':<14}{'fps':>7}{'true':>6}{'found':>6}{'F1':>6}{'P':>6}{'R':>6}"
+          f"{'med err ms':>12}{'max err ms':>12}{'x rt':>7}")
     for name, path, times in clips:
         info = probe(path)
         t0 = time.perf_counter()

@@ -9,7 +9,7 @@ prints seconds per window and the real-time factor of:
 - baseline: audio-diffusion-pytorch 0.1.3's ``DiffusionModel.sample(...)`` with the
   onsets encoded by audio-encoders-pytorch's ``Encoder1d``, fp32, guidance as the
   library does it (two passes per step);
-- syncfoley: :func:`syncfoley.engine.diffusion_sampler.sample` (one batched guided
+- syncfoley: :func:`syncfoley.engine.generate.diffusion_sampler.sample` (one batched guided
   pass, query-free cross-attention, SDPA, fp16 autocast on CUDA).
 
 Sampling time is linear in the step count (every step is the same network call),
@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from syncfoley.engine.checkpoints import pick_device
-    from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion
-    from syncfoley.engine.diffusion_sampler import sample
+    from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion
+    from syncfoley.engine.generate.diffusion_sampler import sample
+    from syncfoley.engine.models.checkpoints import pick_device
 
     device = torch.device(pick_device(args.device))
     cfg = CONFIGS[args.config]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 STAGE = r"""
 import json, resource, sys, time
-from syncfoley.engine import media
-from syncfoley.engine.motion_onsets import MotionDetectorConfig, detect_motion
+from syncfoley.engine.media import video as media
+from syncfoley.engine.detect.motion import MotionDetectorConfig, detect_motion
 path, stage = sys.argv[1], sys.argv[2]
 info = media.probe(path)
 span = media.check_range(info, None, None)
@@ -35,8 +35,8 @@ print(json.dumps({"seconds": secs, "peak_mb": resource.getrusage(resource.RUSAGE
 
 
 def make_clip(path: Path, minutes: float, width: int, height: int) -> None:
-    from syncfoley.engine.media import write_video
-    from syncfoley.engine.scenes import reel_scene
+    from syncfoley.engine.demo.scenes import reel_scene
+    from syncfoley.engine.media.video import write_video
 
     scene = reel_scene(width, height)
     loop = list(scene.frames())

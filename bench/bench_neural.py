@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from syncfoley.engine.checkpoints import pick_device
-    from syncfoley.engine.onset_checkpoint import load_onset_model
-    from syncfoley.engine.onset_net import CONFIGS, VideoOnsetNet
+    from syncfoley.engine.detect.onset_checkpoint import load_onset_model
+    from syncfoley.engine.detect.onset_net import CONFIGS, VideoOnsetNet
+    from syncfoley.engine.models.checkpoints import pick_device
 
     device = pick_device(args.device)
     net = load_onset_model(args.checkpoint, device) if args.checkpoint else VideoOnsetNet(CONFIGS[args.net]).to(device).eval()
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.video:
         from syncfoley.bridge import api
-        from syncfoley.engine import media
+        from syncfoley.engine.media import video as media
 
         info = media.probe(args.video)
         span = media.check_range(info, None, None)

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from syncfoley.bridge import api
-    from syncfoley.engine import media
-    from syncfoley.engine.motion_onsets import MotionDetectorConfig
+    from syncfoley.engine.detect.motion import MotionDetectorConfig
+    from syncfoley.engine.media import video as media
 
     info = media.probe(args.video)
     span = media.check_range(info, None, None)

@@ -7,56 +7,63 @@ Typical use::
     print(result.foley_wav, len(result.track.onsets))
 
 All times are seconds from the first frame of the source. Errors a user can cause
-are :class:`~syncfoley.engine.errors.SyncfoleyError` subclasses with a stable code.
+are :class:`~syncfoley.core.errors.SyncfoleyError` subclasses with a stable code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
 from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
-from syncfoley.engine.atomic import check_writable
-from syncfoley.engine import media
-from syncfoley.engine.errors import FormatError, RequestError, one_of
-from syncfoley.engine.evaluate import OnsetScores
-from syncfoley.engine.diffusion import DiffusionOptions
-from syncfoley.engine.generate import GenerationRequest, Rendered, Timbre
-from syncfoley.engine.onset_training import TrainConfig, TrainResult, train_onset
-from syncfoley.engine.onsets import check_detector
-from syncfoley.engine.onsets import detect as detect_onsets
+from syncfoley.bridge.conform.cache import ConformCache, default_cache_dir
+from syncfoley.bridge.conform.options import ConformOptions
+from syncfoley.bridge.conform.outputs import ConformResult, check_outputs
+from syncfoley.bridge.conform.outputs import write as write_conform
+from syncfoley.bridge.conform.plan import ConformPlan, plan
+from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
+from syncfoley.bridge.conform.render import execute
+from syncfoley.core.atomic import check_writable
+from syncfoley.core.errors import FieldError, FormatError, RequestError, one_of
+from syncfoley.core.fields import Fields
+from syncfoley.core.progress import Cancel, Progress, stage
+from syncfoley.engine.detect.onset_training import TrainConfig, TrainResult, train_onset
+from syncfoley.engine.detect.onsets import check_detector, detect_file
+from syncfoley.engine.detect.onsets import detect as detect_onsets
+from syncfoley.engine.detect.options import DetectOptions
+from syncfoley.engine.evaluate.protocol import OnsetScores
+from syncfoley.engine.generate.diffusion import DiffusionOptions
+from syncfoley.engine.generate.render import GenerationRequest, Rendered, Timbre
+from syncfoley.engine.generate.sound import SoundOptions
+from syncfoley.engine.media import video as media
 from syncfoley.engine.types import OnsetTrack
 
-from .conform import ConformOptions, ConformPlan
-from .conform_outputs import ConformResult
-
 # train_onset (with TrainConfig, TrainResult) is the engine's own: see
-# syncfoley.engine.onset_training for the data layout and the recipe.
+# syncfoley.engine.detect.onset_training for the data layout and the recipe.
 __all__ = [
-    "DiffusionOptions", "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "TrainConfig", "TrainResult",
-    "ConformOptions", "ConformPlan", "ConformResult",
-    "GenerationRequest", "Timbre", "check_request", "check_timbre", "conform", "conform_plan", "detect", "embed",
-    "evaluate", "generate",
+    "ConformOptions", "ConformPlan", "ConformResult", "DetectOptions", "DiffusionOptions", "GenerationRequest",
+    "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "SoundOptions", "Timbre", "TrainConfig", "TrainResult",
+    "check_request", "check_timbre", "conform", "conform_plan", "demo", "detect", "embed", "evaluate", "generate",
     "generation_request", "load_onsets", "onset_format", "render", "run", "run_outputs", "save_onsets",
-    "sound_kwargs",
     "train_onset", "write_wav",
 ]
 
-Progress = Callable[[float, str], None]
-
 ONSET_FORMATS = {".json": "json", ".mid": "midi", ".midi": "midi", ".csv": "csv"}
-DEFAULT_PRESET = "wood"
 SAMPLE_RATE = 48000
 
+if TYPE_CHECKING:
+    from syncfoley.bridge.demo import DemoFiles
 
-def _stage(progress: Optional[Progress], lo: float, hi: float) -> Optional[Progress]:
-    """Map a sub-task's 0..1 progress into ``lo..hi`` of the whole job."""
-    if progress is None:
-        return None
-    return lambda f, text: progress(lo + (hi - lo) * max(0.0, min(1.0, f)), text)
+F = TypeVar("F", bound=Fields)
+
+
+def _options(cls: type[F], given: Optional[F], fields: dict[str, Any]) -> F:
+    """``given`` (or the defaults) with keyword ``fields`` on top, each checked."""
+    base = given if given is not None else cls()
+    return base.replace(**fields) if fields else base
 
 
 def onset_format(path: str | Path) -> str:
@@ -66,31 +73,19 @@ def onset_format(path: str | Path) -> str:
     return ONSET_FORMATS[suffix]
 
 
-def detect(
-    video: str | Path,
-    *,
-    start: Optional[float] = None,
-    end: Optional[float] = None,
-    detector: str = "auto",
-    guide: Optional[str | Path] = None,
-    checkpoint: Optional[str | Path] = None,
-    device: str = "auto",
-    progress: Optional[Progress] = None,
-) -> OnsetTrack:
+def detect(video: str | Path, options: Optional[DetectOptions] = None, *, progress: Optional[Progress] = None,
+           **fields: Any) -> OnsetTrack:
     """Detect action onsets in ``video`` (optionally only in ``[start, end)``).
 
-    ``detector``: ``auto`` (the sound when there is any; else the onset network
+    ``options`` (or keyword fields of :class:`DetectOptions` on top of them):
+    ``detector`` is ``auto`` (the sound when there is any; else the onset network
     when a checkpoint is configured; else the picture's motion), ``motion``,
     ``audio`` or ``neural``; ``guide`` is a WAV to use as the sound instead of the
     video's own, its time 0 at the video's first frame. ``checkpoint`` is
     SyncFusion's onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT),
     run on ``device`` (``auto``: CUDA when there is one).
     """
-    check_detector(detector, guide, checkpoint)
-    info = media.probe(video)
-    span = media.check_range(info, start, end)
-    return detect_onsets(video, info, span, detector=detector, guide=guide, progress=progress,
-                         checkpoint=checkpoint, device=device)
+    return detect_file(video, _options(DetectOptions, options, fields), progress)
 
 
 def save_onsets(track: OnsetTrack, path: str | Path, *, overwrite: bool = False, note: int = 60) -> Path:
@@ -120,26 +115,23 @@ def generation_request(
     *,
     start: Optional[float] = None,
     duration: Optional[float] = None,
-    preset: str = DEFAULT_PRESET,
-    samples: Optional[str | Path] = None,
-    reference: Optional[str | Path] = None,
-    text: Optional[str] = None,
-    embedding: Optional[str | Path] = None,
-    seed: int = 0,
+    sound: Optional[SoundOptions] = None,
     sample_rate: int = SAMPLE_RATE,
-    channels: int = 1,
-    engine: str = "auto",
+    device: Optional[str] = None,
     diffusion: Optional[DiffusionOptions] = None,
-    clap: Optional[str | Path] = None,
+    **fields: Any,
 ) -> GenerationRequest:
     """Build and check a request; ``start``/``duration`` default to the track's analysed range.
 
-    ``engine``: ``auto`` (diffusion when a diffusion checkpoint is configured, in
-    ``diffusion.checkpoint`` or $SYNCFOLEY_DIFFUSION_CHECKPOINT; else builtin),
-    ``builtin`` or ``diffusion``. The timbre is the preset, unless ``samples`` (a
-    folder of one-shots), ``reference`` (a recording), ``text`` or ``embedding``
-    (a CLAP vector, .npy) is given.
+    The sound is ``sound`` (or :class:`SoundOptions`' defaults) with keyword sound
+    fields on top: ``engine`` is ``auto`` (diffusion when a diffusion checkpoint is
+    configured, in ``diffusion_checkpoint`` or $SYNCFOLEY_DIFFUSION_CHECKPOINT; else
+    builtin), ``builtin`` or ``diffusion``. The timbre is the preset, unless
+    ``samples`` (a folder of one-shots), ``reference`` (a recording), ``text`` or
+    ``embedding`` (a CLAP vector, .npy) is given. ``diffusion``, when given, is the
+    diffusion engine's full sampling options, used as they are.
     """
+    opts = _options(SoundOptions, sound, fields)
     span = track.range
     begin = start if start is not None else (span.start if span is not None else 0.0)
     if duration is None:
@@ -149,69 +141,37 @@ def generation_request(
             duration = track.duration - begin
         else:
             raise RequestError("give --duration: this onsets file does not say how long the audio must be")
-    req = GenerationRequest(
-        track=track,
-        start=float(begin),
-        duration=float(duration),
-        timbre=Timbre(preset=preset, samples=str(samples) if samples else None,
-                      reference=str(reference) if reference else None, text=text or None,
-                      embedding=str(embedding) if embedding else None),
-        sample_rate=sample_rate,
-        seed=seed,
-        channels=channels,
-        engine=engine,
-        diffusion=diffusion if diffusion is not None else DiffusionOptions(),
-        clap=str(clap) if clap else None,
-    )
+    req = GenerationRequest.of(track, begin, duration, opts, sample_rate=sample_rate, diffusion=diffusion,
+                               **({"device": device} if device is not None else {}))
     req.validate()
     return req
-
-
-def sound_kwargs(fields: Mapping[str, Any], device: str = "auto") -> dict[str, Any]:
-    """:func:`generation_request`'s sound arguments from flat fields, as the CLI's options and the
-    daemon's JSON name them (``preset``, ``engine``, ``diffusion_checkpoint``, ``steps`` ...);
-    absent fields take their defaults."""
-    d = DiffusionOptions()
-
-    def get(key: str, default: Any = None) -> Any:
-        value = fields.get(key)
-        return default if value is None else value
-
-    return dict(
-        preset=get("preset", DEFAULT_PRESET), samples=get("samples"), reference=get("reference"),
-        text=get("text"), embedding=get("embedding"), seed=get("seed", 0), channels=get("channels", 1),
-        engine=get("engine", "auto"), clap=get("clap"),
-        diffusion=DiffusionOptions(checkpoint=get("diffusion_checkpoint"), steps=get("steps", d.steps),
-                                   guidance=get("guidance", d.guidance), batch=get("batch", d.batch),
-                                   device=device),
-    )
 
 
 def check_request(request: GenerationRequest) -> str:
     """Fail early on anything a render would fail on (preset, samples, reference, checkpoint...);
     returns the engine that will run."""
-    from syncfoley.engine.generate import check_request as _check
+    from syncfoley.engine.generate.render import check_request as _check
 
     return _check(request)
 
 
 def check_timbre(timbre: Timbre, sample_rate: int = SAMPLE_RATE) -> None:
     """Fail early on an unknown preset or an unusable samples folder or reference (built-in engine)."""
-    from syncfoley.engine.generate import check_builtin_timbre
+    from syncfoley.engine.generate.render import check_builtin_timbre
 
     check_builtin_timbre(timbre, sample_rate)
 
 
 def render(request: GenerationRequest, progress: Optional[Progress] = None,
-           cancel: Optional[Callable[[], bool]] = None) -> Rendered:
+           cancel: Optional[Cancel] = None) -> Rendered:
     """Render a Foley track and say which engine made it (and with what)."""
-    from syncfoley.engine.generate import render as _render
+    from syncfoley.engine.generate.render import render as _render
 
     return _render(request, progress, cancel)
 
 
 def generate(request: GenerationRequest, progress: Optional[Progress] = None,
-             cancel: Optional[Callable[[], bool]] = None) -> np.ndarray:
+             cancel: Optional[Cancel] = None) -> np.ndarray:
     """Render a Foley track: float32 at ``request.sample_rate``, (N,) mono or (N, 2) stereo."""
     return render(request, progress, cancel).audio
 
@@ -231,9 +191,9 @@ def embed(
     CLAP's weights: the diffusion checkpoint's ``clap.*`` entries when it has them,
     else ``clap`` / $SYNCFOLEY_CLAP_CHECKPOINT.
     """
-    from syncfoley.engine import diffusion as dif
-    from syncfoley.engine import embedding as emb
-    from syncfoley.engine.checkpoints import pick_device
+    from syncfoley.engine.generate import clap as emb
+    from syncfoley.engine.generate import diffusion as dif
+    from syncfoley.engine.models.checkpoints import pick_device
 
     if (reference is None) == (text is None):
         raise RequestError("give exactly one of a reference recording or --text")
@@ -294,52 +254,43 @@ def run(
     video: str | Path,
     outdir: str | Path = ".",
     *,
-    preset: str = DEFAULT_PRESET,
-    samples: Optional[str | Path] = None,
-    start: Optional[float] = None,
-    end: Optional[float] = None,
-    detector: str = "auto",
-    guide: Optional[str | Path] = None,
-    checkpoint: Optional[str | Path] = None,
-    device: str = "auto",
-    seed: int = 0,
+    detect: Optional[DetectOptions] = None,
+    sound: Optional[SoundOptions] = None,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
-    reference: Optional[str | Path] = None,
-    text: Optional[str] = None,
-    embedding: Optional[str | Path] = None,
-    channels: int = 1,
-    engine: str = "auto",
+    cancel: Optional[Cancel] = None,
     diffusion: Optional[DiffusionOptions] = None,
-    clap: Optional[str | Path] = None,
-    cancel: Optional[Callable[[], bool]] = None,
+    **fields: Any,
 ) -> RunResult:
     """The main job: detect onsets in ``video``, render Foley on them, write four files.
 
+    ``detect`` and ``sound`` (or their defaults), with keyword fields of either on
+    top (``preset="metal"``, ``start=2.0``, ``detector="motion"`` ...); the
+    ``device`` runs both the onset network and the diffusion model.
     Everything that can be checked is checked before the slow work starts: the
     video, the range, the preset or samples folder, and the outputs.
     """
-    check_detector(detector, guide, checkpoint)
+    detect_fields, sound_fields = _split(fields, DetectOptions, SoundOptions)
+    det = _options(DetectOptions, detect, detect_fields)
+    snd = _options(SoundOptions, sound, sound_fields)
+    check_detector(det.detector, det.guide, det.checkpoint)
     info = media.probe(video)
-    span = media.check_range(info, start, end)
-    timbre_args = dict(preset=preset, samples=samples, reference=reference, text=text, embedding=embedding,
-                       seed=seed, channels=channels, engine=engine, diffusion=diffusion, clap=clap)
+    span = media.check_range(info, det.start, det.end)
     # The request is checked up front on a stand-in track: a bad preset or checkpoint
     # must fail before minutes of detection, not after.
     probe_track = OnsetTrack(source=str(video), duration=info.duration, fps=info.fps, detector="check", onsets=(),
                              range=span)
-    check_request(generation_request(probe_track, **timbre_args))  # type: ignore[arg-type]
-    timbre = Timbre(preset=preset, samples=str(samples) if samples else None)
+    check_request(generation_request(probe_track, sound=snd, device=det.device, diffusion=diffusion))
     if Path(outdir).exists() and not Path(outdir).is_dir():
         raise RequestError(f"output folder {outdir} is a file; give a folder (it is created if missing)")
     outs = run_outputs(video, outdir)
     check_writable(outs.values(), overwrite)
 
-    track = detect_onsets(video, info, span, detector=detector, guide=guide, checkpoint=checkpoint, device=device,
-                          progress=_stage(progress, 0.0, 0.8))
-    request = generation_request(track, **timbre_args)  # type: ignore[arg-type]
-    audio = generate(request, progress=_stage(progress, 0.8, 0.95), cancel=cancel)
-    note = _midi_note(timbre)
+    track = detect_onsets(video, info, span, detector=det.detector, guide=det.guide, checkpoint=det.checkpoint,
+                          device=det.device, progress=stage(progress, 0.0, 0.8))
+    request = generation_request(track, sound=snd, device=det.device, diffusion=diffusion)
+    audio = generate(request, progress=stage(progress, 0.8, 0.95), cancel=cancel)
+    note = _midi_note(request.timbre)
 
     Path(outdir).mkdir(parents=True, exist_ok=True)
     save_onsets(track, outs["json"], overwrite=overwrite)
@@ -352,6 +303,20 @@ def run(
     return RunResult(track, outs["json"], outs["midi"], outs["wav"], outs["otio"])
 
 
+def _split(fields: dict[str, Any], *types: type[Fields]) -> list[dict[str, Any]]:
+    """Keyword fields sorted to the option types that define them; one that none does is named."""
+    parts: list[dict[str, Any]] = [{} for _ in types]
+    for key, value in fields.items():
+        for part, cls in zip(parts, types):
+            if key in cls.specs():
+                part[key] = value
+                break
+        else:
+            known = [name for cls in types for name in cls.specs()]
+            raise FieldError(key, f"unknown field {key!r}; fields are {', '.join(known)}")
+    return parts
+
+
 def conform_plan(
     timeline: str | Path,
     media_roots: Sequence[str | Path] = (),
@@ -361,8 +326,6 @@ def conform_plan(
 ) -> ConformPlan:
     """What a conform would do, event by event (compute, reuse from ``cache`` or skip, and why),
     without doing it: ``syncfoley conform --dry-run``. ``cache`` defaults as for :func:`conform`."""
-    from .conform import ConformCache, default_cache_dir, plan
-
     options = options or ConformOptions()
     return plan(timeline, media_roots, options, ConformCache(cache if cache is not None else default_cache_dir()),
                 read_roots)
@@ -377,7 +340,7 @@ def conform(
     cache: Optional[str | Path] = None,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
-    cancel: Optional[Callable[[], bool]] = None,
+    cancel: Optional[Cancel] = None,
     read_roots: Optional[Sequence[str | Path]] = None,
     jobs: int = 1,
 ) -> ConformResult:
@@ -395,10 +358,6 @@ def conform(
     changes how long a conform takes, not what it writes; with a GPU, 1 is best. Workers are
     spawned, so a script calling this with ``jobs > 1`` needs ``if __name__ == "__main__":``.
     """
-    from .conform import ConformCache, default_cache_dir, execute, plan
-    from .conform_outputs import check_outputs, write
-    from .conform_pool import pool_executor, resolve_jobs
-
     workers = resolve_jobs(jobs)
     options = options or ConformOptions()
     out = Path(outdir)
@@ -407,12 +366,21 @@ def conform(
     store = ConformCache(cache if cache is not None else default_cache_dir())
     p = plan(timeline, media_roots, options, store, read_roots)
     check_outputs(p, out, overwrite)
-    results = execute(p, store, progress=_stage(progress, 0.0, 0.95), cancel=cancel,
+    results = execute(p, store, progress=stage(progress, 0.0, 0.95), cancel=cancel,
                       executor=pool_executor(workers, cancel))
-    result = write(p, results, out, overwrite=overwrite)
+    result = write_conform(p, results, out, overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")
     return result
+
+
+def demo(outdir: str | Path, *, rate: str = "25", events: int = 12, seed: int = 0,
+         overwrite: bool = False) -> "DemoFiles":
+    """Write a cut with known impacts to try :func:`conform` on: ``media/``, ``cut.edl`` and the
+    true impacts in ``truth.onsets.json`` (see :mod:`syncfoley.bridge.demo`)."""
+    from syncfoley.bridge.demo import write_demo
+
+    return write_demo(outdir, rate=rate, events=events, seed=seed, overwrite=overwrite)
 
 
 def _midi_note(timbre: Timbre) -> int:
@@ -438,7 +406,7 @@ def evaluate(
     """
     import dataclasses
 
-    from syncfoley.engine import evaluate as ev
+    from syncfoley.engine.evaluate import protocol as ev
 
     if not 0 < tolerance <= 1:
         raise RequestError(f"tolerance must be within 0..1 s, got {tolerance}")

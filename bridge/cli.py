@@ -10,7 +10,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NoReturn, Optional, Sequence
+
+from syncfoley.bridge.requests import ConformRequest, DetectRequest, GenerateRequest, RunRequest
+from syncfoley.engine.generate.sound import SoundOptions
 
 PROG = "syncfoley"
 
@@ -33,79 +36,84 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def _seconds(text: str) -> float:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in the one error format (``error [usage]``, status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error [usage]: {message}; see '{self.prog} --help'\n")
+
+
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds (a number), got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "num": _number}
+
+
+def _add_fields(sp: argparse.ArgumentParser, cls: Any, *, skip: Sequence[str] = (),
+                require: Sequence[str] = ()) -> None:
+    """The request type's fields as options, read from their one definition (help, metavar,
+    default). An option left out is absent from the namespace, so the type's default holds."""
+    groups: dict[str, Any] = {}
+    for name, (spec, default) in cls.specs().items():
+        if not spec.cli or name in skip:
+            continue
+        flags = spec.flags or ("--" + name.replace("_", "-"),)
+        if not flags[0].startswith("-"):
+            sp.add_argument(name, help=spec.help)
+            continue
+        title = {"diffusion": "diffusion engine", "clap": "diffusion engine"}.get(spec.group) or \
+            ("sound" if name in _SOUND else "")
+        if title and title not in groups:
+            groups[title] = sp.add_argument_group(title)
+        target = groups[title] if title else sp
+        shown = "" if default is None or default is False or default == () else f"; default {default}"
+        kw: dict[str, Any] = {"help": spec.help + shown, "default": argparse.SUPPRESS}
+        if spec.kind == "bool":
+            kw["action"] = "store_true"
+        elif spec.kind == "paths_in":
+            kw.update(action="append", metavar=spec.metavar)
+        else:
+            kw.update(type=_TYPES.get(spec.kind, str), metavar=spec.metavar)
+        if name in require:
+            kw["required"] = True
+        target.add_argument(*flags, dest=name, **kw)
+
+
+def _given(args: argparse.Namespace, cls: Any) -> Any:
+    """The request type built from the options given on the command line."""
+    return cls.from_dict({k: v for k, v in vars(args).items() if k in cls.specs()})
+
+
+# Sound fields go in the help's "sound" group.
+_SOUND = frozenset(SoundOptions.specs())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=PROG,
         description="Foley in sync with picture: detect action onsets, render Foley on them.",
     )
     p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    def quiet(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    def timbre(sp: argparse.ArgumentParser, device: bool) -> None:
-        g = sp.add_argument_group("sound")
-        g.add_argument("--engine", default="auto", metavar="NAME",
-                       help="auto (diffusion when a diffusion checkpoint is configured, else builtin), builtin or "
-                            "diffusion; default auto")
-        g.add_argument("--preset", default="wood", help="material preset (see 'syncfoley presets'); default wood")
-        g.add_argument("--samples", metavar="DIR", help="folder of your own one-shots to place at the onsets")
-        g.add_argument("--reference", metavar="WAV",
-                       help="a recording of the sound you want: its hits become one-shots (builtin) or its CLAP "
-                            "embedding sets the timbre (diffusion)")
-        g.add_argument("--text", metavar="PROMPT", help="describe the sound (diffusion engine, needs CLAP)")
-        g.add_argument("--embedding", metavar="NPY", help="a 512-d CLAP embedding written by 'syncfoley embed'")
-        g.add_argument("--channels", type=int, default=1, help="1 (mono, default) or 2 (stereo)")
-        g.add_argument("--seed", type=int, default=0, help="random seed (per-hit variation, diffusion noise)")
-        d = sp.add_argument_group("diffusion engine")
-        d.add_argument("--diffusion-checkpoint", metavar="CKPT",
-                       help="SyncFusion diffusion checkpoint (default: $SYNCFOLEY_DIFFUSION_CHECKPOINT)")
-        d.add_argument("--clap", metavar="PT",
-                       help="LAION-CLAP checkpoint (630k-audioset-best.pt), when the diffusion checkpoint has none "
-                            "(default: $SYNCFOLEY_CLAP_CHECKPOINT)")
-        d.add_argument("--steps", type=int, default=150, help="sampling steps (default 150, as published)")
-        d.add_argument("--guidance", type=float, default=2.0,
-                       help="classifier-free guidance scale on the sound embedding (default 2.0, as published)")
-        d.add_argument("--batch", type=int, default=8, help="windows of 2**18 samples sampled together (default 8)")
-        if device:
-            d.add_argument("--device", default="auto", metavar="NAME",
-                           help="where the models run: auto (CUDA if there is a GPU), cpu or cuda")
-
-    def video(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("video", help="video file")
-        sp.add_argument("--start", type=_seconds, help="analyse from this time (s)")
-        sp.add_argument("--end", type=_seconds, help="analyse up to this time (s)")
-        sp.add_argument("--detector", default="auto", metavar="NAME",
-                        help="auto (the sound if there is any, else the onset network if a checkpoint is "
-                             "configured, else the picture's motion), motion, audio or neural; default auto")
-        sp.add_argument("--guide", metavar="WAV",
-                        help="production sound to detect onsets in, its time 0 at the video's first frame")
-        sp.add_argument("--checkpoint", metavar="CKPT",
-                        help="SyncFusion onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT)")
-        sp.add_argument("--device", default="auto", metavar="NAME",
-                        help="where the onset network runs: auto (CUDA if there is a GPU), cpu or cuda")
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        quiet(sp)
 
     run = sub.add_parser("run", help="detect onsets in a video and render a Foley track on them")
-    video(run)
-    run.add_argument("-o", "--outdir", default=".", help="folder for the four outputs (default: here)")
-    timbre(run, device=False)
-    common(run)
+    _add_fields(run, RunRequest)
+    quiet(run)
     run.set_defaults(func=cmd_run)
 
     det = sub.add_parser("detect", help="detect onsets in a video and write them as JSON, MIDI or CSV")
-    video(det)
+    _add_fields(det, DetectRequest, skip=("overwrite",))
     det.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                      help="onsets file: .json, .mid or .csv (repeat for several)")
     det.add_argument("--plot", metavar="PNG", help="draw the detector's curve and the onsets (.png, .pdf, .svg)")
@@ -115,12 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     det.set_defaults(func=cmd_detect)
 
     gen = sub.add_parser("generate", help="render a Foley WAV from an onsets file (JSON, MIDI or CSV)")
-    gen.add_argument("--onsets", required=True, metavar="FILE", help="onsets: .json, .mid or .csv")
-    gen.add_argument("-o", "--output", required=True, metavar="WAV", help="WAV file to write (48 kHz, 24-bit)")
-    gen.add_argument("--duration", type=_seconds, help="length of the WAV (s); default: the onsets file's range")
-    gen.add_argument("--start", type=_seconds, help="source time at which the WAV starts (default: the range start)")
-    timbre(gen, device=True)
-    common(gen)
+    _add_fields(gen, GenerateRequest, require=("onsets", "output"))
+    quiet(gen)
     gen.set_defaults(func=cmd_generate)
 
     em = sub.add_parser("embed", help="write the CLAP embedding of a recording or a text prompt (.npy)")
@@ -138,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("audio", help="generated audio file")
     ev.add_argument("--onsets", required=True, metavar="FILE", help="the onsets it was rendered for")
     ev.add_argument("--reference", metavar="WAV", help="a real recording, for a spectral distance")
-    ev.add_argument("--offset", type=_seconds, help="source time at which the audio starts")
-    ev.add_argument("--tolerance", type=_seconds, default=0.1, help="match window in seconds (default 0.1)")
+    ev.add_argument("--offset", type=_number, help="source time at which the audio starts")
+    ev.add_argument("--tolerance", type=_number, default=0.1, help="match window in seconds (default 0.1)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("train-onset", help="train SyncFusion's onset network on videos with NAME.times.csv onsets")
@@ -162,28 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser("conform", help="Foley for a whole cut: EDL/OTIO/FCP XML in, a Foley track conformed "
                                         "to the edit out (re-conforms redo only what changed)")
-    co.add_argument("timeline", help="the cut: .edl (CMX 3600), .otio, .otioz, .xml (FCP 7) or .fcpxml")
-    co.add_argument("--media-root", action="append", default=[], metavar="DIR",
-                    help="folder to find the source media in, by file name, clip name or reel (repeat)")
-    co.add_argument("-o", "--outdir", required=True, help="folder for foley.otio, foley.edl, foley_stem.wav, "
-                                                          "clips/, onsets/ and report.html")
-    co.add_argument("--rate", metavar="FPS", help="the cut's frame rate when the list does not say: 23.976, 24, 25, "
-                                                  "29.97, 30, 48, 50, 59.94 or 60")
-    co.add_argument("--handles", type=int, default=12, help="frames of Foley beyond each cut (default 12)")
-    co.add_argument("--detector", default="auto", metavar="NAME",
-                    help="auto (production sound if any, else the onset network if configured, else motion), "
-                         "motion, audio or neural")
-    co.add_argument("--checkpoint", metavar="CKPT",
-                    help="SyncFusion onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT)")
-    co.add_argument("--cache", metavar="DIR", help="finished events are kept here for re-conforms "
-                                                   "(default ~/.cache/syncfoley/conform)")
+    _add_fields(co, ConformRequest, require=("outdir",))
     co.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="events rendered at once, each in its own process (default 1; 0 = one per core). "
                          "For the built-in engine on a CPU with cores to spare; with a GPU, keep 1")
-    co.add_argument("--dry-run", action="store_true", help="list what would be computed, reused or skipped; "
-                                                           "write nothing")
-    timbre(co, device=True)
-    common(co)
+    quiet(co)
     co.set_defaults(func=cmd_conform)
 
     sv = sub.add_parser("serve", help="run the engine daemon: OSC requests over UDP, jobs kept warm on the GPU")
@@ -218,13 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--overwrite", action="store_true", help="replace scripts installed before")
     ins.set_defaults(func=cmd_install_scripts)
 
+    dm = sub.add_parser("demo", help="write a cut with known impacts (clips, an EDL, the true hits) to try "
+                                     "'syncfoley conform' without footage")
+    dm.add_argument("outdir", help="folder for media/, cut.edl and truth.onsets.json")
+    dm.add_argument("--rate", default="25", metavar="FPS", help="frame rate of the cut (default 25)")
+    dm.add_argument("--events", type=int, default=12, help="events in the cut (default 12)")
+    dm.add_argument("--seed", type=int, default=0, help="random seed of the scenes and the cut (default 0)")
+    dm.add_argument("--overwrite", action="store_true", help="replace a demo written before")
+    dm.set_defaults(func=cmd_demo)
+
     pr = sub.add_parser("presets", help="list the material presets")
     pr.set_defaults(func=cmd_presets)
     return p
 
 
 def _progress(args: argparse.Namespace) -> Any:
-    from .progress import TerminalProgress
+    from syncfoley.bridge.progress_bar import TerminalProgress
 
     return TerminalProgress(sys.stderr, enabled=not getattr(args, "quiet", False))
 
@@ -251,15 +247,13 @@ def _warn_partial(track: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import api
+    from syncfoley.bridge import api
 
+    req = _given(args, RunRequest)
     result = _with_progress(
         args,
-        lambda bar: api.run(
-            args.video, args.outdir, start=args.start, end=args.end, detector=args.detector, guide=args.guide,
-            checkpoint=args.checkpoint, device=args.device, overwrite=args.overwrite, progress=bar,
-            **_sound_args(args),
-        ),
+        lambda bar: api.run(req.video, req.outdir or ".", detect=req.detect, sound=req.sound,
+                            overwrite=req.overwrite, progress=bar),
     )
     _warn_partial(result.track)
     _warn_slow(result.track)
@@ -270,11 +264,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from syncfoley.engine.atomic import check_writable
-    from syncfoley.engine.errors import RequestError
+    from syncfoley.bridge import api
+    from syncfoley.core.atomic import check_writable
+    from syncfoley.core.errors import RequestError
 
-    from . import api
-
+    req = _given(args, DetectRequest)
     outputs = [Path(o) for o in args.output]
     if not outputs and not args.plot:
         raise RequestError("nothing to write: give -o FILE (.json, .mid, .csv) and/or --plot PNG")
@@ -282,13 +276,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         api.onset_format(o)
     check_writable(outputs + ([Path(args.plot)] if args.plot else []), args.overwrite)
     truth = api.load_onsets(args.truth).times() if args.truth else None
-    track = _with_progress(
-        args,
-        lambda bar: api.detect(
-            args.video, start=args.start, end=args.end, detector=args.detector, guide=args.guide,
-            checkpoint=args.checkpoint, device=args.device, progress=bar,
-        ),
-    )
+    track = _with_progress(args, lambda bar: api.detect(req.video, req.detect, progress=bar))
     _warn_partial(track)
     _warn_slow(track)
     for o in outputs:
@@ -304,31 +292,26 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from syncfoley.engine.atomic import check_writable
+    from syncfoley.bridge import api
+    from syncfoley.core.atomic import check_writable
 
-    from . import api
-
-    check_writable([Path(args.output)], args.overwrite)
-    track = api.load_onsets(args.onsets)
-    request = api.generation_request(track, start=args.start, duration=args.duration, **_sound_args(args))
+    req = _given(args, GenerateRequest)
+    check_writable([Path(req.output)], req.overwrite)
+    track = api.load_onsets(req.onsets)
+    request = api.generation_request(track, start=req.start, duration=req.duration, sound=req.sound,
+                                     device=req.device)
     engine = api.check_request(request)
     if engine == "diffusion":
         _warn_slow_diffusion(request.diffusion.device)
     result = _with_progress(args, lambda bar: api.render(request, progress=bar))
-    api.write_wav(args.output, result.audio, request.sample_rate, overwrite=args.overwrite)
+    api.write_wav(req.output, result.audio, request.sample_rate, overwrite=req.overwrite)
     print(f"{result.engine} engine" + (f" ({result.info['embedding']})" if "embedding" in result.info else ""))
-    print(args.output)
+    print(req.output)
     return 0
 
 
-def _sound_args(args: argparse.Namespace) -> dict[str, Any]:
-    from . import api
-
-    return api.sound_kwargs(vars(args), args.device)
-
-
 def _warn_slow_diffusion(device: str) -> None:
-    from syncfoley.engine.checkpoints import pick_device
+    from syncfoley.engine.models.checkpoints import pick_device
 
     if pick_device(device) == "cpu":
         print(f"{PROG}: note: the diffusion engine is running on the CPU, which is slow: the published model "
@@ -337,7 +320,7 @@ def _warn_slow_diffusion(device: str) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from . import api
+    from syncfoley.bridge import api
 
     out = api.embed(args.output, reference=args.reference, text=args.text, clap=args.clap,
                     diffusion_checkpoint=args.diffusion_checkpoint, device=args.device, overwrite=args.overwrite)
@@ -346,7 +329,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from . import api
+    from syncfoley.bridge import api
 
     track = api.load_onsets(args.onsets)
     scores = api.evaluate(args.audio, track, offset=args.offset, reference=args.reference, tolerance=args.tolerance)
@@ -355,7 +338,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_train_onset(args: argparse.Namespace) -> int:
-    from . import api
+    from syncfoley.bridge import api
 
     config = api.TrainConfig(
         net=args.net, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -377,13 +360,12 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from . import api
-    from .conform import options_from_fields
-    from .conform_outputs import event_plan_row
+    from syncfoley.bridge import api
+    from syncfoley.bridge.conform.outputs import event_plan_row
 
-    options = options_from_fields(vars(args))
-    if args.dry_run:
-        plan = api.conform_plan(args.timeline, args.media_root, options, cache=args.cache)
+    req = _given(args, ConformRequest)
+    if req.dry_run:
+        plan = api.conform_plan(req.timeline, req.media_root, req.options, cache=req.cache)
         for ep in plan.events:
             print(event_plan_row(ep))
         for problem in plan.problems:
@@ -395,8 +377,8 @@ def cmd_conform(args: argparse.Namespace) -> int:
         return 0 if s["skipped"] == 0 and s["unread"] == 0 else 1
     result = _with_progress(
         args,
-        lambda bar: api.conform(args.timeline, args.outdir, args.media_root, options, cache=args.cache,
-                                overwrite=args.overwrite, progress=bar, jobs=args.jobs),
+        lambda bar: api.conform(req.timeline, req.outdir, req.media_root, req.options, cache=req.cache,
+                                overwrite=req.overwrite, progress=bar, jobs=args.jobs),
     )
     for problem in result.problems:
         print(f"{PROG}: skipped: {problem}", file=sys.stderr)
@@ -412,7 +394,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from .daemon import ServeConfig, serve
+    from syncfoley.bridge.daemon.server import ServeConfig, serve
 
     kw: dict[str, Any] = {}
     if args.workdir:
@@ -432,19 +414,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     import os
 
-    from . import osc_client
+    from syncfoley.bridge.daemon import client as osc_client
+    from syncfoley.core.errors import SyncfoleyError
 
     payload = args.json
     token = args.token or os.environ.get("SYNCFOLEY_TOKEN")
     if token:
         try:
             data = json.loads(payload) if payload else {}
-        except ValueError as exc:
-            print(f"{PROG}: error: the request is not JSON ({exc})", file=sys.stderr)
-            return 2
+        except (ValueError, RecursionError) as exc:
+            raise SyncfoleyError(f"the request is not JSON ({exc})", code="bad_json") from None
         if not isinstance(data, dict):
-            print(f"{PROG}: error: the request must be a JSON object", file=sys.stderr)
-            return 2
+            raise SyncfoleyError("the request must be a JSON object", code="bad_json")
         payload = json.dumps({**data, "token": token})
 
     def show(reply: "osc_client.Reply") -> None:
@@ -454,13 +435,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         elif reply.kind == "accepted" and args.wait:
             print(f"accepted {reply.args[0]}", file=sys.stderr, flush=True)
 
-    try:
-        final = osc_client.send(args.address, payload, host=args.host, port=args.port, wait=args.wait,
-                                timeout=args.timeout, on_reply=show)
-    except osc_client.ClientError as err:
-        job = f" (job {err.job_id})" if err.job_id else ""
-        print(f"{PROG}: error: {err.code}: {err}{job}", file=sys.stderr)
-        return 1
+    # An error reply is a ClientError, printed by main with the daemon's code.
+    final = osc_client.send(args.address, payload, host=args.host, port=args.port, wait=args.wait,
+                            timeout=args.timeout, on_reply=show)
     if final.kind in ("done", "status"):
         print(final.args[-1])
     else:
@@ -469,7 +446,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_install_scripts(args: argparse.Namespace) -> int:
-    from .install_scripts import install
+    from syncfoley.bridge.install_scripts import install
 
     for path in install(args.target, args.dest, args.overwrite):
         print(path)
@@ -477,6 +454,20 @@ def cmd_install_scripts(args: argparse.Namespace) -> int:
             "resolve": "in Resolve: Workspace > Scripts > Edit"}.get(args.target)
     if hint:
         print(f"{PROG}: {hint}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from syncfoley.bridge import api
+
+    files = api.demo(args.outdir, rate=args.rate, events=args.events, seed=args.seed, overwrite=args.overwrite)
+    impacts = len(files.cut.truth())
+    print(f"{len(files.cut.events)} events from {len(files.cut.sources)} clips, {impacts} impacts on picture")
+    for path in (files.edl, files.media, files.truth):
+        print(path)
+    out = Path(args.outdir)
+    print(f"{PROG}: try: {PROG} conform {out / 'cut.edl'} --media-root {out / 'media'} -o {out / 'foley'}",
+          file=sys.stderr)
     return 0
 
 
@@ -495,17 +486,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from syncfoley.engine.errors import SyncfoleyError
+    from syncfoley.core.errors import SyncfoleyError
 
+    # Exit status: 0 done, 1 done with problems (a conform that skipped events), 2 a user error
+    # (one line, with its stable code), 130 interrupted; anything else is a bug, with its traceback.
     try:
         return int(args.func(args))
     except SyncfoleyError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error [{exc.code}]: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         # The file system said no (permissions, a full disk): the user's to fix.
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"{PROG}: error [os]: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Mapping, Optional
 
-from syncfoley.engine.atomic import atomic_path, check_writable
-from syncfoley.engine.errors import RequestError, one_of
+from syncfoley.core.atomic import atomic_path, check_writable
+from syncfoley.core.errors import RequestError, one_of
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 TARGETS = {"reaper": ("reaper", "*.lua"), "resolve": ("resolve", "*.py")}
@@ -67,7 +67,7 @@ def install(target: str, dest: Optional[str | Path] = None, overwrite: bool = Fa
         sources.append(SCRIPTS / sub / "index.xml")
     out = [folder / s.name for s in sources]
     check_writable(out, overwrite)  # all or none: no half-updated set of scripts
-    for s, target in zip(sources, out):
-        with atomic_path(target, overwrite=True) as tmp:
+    for s, dest in zip(sources, out):
+        with atomic_path(dest, overwrite=True) as tmp:
             shutil.copyfile(s, tmp)
     return out

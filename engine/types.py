@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .errors import FormatError
+from syncfoley.core.errors import FormatError
 
 ONSETS_SCHEMA = "syncfoley.onsets/1"
 

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent), help="output folder")
     args = parser.parse_args(argv)
 
-    from syncfoley.engine.media import write_video
-    from syncfoley.engine.scenes import demo_scene
+    from syncfoley.engine.demo.scenes import demo_scene
+    from syncfoley.engine.media.video import write_video
 
     scene = demo_scene()
     out = Path(args.out)

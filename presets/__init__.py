@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from syncfoley.engine.errors import PresetError, one_of
+from syncfoley.core.errors import PresetError, one_of
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "materials"
 
@@ -198,7 +198,7 @@ def _load_file(p: Path) -> MaterialPreset:
 
 def search_path() -> list[Path]:
     """Folders searched for presets, highest priority first."""
-    dirs = []
+    dirs: list[Path] = []
     env = os.environ.get("SYNCFOLEY_PRESETS")
     if env:
         dirs.extend(Path(d) for d in env.split(os.pathsep) if d)

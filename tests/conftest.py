@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import pytest
 
-from syncfoley.engine.scenes import Scene, catalogue
+from syncfoley.engine.demo.scenes import Scene, catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hits.mp4"
@@ -26,7 +26,7 @@ def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def scene_clip(clip_dir: Path) -> Callable[[str], tuple[Path, Scene]]:
     """Render a named scene to H.264 once per session; returns (path, scene)."""
-    from syncfoley.engine.media import write_video
+    from syncfoley.engine.media.video import write_video
 
     made: dict[str, Path] = {}
 
@@ -90,7 +90,7 @@ def production_sound(
     from scipy.signal import lfilter
 
     from syncfoley import presets
-    from syncfoley.engine.synth import render_onsets
+    from syncfoley.engine.generate.synth import render_onsets
     from syncfoley.engine.types import Onset
 
     rng = np.random.default_rng(seed)

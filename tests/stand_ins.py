@@ -16,7 +16,7 @@ SIZE = (48, 32)  # width, height: tiny, the detector only needs something to see
 
 def media_name(ev: object) -> str:
     """The file name the media lookup finds first for an event: SOURCE FILE, else clip name, else reel."""
-    name = getattr(ev, "source_file", None) or getattr(ev, "clip_name", None) or getattr(ev, "reel")
+    name = getattr(ev, "source_file", None) or getattr(ev, "clip_name", None) or ev.reel
     base = Path(name.replace("\\", "/")).name
     return Path(base).stem if Path(base).suffix else base
 
@@ -36,7 +36,7 @@ def frames(count: int, fps: float) -> Iterator[np.ndarray]:
 def make(cut: Cut, folder: Path, margin: float = 1.0) -> dict[str, Path]:
     """Write one MOV per source of ``cut`` into ``folder``: start timecode ``margin`` s before the
     first frame any event uses, long enough for the last one plus ``margin``."""
-    from syncfoley.engine.media import write_video
+    from syncfoley.engine.media.video import write_video
 
     spans: dict[str, list[int]] = {}
     for ev in cut.events:

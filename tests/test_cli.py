@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import EXAMPLE, run_cli
 
 
@@ -31,7 +31,7 @@ def test_run_writes_the_four_outputs(run_output: Path) -> None:
 
 
 def test_foley_wav_is_48k_24bit_and_as_long_as_the_video(run_output: Path) -> None:
-    from syncfoley.engine.media import probe
+    from syncfoley.engine.media.video import probe
 
     info = sf.info(str(run_output / "hits.foley.wav"))
     assert info.samplerate == 48000
@@ -96,7 +96,7 @@ def _error(proc: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("syncfoley: error: ")
+    assert re.match(r"syncfoley: error \[[a-z_]+\]: \S", lines[0]), lines[0]
     return lines[0]
 
 
@@ -235,3 +235,43 @@ def test_output_folder_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("")
     line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path / "out")))
     assert "is a file" in line
+
+
+def test_bad_fields_are_one_line_with_their_code_and_nothing_written(tmp_path: Path) -> None:
+    for args, code, words in [
+        (["--seed", str(2**70)], "bad_request", ("seed", "0..4294967295")),
+        (["--channels", "6"], "bad_request", ("channels", "1 or 2")),
+        (["--engine", "magic"], "bad_request", ("'magic'", "'diffusion'")),
+        (["--steps", "0"], "bad_request", ("steps", "1..1000")),
+        (["--detector", "ears"], "bad_request", ("'ears'", "'motion'")),
+        (["--start", "inf"], "bad_request", ("start", "finite")),
+        (["--preset", "rubber-duck"], "preset", ("'rubber-duck'",)),
+    ]:
+        line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path / "out"), *args))
+        assert line.startswith(f"syncfoley: error [{code}]: "), (args, line)
+        for w in words:
+            assert w in line, (args, w, line)
+    assert not any(tmp_path.iterdir())
+
+
+def test_demo_writes_a_cut_that_conform_scores(tmp_path: Path) -> None:
+    demo = tmp_path / "try"
+    proc = run_cli("demo", str(demo), "--events", "4", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in demo.iterdir()) == ["cut.edl", "media", "truth.onsets.json"]
+    assert "syncfoley conform" in proc.stderr
+    edl_bytes = (demo / "cut.edl").read_bytes()
+    # A second demo into the same folder replaces nothing without --overwrite, and says so.
+    line = _error(run_cli("demo", str(demo), "--events", "4"))
+    assert line.startswith("syncfoley: error [exists]: ") and "--overwrite" in line
+    assert (demo / "cut.edl").read_bytes() == edl_bytes
+    line = _error(run_cli("demo", str(tmp_path / "other"), "--rate", "26"))
+    assert "'26'" in line and "'29.97'" in line and not (tmp_path / "other").exists()
+    proc = run_cli("conform", str(demo / "cut.edl"), "--media-root", str(demo / "media"), "-o", str(demo / "foley"),
+                   "--cache", str(tmp_path / "cache"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("eval", str(demo / "foley" / "foley_stem.wav"), "--onsets", str(demo / "truth.onsets.json"),
+                   "--offset", "0")
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)
+    assert scores["requested"] >= 8 and scores["onset_accuracy"] >= 0.9, scores

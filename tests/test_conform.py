@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import stand_ins
 from conftest import run_cli
+
 from syncfoley.adapters import bwf, edl, timeline
-from syncfoley.bridge import api, demo_cut
-from syncfoley.bridge.conform import ConformOptions
-from syncfoley.engine.errors import SyncfoleyError, TimelineError
+from syncfoley.bridge import api
+from syncfoley.bridge import demo as demo_cut
+from syncfoley.bridge.conform.options import ConformOptions
+from syncfoley.core.errors import SyncfoleyError, TimelineError
 
 DATA = Path(__file__).resolve().parent / "data" / "edl"
 
@@ -147,7 +148,7 @@ def test_edl_otio_and_stem_read_back_exactly(demo: dict, rate: str) -> None:
     assert [(origin + c.range_in_parent().start_time.to_frames(),
              origin + c.range_in_parent().end_time_exclusive().to_frames()) for c in clips] == want
     # Timecode-absolute: each clip's source range is its record range, inside its WAV's available range.
-    for c, (a, b) in zip(clips, want):
+    for c, (a, _) in zip(clips, want):
         assert c.source_range.start_time.to_frames() == a
         assert c.media_reference.available_range.contains(c.source_range)
         assert Path(c.media_reference.target_url).is_file()
@@ -243,7 +244,7 @@ def test_bad_input_is_reported_and_the_rest_conformed(demo: dict, tmp_path: Path
 
     proc = run_cli("conform", str(tmp_path / "bad.edl"), "--media-root", str(media), "-o", str(tmp_path / "o2"),
                    "--rate", "31")
-    assert proc.returncode == 2 and "unknown frame rate '31'" in proc.stderr and "29.97" in proc.stderr
+    assert proc.returncode == 2 and "unknown rate '31'" in proc.stderr and "29.97" in proc.stderr
     assert not (tmp_path / "o2").exists()
 
     # Outputs are never replaced unless asked.
@@ -289,7 +290,7 @@ def test_speed_change_and_freeze_frame_map_source_hits_to_record_time(demo: dict
 def test_dissolves_cross_fade_at_equal_power_and_become_transitions(tmp_path: Path) -> None:
     import opentimelineio as otio
 
-    from syncfoley.bridge.conform_outputs import _gain
+    from syncfoley.bridge.conform.outputs import _gain
 
     g_out = _gain(1000, (0, 600), (0, 200), 48000)
     g_in = _gain(1000, (400, 1000), (200, 0), 48000)
@@ -316,8 +317,8 @@ def test_dissolves_cross_fade_at_equal_power_and_become_transitions(tmp_path: Pa
 
 
 def test_media_is_found_by_timecode_among_files_with_the_same_name(tmp_path: Path) -> None:
-    from syncfoley.bridge.media_lookup import MediaIndex
-    from syncfoley.engine.media import write_video
+    from syncfoley.bridge.conform.media_lookup import MediaIndex
+    from syncfoley.engine.media.video import write_video
 
     for sub, tc in (("day1", "10:00:00:00"), ("day2", "19:11:54:10")):
         (tmp_path / sub).mkdir()
@@ -391,8 +392,10 @@ def test_fcp_xml_reads_as_the_same_cut(demo: dict, tmp_path: Path) -> None:
 
 
 def test_a_cache_entry_lost_after_planning_is_computed_again(tmp_path: Path) -> None:
-    from syncfoley.bridge.conform import ConformCache, execute, plan
-    from syncfoley.bridge.conform_outputs import write
+    from syncfoley.bridge.conform.cache import ConformCache
+    from syncfoley.bridge.conform.outputs import write
+    from syncfoley.bridge.conform.plan import plan
+    from syncfoley.bridge.conform.render import execute
 
     stand_ins.make(timeline.read(DATA / "25fps.edl"), tmp_path / "media")
     options = ConformOptions(handles=6)

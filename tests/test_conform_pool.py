@@ -12,13 +12,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from syncfoley.adapters import wav
-from syncfoley.bridge import api, demo_cut
-from syncfoley.bridge.conform import ConformCache, ConformOptions, EventRender, plan
-from syncfoley.bridge.conform_pool import pool_executor, resolve_jobs
-from syncfoley.engine.errors import Cancelled, MediaError, RequestError
+from syncfoley.bridge import api
+from syncfoley.bridge import demo as demo_cut
+from syncfoley.bridge.conform.cache import ConformCache
+from syncfoley.bridge.conform.jobs import EventRender
+from syncfoley.bridge.conform.options import ConformOptions
+from syncfoley.bridge.conform.plan import plan
+from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
+from syncfoley.core.errors import Cancelled, MediaError, RequestError
 
 
 @pytest.fixture(scope="module")

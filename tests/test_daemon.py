@@ -17,14 +17,13 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncfoley.bridge import api
-from syncfoley.bridge import osc_protocol as P
+from syncfoley.bridge.daemon import protocol as P
 from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
-
-from conftest import EXAMPLE, run_cli
 
 OSCSEND = shutil.which("oscsend")
 OSCDUMP = shutil.which("oscdump")
@@ -241,6 +240,7 @@ def test_every_address_from_liblo(daemon: Daemon, tmp_path: Path) -> None:
 
 def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp_path: Path) -> None:
     import stand_ins
+
     from syncfoley.adapters import timeline
 
     src = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
@@ -279,9 +279,9 @@ def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp
 
 def test_conform_reads_no_media_outside_the_daemons_roots(tmp_path: Path) -> None:
     import opentimelineio as otio
-
     import stand_ins
-    from syncfoley.engine.media import write_video
+
+    from syncfoley.engine.media.video import write_video
 
     inside, outside = tmp_path / "inside", tmp_path / "outside"
     inside.mkdir()
@@ -355,6 +355,43 @@ def test_bad_requests_get_stable_error_codes(daemon: Daemon, client: Client, tmp
     assert counts == {"error": 1}, "refused requests leave no job behind"
 
 
+def test_hostile_fields_are_refused_by_name_not_as_internal(daemon: Daemon, client: Client, tmp_path: Path) -> None:
+    """Input that used to reach the file system or float() and come back ``internal``: each one is now
+    ``bad_request`` (or ``bad_json``) naming the field, and no job is made of it."""
+    video = str(EXAMPLE)
+    deep = "[" * 7000 + "]" * 7000  # fits one datagram, far deeper than any parser's stack
+    cases: list[tuple[str, str, str, str]] = [
+        # (address, JSON text, code, field the message must name)
+        ("detect", json.dumps({"video": video[:-4] + "\0.mp4"}), P.BAD_REQUEST, "video"),
+        ("detect", json.dumps({"video": video, "guide": "/tmp/a\ud800.wav"}), P.BAD_REQUEST, "guide"),
+        ("detect", json.dumps({"video": "/tmp/" + "x" * 300 + ".mp4"}), P.BAD_REQUEST, "video"),
+        ("detect", json.dumps({"video": "/tmp" + "/abc" * 1100 + ".mp4"}), P.BAD_REQUEST, "video"),
+        ("detect", '{"video": ' + json.dumps(video) + ', "start": ' + "9" * 400 + "}", P.BAD_REQUEST, "start"),
+        ("run", '{"video": ' + json.dumps(video) + ', "steps": ' + "9" * 400 + "}", P.BAD_REQUEST, "steps"),
+        ("run", json.dumps({"video": video, "seed": 2**70}), P.BAD_REQUEST, "seed"),
+        ("run", json.dumps({"video": video, "seed": -1}), P.BAD_REQUEST, "seed"),
+        ("run", json.dumps({"video": video, "preset": {"nested": [[[1]]]}}), P.BAD_REQUEST, "preset"),
+        ("run", json.dumps({"video": video, "channels": 6}), P.BAD_REQUEST, "channels"),
+        ("run", json.dumps({"video": video, "engine": "magic"}), P.BAD_REQUEST, "engine"),
+        ("conform", json.dumps({"timeline": video, "media_root": ["/tmp", 3]}), P.BAD_REQUEST, "media_root"),
+        ("conform", json.dumps({"timeline": video, "handles": 10**9}), P.BAD_REQUEST, "handles"),
+        ("conform", json.dumps({"timeline": video, "jobs": 2}), P.BAD_REQUEST, "jobs"),
+        ("generate", json.dumps({"onsets": "/x.json", "guidance": float("inf")}).replace("Infinity", "1e999"),
+         P.BAD_REQUEST, "guidance"),
+        ("run", '{"video": ' + json.dumps(video) + ', "preset": ' + deep + "}", P.BAD_JSON, "JSON"),
+    ]
+    for name, text, code, field in cases:
+        reply = client.ask(P.PREFIX + name, text)
+        assert reply.address == "/syncfoley/error", (name, text[:80], reply)
+        assert reply.args[0] == code, (text[:80], reply.args)
+        assert field in reply.args[1], (field, reply.args[1][:200])
+        assert len(reply.args[1]) < 1000, "a huge value is cut short in the message"
+    assert daemon.alive()
+    assert client.ask("/syncfoley/ping").address == "/syncfoley/pong"
+    counts = json.loads(client.ask("/syncfoley/status").args[0])["jobs"]
+    assert counts == {}, "no refused request became a job"
+
+
 def test_bundles_with_future_timetags_do_not_stall(daemon: Daemon, client: Client) -> None:
     from pythonosc.osc_bundle_builder import OscBundleBuilder
     from pythonosc.osc_message_builder import OscMessageBuilder
@@ -371,9 +408,9 @@ def _slow_generation(tmp_path: Path) -> tuple[Path, Path]:
     """A diffusion job that takes tens of seconds on a CPU (tiny model, several windows)."""
     import torch
 
-    from syncfoley.engine import diffusion as dif
-    from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion
-    from syncfoley.engine.embedding import save_embedding
+    from syncfoley.engine.generate import diffusion as dif
+    from syncfoley.engine.generate.clap import save_embedding
+    from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion
 
     torch.manual_seed(0)
     ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), tmp_path / "tiny.ckpt")
@@ -585,7 +622,7 @@ def test_send_client_waits_and_exits_with_the_result(daemon: Daemon, tmp_path: P
     assert Path(result["foley_wav"]).is_file()
     assert "progress" in res.stderr and "accepted" in res.stderr
     res = run_cli("send", "detect", json.dumps({"video": "/nowhere.mp4"}), "--port", str(daemon.port), "--wait")
-    assert res.returncode == 1 and "media" in res.stderr
+    assert res.returncode == 2 and "syncfoley: error [media]: no such file" in res.stderr
     res = run_cli("send", "ping", "--port", str(daemon.port))
     assert res.returncode == 0 and res.stdout.startswith("pong")
 

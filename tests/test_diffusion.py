@@ -10,21 +10,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 import torch  # noqa: E402  (the 'neural' extra: a missing torch must fail here, not skip)
+from conftest import run_cli  # noqa: E402
 
 from syncfoley.bridge import api  # noqa: E402
-from syncfoley.engine import diffusion as dif  # noqa: E402
-from syncfoley.engine.diffusion_net import CONFIGS, SyncFusionDiffusion  # noqa: E402
-from syncfoley.engine.diffusion_sampler import sample  # noqa: E402
-from syncfoley.engine.embedding import save_embedding  # noqa: E402
-from syncfoley.engine.errors import (  # noqa: E402
-    CheckpointError, DependencyError, MediaError, OutputExistsError, RequestError,
+from syncfoley.core.errors import (  # noqa: E402
+    CheckpointError,
+    DependencyError,
+    MediaError,
+    OutputExistsError,
+    RequestError,
 )
+from syncfoley.engine.generate import diffusion as dif  # noqa: E402
+from syncfoley.engine.generate.clap import save_embedding  # noqa: E402
+from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion  # noqa: E402
+from syncfoley.engine.generate.diffusion_sampler import sample  # noqa: E402
+from syncfoley.engine.generate.diffusion_windows import stitch  # noqa: E402
 from syncfoley.engine.types import Onset, OnsetTrack, Region, TimeRange  # noqa: E402
-from syncfoley.engine.windows import stitch  # noqa: E402
-
-from conftest import run_cli  # noqa: E402
 
 # A copy of shared/syncfusion/diffusion_checkpoint_keys.json: model.* and onsets_encoder.* of the release.
 RELEASED = json.loads((Path(__file__).resolve().parent / "data" / "diffusion_checkpoint_keys.json").read_text())
@@ -144,7 +146,7 @@ def test_full_size_checkpoint_loads_strictly_and_renders_the_right_length(tmp_pa
     out = dif.render(loaded, [1000, 30000], 50000, np.ones(512, np.float32) / 512 ** 0.5,
                      dif.DiffusionOptions(steps=1, guidance=1.0, batch=1))
     assert out.audio.shape == (50000,) and np.all(np.isfinite(out.audio))
-    dif._CACHE.clear()
+    dif._WARM.clear()
 
 
 @pytest.mark.parametrize("change", ["drop", "reshape", "extra"])
@@ -455,15 +457,15 @@ def test_run_checks_the_sound_before_detecting(tmp_path: Path, monkeypatch: pyte
 
 def test_conform_with_the_diffusion_engine(tiny_ckpt: Path, emb_file: Path, tmp_path: Path) -> None:
     import opentimelineio as otio
-
     import stand_ins
+
     from syncfoley.adapters import timeline
-    from syncfoley.bridge.conform import ConformOptions
+    from syncfoley.bridge.conform.options import ConformOptions
 
     edl = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
     stand_ins.make(timeline.read(edl), tmp_path / "media")
-    options = ConformOptions.with_sound({"engine": "diffusion", "diffusion_checkpoint": str(tiny_ckpt),
-                                         "embedding": str(emb_file), "steps": 1}, handles=6)
+    options = ConformOptions.from_dict({"engine": "diffusion", "diffusion_checkpoint": str(tiny_ckpt),
+                                        "embedding": str(emb_file), "steps": 1, "handles": 6})
     result = api.conform(edl, tmp_path / "out", [tmp_path / "media"], options, cache=tmp_path / "cache")
     assert (result.computed, result.skipped) == (4, 0)
     tl = otio.adapters.read_from_file(str(result.timeline))
@@ -473,7 +475,7 @@ def test_conform_with_the_diffusion_engine(tiny_ckpt: Path, emb_file: Path, tmp_
     other = tmp_path / "other.ckpt"
     torch.manual_seed(1)
     dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), other)
-    options2 = ConformOptions.with_sound({**dict(options.sound), "diffusion_checkpoint": str(other)}, handles=6)
+    options2 = options.replace(diffusion_checkpoint=str(other))
     plan = api.conform_plan(edl, [tmp_path / "media"], options2, cache=tmp_path / "cache")
     assert plan.summary()["compute"] == 4
     assert api.conform_plan(edl, [tmp_path / "media"], options, cache=tmp_path / "cache").summary()["reuse"] == 4

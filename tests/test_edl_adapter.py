@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncfoley.adapters import edl
-from syncfoley.engine.errors import TimelineError
+from syncfoley.core.errors import TimelineError
 
 DATA = Path(__file__).resolve().parent / "data" / "edl"
 

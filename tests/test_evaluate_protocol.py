@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncfoley.engine.evaluate import EVAL_SR, score_onsets
+from syncfoley.engine.evaluate.protocol import EVAL_SR, score_onsets
 
 
 def clicks(times, length=4.0, sr=EVAL_SR, amps=None):

@@ -10,9 +10,9 @@ import soundfile as sf
 
 from syncfoley import presets
 from syncfoley.bridge import api
-from syncfoley.engine.errors import MediaError, PresetError
-from syncfoley.engine.synth import render_hit
-from syncfoley.engine.evaluate import score_onsets
+from syncfoley.core.errors import MediaError, PresetError
+from syncfoley.engine.evaluate.protocol import score_onsets
+from syncfoley.engine.generate.synth import render_hit
 from syncfoley.engine.types import Envelope, Onset, OnsetTrack, Region, TimeRange
 
 GREATEST_HITS = ("wood", "metal", "glass", "plastic", "ceramic", "stone", "cloth", "paper", "gravel", "leaves")
@@ -135,7 +135,7 @@ def test_reference_recording_becomes_one_shots(tmp_path: Path) -> None:
     sr = 44100
     t = np.arange(int(0.25 * sr)) / sr
     ref = np.zeros(int(2.0 * sr))
-    for k, (when, f) in enumerate([(0.2, 400.0), (0.8, 900.0), (1.4, 2000.0)]):
+    for when, f in [(0.2, 400.0), (0.8, 900.0), (1.4, 2000.0)]:
         i = int(when * sr)
         ref[i: i + len(t)] += np.sin(2 * np.pi * f * t) * np.exp(-t * 25)
     sf.write(str(tmp_path / "ref.wav"), ref * 0.5, sr, subtype="PCM_16")

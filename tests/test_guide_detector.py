@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import EXAMPLE, f1_score, production_sound
 
 from syncfoley.bridge import api
-from syncfoley.engine.errors import MediaError
-from syncfoley.engine.media import write_video
-from syncfoley.engine.scenes import demo_scene
-
-from conftest import EXAMPLE, f1_score, production_sound
+from syncfoley.core.errors import MediaError
+from syncfoley.engine.demo.scenes import demo_scene
+from syncfoley.engine.media.video import write_video
 
 
 @pytest.fixture(scope="module")

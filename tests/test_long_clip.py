@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from syncfoley.engine.media import probe, write_video
-from syncfoley.engine.scenes import reel_scene
-
 from conftest import f1_score
+
+from syncfoley.engine.demo.scenes import reel_scene
+from syncfoley.engine.media.video import probe, write_video
 
 MINUTES = 10
 # Peak memory of this process alone: VmHWM starts afresh at exec, whereas ru_maxrss

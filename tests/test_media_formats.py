@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import f1_score
 
 from syncfoley.bridge import api
-from syncfoley.engine.media import CODECS, probe, write_video
-from syncfoley.engine.scenes import catalogue
-
-from conftest import f1_score
+from syncfoley.engine.demo.scenes import catalogue
+from syncfoley.engine.media.video import CODECS, probe, write_video
 
 CONTAINERS = {"h264": ".mp4", "hevc": ".mp4", "prores": ".mov", "dnxhd": ".mov", "vp9": ".webm", "mjpeg": ".avi"}
 RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50),
@@ -99,7 +98,7 @@ def test_variable_frame_rate_and_a_late_start(tmp_path: Path) -> None:
 def test_rotated_phone_footage_is_analysed_upright(tmp_path: Path, rotation: int) -> None:
     """Phones store frames sideways and tag the stream: a ball that falls down the
     screen must still be a ball that falls, or its bounce reads as a sideways stop."""
-    from syncfoley.engine.media import TimeRange, iter_frames
+    from syncfoley.engine.media.video import TimeRange, iter_frames
 
     scene = dataclasses.replace(catalogue()["bouncing"], duration=3.0)
     frames = list(scene.frames())
@@ -118,7 +117,7 @@ def test_rotated_phone_footage_is_analysed_upright(tmp_path: Path, rotation: int
 
 
 def test_prefetch_passes_items_errors_and_early_stops() -> None:
-    from syncfoley.engine.media import prefetch
+    from syncfoley.engine.media.video import prefetch
 
     assert list(prefetch(iter(range(50)), depth=4)) == list(range(50))
 

@@ -8,7 +8,7 @@ import mido
 import pytest
 
 from syncfoley.adapters import midi
-from syncfoley.engine.errors import FormatError
+from syncfoley.core.errors import FormatError
 from syncfoley.engine.types import Onset, OnsetTrack
 
 TICK = midi.TEMPO / 1_000_000 / midi.TICKS_PER_BEAT  # seconds per tick

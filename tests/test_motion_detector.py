@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE, EXAMPLE_TRUTH, f1_score
 
 from syncfoley.bridge import api
-
-from conftest import EXAMPLE, EXAMPLE_TRUTH, f1_score
 
 
 @pytest.mark.parametrize("name", ["struck", "bouncing", "mixed", "bouncing_60", "bouncing_24"])

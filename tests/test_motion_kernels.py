@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncfoley.engine.kernels import coarse_search, half_padded, lost_motion, refine, robust_affine, subpixel_best
+from syncfoley.engine.detect.motion_kernels import (
+    coarse_search,
+    half_padded,
+    lost_motion,
+    refine,
+    robust_affine,
+    subpixel_best,
+)
 
 
 def _sad(prev: np.ndarray, cur: np.ndarray, y0: int, x0: int, b: int, dy: int, dx: int) -> float:

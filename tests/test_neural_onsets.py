@@ -9,21 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import torch  # noqa: E402  (the 'neural' extra; a missing torch must fail here, not skip)
+from conftest import EXAMPLE, run_cli  # noqa: E402
 
 from syncfoley.bridge import api  # noqa: E402
-from syncfoley.engine import onset_checkpoint  # noqa: E402
-from syncfoley.engine.errors import CheckpointError, FormatError, MediaError  # noqa: E402
-from syncfoley.engine.media import write_video  # noqa: E402
-from syncfoley.engine.neural_onsets import Stitcher, resample_frames  # noqa: E402
-from syncfoley.engine.onset_checkpoint import load_onset_model, save_onset_checkpoint  # noqa: E402
-from syncfoley.engine.onset_net import CONFIGS, OnsetModule, VideoOnsetNet  # noqa: E402
-from syncfoley.engine.onset_training import TrainConfig, find_examples, read_times  # noqa: E402
-from syncfoley.engine.scenes import demo_scene  # noqa: E402
+from syncfoley.core.errors import CheckpointError, FormatError, MediaError  # noqa: E402
+from syncfoley.engine.demo.scenes import demo_scene  # noqa: E402
+from syncfoley.engine.detect import onset_checkpoint  # noqa: E402
+from syncfoley.engine.detect.neural import Stitcher, resample_frames  # noqa: E402
+from syncfoley.engine.detect.onset_checkpoint import load_onset_model, save_onset_checkpoint  # noqa: E402
+from syncfoley.engine.detect.onset_net import CONFIGS, OnsetModule, VideoOnsetNet  # noqa: E402
+from syncfoley.engine.detect.onset_training import TrainConfig, find_examples, read_times  # noqa: E402
+from syncfoley.engine.media.video import write_video  # noqa: E402
 from syncfoley.engine.types import TimeRange  # noqa: E402
-
-from conftest import EXAMPLE, run_cli  # noqa: E402
 
 # A copy of shared/syncfusion/onset_checkpoint_keys.json: the released checkpoint's keys and shapes.
 KEYS = Path(__file__).resolve().parent / "data" / "onset_checkpoint_keys.json"
@@ -78,7 +76,8 @@ def test_strict_load_of_a_released_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"drop": "model.net.model.layer3.0.conv1.0.3.weight"}, "'model.net.model.layer3.0.conv1.0.3.weight' (shape [256, 460, 3, 1, 1]) is missing"),
+        ({"drop": "model.net.model.layer3.0.conv1.0.3.weight"},
+         "'model.net.model.layer3.0.conv1.0.3.weight' (shape [256, 460, 3, 1, 1]) is missing"),
         ({"reshape": "model.fc.0.weight"}, "'model.fc.0.weight' has shape [129, 513], the network needs [128, 512]"),
         ({"extra": "model.fc.3.weight"}, "unexpected key 'model.fc.3.weight'"),
     ],

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from syncfoley.adapters import markers_csv, onsets_json
-from syncfoley.engine.atomic import atomic_path
 from syncfoley.bridge import api
-from syncfoley.engine.errors import FormatError, OutputExistsError, RequestError
+from syncfoley.core.atomic import atomic_path
+from syncfoley.core.errors import FormatError, OutputExistsError, RequestError
 from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLE, EXAMPLE_TRUTH, run_cli
 
 
@@ -30,7 +29,7 @@ def test_plot_needs_a_known_format_and_something_to_write(tmp_path: Path) -> Non
 def test_plot_of_a_file_track_is_refused(tmp_path: Path) -> None:
     from syncfoley.adapters import plot
     from syncfoley.bridge import api
-    from syncfoley.engine.errors import RequestError
+    from syncfoley.core.errors import RequestError
 
     with pytest.raises(RequestError, match="no detector curve"):
         plot.write(api.load_onsets(EXAMPLE_TRUTH), tmp_path / "x.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncfoley import presets
-from syncfoley.engine.errors import PresetError
+from syncfoley.core.errors import PresetError
 
 
 def test_every_builtin_preset_validates() -> None:

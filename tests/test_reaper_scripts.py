@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_daemon import Daemon
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,9 +122,8 @@ def test_generate_places_the_wav_under_the_edited_notes(daemon: Any, tmp_path: P
     audio = [i for t in result["tracks"] for i in t["items"] if i["kind"] == "audio"]
     assert len(audio) == 1 and audio[0]["position"] == 4.0 and audio[0]["length"] == pytest.approx(2.0, abs=1e-3)
     # The hits are where the notes are: the WAV's loudest moments line up with them.
-    import soundfile as sf
-
     import numpy as np
+    import soundfile as sf
 
     y, sr = sf.read(wav)
     env = np.abs(y if y.ndim == 1 else y.mean(axis=1))

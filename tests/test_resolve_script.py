@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import fake_uimanager as fui
+import pytest
 from fake_resolve import Resolve, Timeline, VideoEvent
 from test_daemon import Client, Daemon
-from syncfoley.bridge import demo_cut
+
+from syncfoley.bridge import demo as demo_cut
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "bridge" / "scripts" / "resolve"
 SCRIPT = SCRIPTS / "syncfoley_foley_for_timeline.py"

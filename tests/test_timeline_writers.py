@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from syncfoley.adapters import bwf, edl
+from syncfoley.core.errors import OutputExistsError
 
 RATES = [("23.976", False), ("25", False), ("29.97", True), ("29.97", False)]
 
@@ -31,7 +32,7 @@ def test_bwf_time_reference_reads_back_exactly(tmp_path: Path, rate: str, drop: 
     assert info.bext.description == "Foley stem" and info.fmt.bits_per_sample == 24
     data, sr = sf.read(str(path))
     assert sr == 48000 and data.shape == (48000, 2) and np.allclose(data[:, 0], audio, atol=1e-6)
-    with pytest.raises(Exception):
+    with pytest.raises(OutputExistsError):
         bwf.write(path, audio, 48000, ref)  # existing files are kept unless asked
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncfoley.engine.windows import GUARD, plan_windows, stitch, window_weight
+from syncfoley.engine.generate.diffusion_windows import GUARD, plan_windows, stitch, window_weight
 
 SR = 48000
 W = 2**18

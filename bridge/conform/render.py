@@ -1,0 +1,151 @@
+"""An event's work (detect in its source window, render its clip) and the executor seam that runs it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from syncfoley.adapters.timeline import Problem
+from syncfoley.bridge.conform.cache import ConformCache
+from syncfoley.bridge.conform.jobs import EventJob, EventRender
+from syncfoley.bridge.conform.plan import ConformPlan, EventPlan
+from syncfoley.core.errors import Cancelled, SyncfoleyError
+from syncfoley.core.progress import Progress
+from syncfoley.engine.detect.options import DetectOptions
+from syncfoley.engine.types import Curve, Envelope, Onset, OnsetTrack, Region, TimeRange
+
+
+def render_event(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> EventRender:
+    """One event's work, a pure function of its job: detect onsets in the source window, map them
+    to clip time, render the clip's Foley."""
+    from syncfoley.engine.detect.onsets import detect_file
+    from syncfoley.engine.generate.render import GenerationRequest, render
+
+    started = time.perf_counter()
+    clip_onsets: list[Onset] = []
+    regions: list[Region] = []
+    envelope = None
+    detector = "freeze frame"
+    found = 0
+    curve = None
+    if job.detect is not None and job.detect[1] - job.detect[0] > 0:
+        track = detect_file(job.media, DetectOptions(start=job.detect[0], end=job.detect[1], detector=job.detector,
+                                                     checkpoint=job.checkpoint, device=job.device))
+        detector = track.detector
+        found = len(track.onsets)
+
+        def clip_time(t: float) -> float:
+            return (t - job.t0) / job.speed
+
+        for o in track.onsets:
+            tau = clip_time(o.time)
+            if 0 <= tau < job.length:
+                clip_onsets.append(dataclasses.replace(o, time=tau))
+        for r in track.regions:
+            a, b = sorted((clip_time(r.start), clip_time(r.end)))
+            a, b = max(a, 0.0), min(b, job.length)
+            if b > a:
+                regions.append(Region(a, b, r.strength))
+        if track.envelope is not None and job.speed > 0 and track.envelope.values:
+            env = track.envelope
+            envelope = Envelope(env.rate * job.speed, env.values, clip_time(env.start))
+        if track.curve is not None:
+            curve = _curve_in_clip_time(track.curve, clip_time, job.length)
+    clip_track = OnsetTrack(source=job.media, duration=job.length, fps=job.fps, detector=detector,
+                            onsets=tuple(clip_onsets), range=TimeRange(0.0, job.length), regions=tuple(regions),
+                            envelope=envelope)
+    request = GenerationRequest.of(clip_track, 0.0, job.length, job.sound, sample_rate=job.sample_rate,
+                                   device=job.device)
+    rendered = render(request, cancel=cancel)
+    return EventRender([(o.time, o.strength) for o in clip_track.onsets],
+                       [(r.start, r.end, r.strength) for r in regions], rendered.audio, detector, rendered.engine,
+                       found, curve, time.perf_counter() - started)
+
+
+def render_outcome(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> EventRender | SyncfoleyError:
+    """:func:`render_event`, with a user-facing error as the event's outcome instead of raised: one
+    bad event (unreadable media) must not stop the others. A cancel still raises."""
+    try:
+        return render_event(job, cancel)
+    except Cancelled:
+        raise
+    except SyncfoleyError as exc:
+        return exc
+
+
+def _curve_in_clip_time(c: Curve, clip_time: Callable[[float], float], length: float
+                        ) -> tuple[list[float], list[float], str, float]:
+    pts = sorted((clip_time(t), v) for t, v in zip(c.times, c.values))
+    pts = [(t, v) for t, v in pts if 0 <= t <= length]
+    step = max(1, len(pts) // 400)  # a report's sparkline, not the detector's full curve
+    pts = pts[::step]
+    return [round(t, 4) for t, _ in pts], [round(float(v), 5) for _, v in pts], c.label, float(c.threshold)
+
+
+Executor = Callable[[Sequence[EventJob], Callable[[int, EventJob, Any], None]], None]
+
+
+def serial_executor(cancel: Optional[Callable[[], bool]] = None) -> Executor:
+    """Run jobs one after another in this process (models stay loaded between events).
+
+    The seam for other schedulers (a process pool, a cluster): call ``done(i, job,
+    result_or_error)`` once per job, in any order.
+    """
+
+    def run(jobs: Sequence[EventJob], done: Callable[[int, EventJob, Any], None]) -> None:
+        for i, job in enumerate(jobs):
+            if cancel is not None and cancel():
+                raise Cancelled("conform cancelled")
+            done(i, job, render_outcome(job, cancel))
+
+    return run
+
+
+def execute(
+    p: ConformPlan,
+    cache: ConformCache,
+    progress: Optional[Progress] = None,
+    cancel: Optional[Callable[[], bool]] = None,
+    executor: Optional[Executor] = None,
+) -> dict[str, EventRender]:
+    """Compute what the plan says to compute (into the cache), read back what it reuses.
+
+    Returns the renders by job key; an event whose work failed gets a problem and no render.
+    """
+    results: dict[str, EventRender] = {}
+    # Events showing the same source window with the same options share one job.
+    by_key: dict[str, list[EventPlan]] = {}
+    for ep in p.to_compute:
+        if ep.job is not None:
+            by_key.setdefault(ep.job.key, []).append(ep)
+    jobs = [eps[0].job for eps in by_key.values() if eps[0].job is not None]
+    total = max(1, len(jobs))
+    finished = [0]
+
+    def done(i: int, job: EventJob, result: Any) -> None:
+        finished[0] += 1
+        numbers = ", ".join(str(ep.event.number) for ep in by_key.get(job.key, []))
+        if isinstance(result, SyncfoleyError):
+            for ep in by_key.get(job.key, []):
+                p.problems.append(Problem(f"event {ep.event.number} ({ep.event.where})", str(result),
+                                          ep.event.number))
+            state = f"failed: {result}"
+        else:
+            results[job.key] = result
+            cache.put(job.key, result)
+            state = f"{len(result.onsets)} onsets"
+        if progress is not None:
+            progress(finished[0] / total, f"event {numbers}: {state} ({finished[0]}/{len(jobs)})")
+
+    (executor or serial_executor(cancel))(jobs, done)
+    for i, ep in enumerate(p.events):
+        if ep.job is None or not ep.cached:
+            continue
+        got = results.get(ep.job.key) or cache.get(ep.job.key)
+        if got is None:  # removed or damaged since planning: compute it now, and say so
+            got = render_event(ep.job, cancel)
+            cache.put(ep.job.key, got)
+            p.events[i] = dataclasses.replace(ep, cached=False)
+        results[ep.job.key] = got
+    return results

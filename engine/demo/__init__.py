@@ -1,0 +1,1 @@
+"""Scenes with known impact times, rendered by ``syncfoley demo`` (and by the tests and benches)."""

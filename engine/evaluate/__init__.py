@@ -1,0 +1,1 @@
+"""Scoring generated audio against its onsets with SyncFusion's evaluation protocol."""
