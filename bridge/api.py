@@ -374,13 +374,15 @@ def conform(
     return result
 
 
-def demo(outdir: str | Path, *, rate: str = "25", events: int = 12, seed: int = 0,
-         overwrite: bool = False) -> "DemoFiles":
+def demo(outdir: str | Path, **fields: Any) -> "DemoFiles":
     """Write a cut with known impacts to try :func:`conform` on: ``media/``, ``cut.edl`` and the
-    true impacts in ``truth.onsets.json`` (see :mod:`syncfoley.bridge.demo`)."""
+    true impacts in ``truth.onsets.json`` (see :mod:`syncfoley.bridge.demo`). Keyword fields are
+    :class:`~syncfoley.bridge.requests.DemoRequest`'s (``rate``, ``events``, ``seed``, ``overwrite``)."""
     from syncfoley.bridge.demo import write_demo
+    from syncfoley.bridge.requests import DemoRequest
 
-    return write_demo(outdir, rate=rate, events=events, seed=seed, overwrite=overwrite)
+    req = DemoRequest.from_dict({**fields, "outdir": outdir})
+    return write_demo(req.outdir, req.rate, req.events, req.seed, req.overwrite)
 
 
 def _midi_note(timbre: Timbre) -> int:

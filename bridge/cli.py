@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Optional, Sequence
 
-from syncfoley.bridge.requests import ConformRequest, DetectRequest, GenerateRequest, RunRequest
+from syncfoley.bridge.requests import ConformRequest, DemoRequest, DetectRequest, GenerateRequest, RunRequest
 from syncfoley.engine.generate.sound import SoundOptions
 
 PROG = "syncfoley"
@@ -113,13 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     det = sub.add_parser("detect", help="detect onsets in a video and write them as JSON, MIDI or CSV")
-    _add_fields(det, DetectRequest, skip=("overwrite",))
+    _add_fields(det, DetectRequest)
     det.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                      help="onsets file: .json, .mid or .csv (repeat for several)")
     det.add_argument("--plot", metavar="PNG", help="draw the detector's curve and the onsets (.png, .pdf, .svg)")
     det.add_argument("--truth", metavar="FILE", help="true onsets (.json, .mid, .csv) to draw on the plot")
     det.add_argument("--note", type=int, default=60, help="MIDI note number of the onsets (default 60)")
-    common(det)
+    quiet(det)
     det.set_defaults(func=cmd_detect)
 
     gen = sub.add_parser("generate", help="render a Foley WAV from an onsets file (JSON, MIDI or CSV)")
@@ -207,11 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("demo", help="write a cut with known impacts (clips, an EDL, the true hits) to try "
                                      "'syncfoley conform' without footage")
-    dm.add_argument("outdir", help="folder for media/, cut.edl and truth.onsets.json")
-    dm.add_argument("--rate", default="25", metavar="FPS", help="frame rate of the cut (default 25)")
-    dm.add_argument("--events", type=int, default=12, help="events in the cut (default 12)")
-    dm.add_argument("--seed", type=int, default=0, help="random seed of the scenes and the cut (default 0)")
-    dm.add_argument("--overwrite", action="store_true", help="replace a demo written before")
+    _add_fields(dm, DemoRequest)
     dm.set_defaults(func=cmd_demo)
 
     pr = sub.add_parser("presets", help="list the material presets")
@@ -274,17 +270,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise RequestError("nothing to write: give -o FILE (.json, .mid, .csv) and/or --plot PNG")
     for o in outputs:
         api.onset_format(o)
-    check_writable(outputs + ([Path(args.plot)] if args.plot else []), args.overwrite)
+    check_writable(outputs + ([Path(args.plot)] if args.plot else []), req.overwrite)
     truth = api.load_onsets(args.truth).times() if args.truth else None
     track = _with_progress(args, lambda bar: api.detect(req.video, req.detect, progress=bar))
     _warn_partial(track)
     _warn_slow(track)
     for o in outputs:
-        api.save_onsets(track, o, overwrite=args.overwrite, note=args.note)
+        api.save_onsets(track, o, overwrite=req.overwrite, note=args.note)
     if args.plot:
         from syncfoley.adapters import plot
 
-        outputs.append(plot.write(track, args.plot, truth, overwrite=args.overwrite))
+        outputs.append(plot.write(track, args.plot, truth, overwrite=req.overwrite))
     print(f"{len(track.onsets)} onsets ({track.detector})")
     for o in outputs:
         print(o)
@@ -460,12 +456,13 @@ def cmd_install_scripts(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from syncfoley.bridge import api
 
-    files = api.demo(args.outdir, rate=args.rate, events=args.events, seed=args.seed, overwrite=args.overwrite)
+    req = _given(args, DemoRequest)
+    files = api.demo(req.outdir, **{k: v for k, v in req.to_dict().items() if k != "outdir"})
     impacts = len(files.cut.truth())
     print(f"{len(files.cut.events)} events from {len(files.cut.sources)} clips, {impacts} impacts on picture")
     for path in (files.edl, files.media, files.truth):
         print(path)
-    out = Path(args.outdir)
+    out = Path(req.outdir)
     print(f"{PROG}: try: {PROG} conform {out / 'cut.edl'} --media-root {out / 'media'} -o {out / 'foley'}",
           file=sys.stderr)
     return 0

@@ -167,19 +167,15 @@ class DemoFiles:
     truth: Path
 
 
-def write_demo(outdir: str | Path, rate: str = "25", events: int = 12, seed: int = 0,
-               overwrite: bool = False) -> DemoFiles:
+def write_demo(outdir: str | Path, rate: str, events: int, seed: int, overwrite: bool) -> DemoFiles:
     """Write a demo cut into ``outdir``: ``media/`` (the source clips), ``cut.edl`` and
     ``truth.onsets.json`` (every impact on picture, seconds from the record start), so that
-    ``syncfoley conform OUTDIR/cut.edl --media-root OUTDIR/media -o OUTDIR/foley`` runs at once."""
+    ``syncfoley conform OUTDIR/cut.edl --media-root OUTDIR/media -o OUTDIR/foley`` runs at once.
+    The settings are checked by :class:`~syncfoley.bridge.requests.DemoRequest`, which defines them."""
     from syncfoley.adapters import onsets_json
     from syncfoley.core.atomic import atomic_path, check_writable
-    from syncfoley.core.errors import RequestError, one_of
+    from syncfoley.core.errors import RequestError
 
-    if rate not in edl.RATES:
-        raise RequestError(f"unknown rate {rate!r}; choose {one_of(edl.RATES)}")
-    if isinstance(events, bool) or not isinstance(events, int) or not 1 <= events <= 500:
-        raise RequestError(f"events must be a whole number within 1..500, got {events!r}")
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")

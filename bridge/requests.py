@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from syncfoley.adapters.edl import RATES
 from syncfoley.bridge.conform.options import ConformOptions
 from syncfoley.core.fields import Fields, nested, option
 from syncfoley.engine.detect.options import DetectOptions
-from syncfoley.engine.generate.sound import SoundOptions
+from syncfoley.engine.generate.sound import SEED_MAX, SoundOptions
 from syncfoley.engine.models.checkpoints import device_option
 
 
@@ -77,6 +78,20 @@ class ConformRequest(Fields):
     dry_run: bool = option(False, "bool", "list what would be computed, reused or skipped; write nothing")
     options: ConformOptions = nested(ConformOptions)
     overwrite: bool = _overwrite()
+
+
+@dataclass(frozen=True)
+class DemoRequest(Fields):
+    """``syncfoley demo``: a cut with known impacts to try conform on (not a daemon request)."""
+
+    WHAT = "demo"
+
+    outdir: str = option(None, "path_out", "folder for media/, cut.edl and truth.onsets.json", required=True,
+                         flags=("outdir",))
+    rate: str = option("25", "str", "frame rate of the cut", choices=tuple(RATES), metavar="FPS")
+    events: int = option(12, "int", "events in the cut", lo=1, hi=500)
+    seed: int = option(0, "int", "random seed of the scenes and the cut", lo=0, hi=SEED_MAX)
+    overwrite: bool = option(False, "bool", "replace a demo written before")
 
 
 # The daemon's work requests: OSC address name -> request type.

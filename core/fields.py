@@ -82,16 +82,8 @@ class Fields:
 
     @classmethod
     def specs(cls) -> dict[str, tuple[Spec, Any]]:
-        """Every flat field, in definition order: name -> (spec, default)."""
-        out: dict[str, tuple[Spec, Any]] = {}
-        for f in dataclasses.fields(cls):
-            inner = f.metadata[_NESTED].specs() if _NESTED in f.metadata else \
-                {f.name: (f.metadata[_META], f.default)} if _META in f.metadata else {}
-            clash = set(inner) & set(out)
-            if clash:  # a programming error: flat names must be unique
-                raise TypeError(f"{cls.__name__}: field {sorted(clash)[0]!r} is defined twice")
-            out.update(inner)
-        return out
+        """Every flat field, in definition order: name -> (spec, default). Read-only: shared."""
+        return _specs(cls)
 
     @classmethod
     def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -128,6 +120,25 @@ class Fields:
     def replace(self: T, **changes: Any) -> T:
         """A copy with flat fields changed (checked as ``from_dict`` checks them)."""
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+_SPECS: dict[type, dict[str, tuple[Spec, Any]]] = {}
+
+
+def _specs(cls: type) -> dict[str, tuple[Spec, Any]]:
+    # Once per class: from_dict, the CLI and the daemon read the same listing many times.
+    if cls in _SPECS:
+        return _SPECS[cls]
+    out: dict[str, tuple[Spec, Any]] = {}
+    for f in dataclasses.fields(cls):
+        inner = _specs(f.metadata[_NESTED]) if _NESTED in f.metadata else \
+            {f.name: (f.metadata[_META], f.default)} if _META in f.metadata else {}
+        clash = set(inner) & set(out)
+        if clash:  # a programming error: flat names must be unique
+            raise TypeError(f"{cls.__name__}: field {sorted(clash)[0]!r} is defined twice")
+        out.update(inner)
+    _SPECS[cls] = out
+    return out
 
 
 def check_value(name: str, spec: Spec, value: Any) -> Any:
@@ -209,7 +220,7 @@ def _text(name: str, value: Any, limit: int) -> str:
 
 def _check_range(name: str, spec: Spec, value: float) -> None:
     if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
-        raise FieldError(name, f"{name} must be within {_num(spec.lo)}..{_num(spec.hi)}, got {_short(value)}")
+        raise FieldError(name, f"{name} must be{_range(spec)}, got {_short(value)}")
 
 
 def _range(spec: Spec) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 from syncfoley.bridge.conform.jobs import EventJob
 from syncfoley.bridge.conform.render import Executor, render_outcome, serial_executor
 from syncfoley.core.errors import Cancelled, RequestError, SyncfoleyError
+from syncfoley.core.progress import Cancel
 
 MAX_JOBS = 256
 
@@ -55,7 +56,7 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         proc.join(5)
 
 
-def pool_executor(workers: int, cancel: Optional[Callable[[], bool]] = None) -> Executor:
+def pool_executor(workers: int, cancel: Optional[Cancel] = None) -> Executor:
     """Run the jobs in ``workers`` processes; ``done(i, job, result_or_error)`` is called here, in
     the order they finish. One worker, or one job, runs in this process (no start-up cost)."""
 

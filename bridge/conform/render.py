@@ -11,12 +11,12 @@ from syncfoley.bridge.conform.cache import ConformCache
 from syncfoley.bridge.conform.jobs import EventJob, EventRender
 from syncfoley.bridge.conform.plan import ConformPlan, EventPlan
 from syncfoley.core.errors import Cancelled, SyncfoleyError
-from syncfoley.core.progress import Progress
+from syncfoley.core.progress import Cancel, Progress
 from syncfoley.engine.detect.options import DetectOptions
 from syncfoley.engine.types import Curve, Envelope, Onset, OnsetTrack, Region, TimeRange
 
 
-def render_event(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> EventRender:
+def render_event(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender:
     """One event's work, a pure function of its job: detect onsets in the source window, map them
     to clip time, render the clip's Foley."""
     from syncfoley.engine.detect.onsets import detect_file
@@ -63,7 +63,7 @@ def render_event(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> 
                        found, curve, time.perf_counter() - started)
 
 
-def render_outcome(job: EventJob, cancel: Optional[Callable[[], bool]] = None) -> EventRender | SyncfoleyError:
+def render_outcome(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender | SyncfoleyError:
     """:func:`render_event`, with a user-facing error as the event's outcome instead of raised: one
     bad event (unreadable media) must not stop the others. A cancel still raises."""
     try:
@@ -86,7 +86,7 @@ def _curve_in_clip_time(c: Curve, clip_time: Callable[[float], float], length: f
 Executor = Callable[[Sequence[EventJob], Callable[[int, EventJob, Any], None]], None]
 
 
-def serial_executor(cancel: Optional[Callable[[], bool]] = None) -> Executor:
+def serial_executor(cancel: Optional[Cancel] = None) -> Executor:
     """Run jobs one after another in this process (models stay loaded between events).
 
     The seam for other schedulers (a process pool, a cluster): call ``done(i, job,
@@ -106,7 +106,7 @@ def execute(
     p: ConformPlan,
     cache: ConformCache,
     progress: Optional[Progress] = None,
-    cancel: Optional[Callable[[], bool]] = None,
+    cancel: Optional[Cancel] = None,
     executor: Optional[Executor] = None,
 ) -> dict[str, EventRender]:
     """Compute what the plan says to compute (into the cache), read back what it reuses.

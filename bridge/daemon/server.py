@@ -5,7 +5,7 @@ Two paths that never wait for each other:
 - the control path, one thread on the UDP socket: it rejects junk, answers
   ``ping``, ``status`` and ``cancel`` at once, checks work requests (token, JSON,
   paths inside the roots) and queues them, or answers ``busy`` when the queue is full;
-- one worker process (:mod:`.daemon_worker`) that runs jobs through
+- one worker process (:mod:`.worker`) that runs jobs through
   :mod:`syncfoley.bridge.api` and keeps models loaded; a relay thread here hands it
   one job at a time and sends ``progress`` and then ``done`` or ``error`` to whoever
   asked. A job never shares the control path's interpreter, so it cannot delay it.

@@ -8,7 +8,7 @@ and, usually, ``clap.*``) or one written by :func:`save_diffusion_checkpoint`
 ``torch.load(weights_only=True)`` and checked key by key, strictly, against the
 architecture; ``clap.*`` weights are kept aside for the sound embedding.
 
-A request of any length is cut into 2**18-sample windows (:mod:`.windows`); each
+A request of any length is cut into 2**18-sample windows (:mod:`.diffusion_windows`); each
 window gets the onset impulse train of its span, its own seeded noise and the
 sound embedding; windows go through the network ``batch`` at a time; the outputs
 are cross-faded at seams that no hit touches. Cancellation is checked after every
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from syncfoley.core.errors import Cancelled, CheckpointError, RequestError
 from syncfoley.core.fields import check_value
-from syncfoley.core.progress import Progress
+from syncfoley.core.progress import Cancel, Progress
 from syncfoley.engine.generate.diffusion_windows import Window, plan_windows, stitch
 from syncfoley.engine.generate.sound import DEFAULT_SOUND, SoundOptions
 from syncfoley.engine.models.checkpoints import WeightsSource, check_keys, import_torch, read_state
@@ -162,7 +162,7 @@ def render(
     options: DiffusionOptions,
     seed: int = 0,
     progress: Optional[Progress] = None,
-    cancel: Optional[Callable[[], bool]] = None,
+    cancel: Optional[Cancel] = None,
 ) -> DiffusionRender:
     """Render ``total`` samples at 48 kHz with hits at the given sample positions."""
     clip = Clip(tuple(onsets), total, np.asarray(embedding, dtype=np.float32), seed)
@@ -174,7 +174,7 @@ def render_clips(
     clips: Sequence[Clip],
     options: DiffusionOptions,
     progress: Optional[Progress] = None,
-    cancel: Optional[Callable[[], bool]] = None,
+    cancel: Optional[Cancel] = None,
 ) -> list[DiffusionRender]:
     """Render several clips; their windows share the network's batches (many short events
     of an edit go through together instead of one under-filled batch each)."""

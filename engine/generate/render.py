@@ -7,9 +7,9 @@ are placed at ``onset.time - start``, so the audio lines up with the range asked
 
 - ``builtin``: modal synthesis from a material preset (:mod:`.synth`), or one-shots
   placed at the onsets: a folder of them, or the hits found in a reference WAV
-  (:mod:`.sampler`). Fast on any CPU.
+  (:mod:`.samples`). Fast on any CPU.
 - ``diffusion``: SyncFusion's onset-conditioned diffusion model (:mod:`.diffusion`),
-  timbre from a CLAP embedding (:mod:`.embedding`).
+  timbre from a CLAP embedding (:mod:`.clap`).
 - ``auto``: diffusion when a diffusion checkpoint is configured, else builtin.
 """
 

@@ -1,8 +1,8 @@
 """What every model checkpoint shares: importing torch, choosing a device, reading a
 checkpoint as data (``torch.load(weights_only=True)``) and checking its keys strictly.
 
-Used by the onset network (:mod:`.onset_checkpoint`) and the diffusion model
-(:mod:`.diffusion`); a checkpoint that does not fit is named with its first wrong key.
+Used by the onset network (:mod:`syncfoley.engine.detect.onset_checkpoint`) and the diffusion model
+(:mod:`syncfoley.engine.generate.diffusion`); a checkpoint that does not fit is named with its first wrong key.
 """
 
 from __future__ import annotations
