@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from syncfoley.core.atomic import atomic_path
 from syncfoley.core.errors import FormatError
@@ -27,10 +27,7 @@ def to_dict(track: OnsetTrack) -> dict[str, Any]:
         "duration": round(track.duration, 6),
         "detector": track.detector,
         "range": {"start": round(span.start, 6), "end": round(span.end, 6)},
-        "onsets": [
-            {"time": round(o.time, 6), "strength": round(o.strength, 4), "confidence": round(o.confidence, 4)}
-            for o in track.onsets
-        ],
+        "onsets": [_onset(o) for o in track.onsets],
         "regions": [{"start": r.start, "end": r.end, "strength": r.strength} for r in track.regions],
         "envelope": None
         if track.envelope is None
@@ -42,6 +39,18 @@ def to_dict(track: OnsetTrack) -> dict[str, Any]:
     }
     out.update(track.extra)
     return out
+
+
+def _onset(o: Onset) -> dict[str, float]:
+    item = {"time": round(o.time, 6), "strength": round(o.strength, 4), "confidence": round(o.confidence, 4)}
+    if o.x is not None and o.y is not None:  # where in the picture; readers of the first schema ignore them
+        item["x"], item["y"] = round(o.x, 4), round(o.y, 4)
+    return item
+
+
+def _place(item: dict, key: str) -> Optional[float]:
+    value = item.get(key)
+    return None if value is None else float(value)
 
 
 def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
@@ -61,7 +70,8 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
             raise FormatError(f"{where}: onsets[{i}] needs a 'time' in seconds")
         try:
             onsets.append(
-                Onset(float(item["time"]), float(item.get("strength", 1.0)), float(item.get("confidence", 1.0)))
+                Onset(float(item["time"]), float(item.get("strength", 1.0)), float(item.get("confidence", 1.0)),
+                      _place(item, "x"), _place(item, "y"))
             )
         except (TypeError, ValueError):
             raise FormatError(f"{where}: onsets[{i}] has a value that is not a number: {item}") from None

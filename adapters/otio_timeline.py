@@ -72,6 +72,7 @@ def build(
             "time": o.time,
             "strength": o.strength,
             "confidence": o.confidence,
+            **({"x": o.x, "y": o.y} if o.x is not None and o.y is not None else {}),
         }
         timeline.tracks.markers.append(marker)
     for i, r in enumerate(track.regions, start=1):

@@ -164,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.set_defaults(func=cmd_train_onset)
 
+    tm = sub.add_parser("train-motion", help="train the motion detector's scorer on videos with NAME.times.csv impacts")
+    tm.add_argument("data", metavar="DATA_DIR", help="folder of videos, each with a NAME.times.csv of impact times "
+                                                     "(and optionally NAME.ignore.csv: contacts to count neither way)")
+    tm.add_argument("-o", "--output", required=True, metavar="NPZ", help="weights to write (.npz); use them with "
+                                                                         "--motion-weights or $SYNCFOLEY_MOTION_WEIGHTS")
+    tm.add_argument("--val", metavar="DIR", help="validation videos (calibration and the default threshold); "
+                                                  "default: a fifth of DATA_DIR's videos held out")
+    tm.add_argument("--epochs", type=int, default=60, help="passes over the data (default 60)")
+    tm.add_argument("--hidden", type=int, default=24, help="units per hidden layer (default 24)")
+    tm.add_argument("--cache", metavar="DIR", help="keep extracted motion features here between runs")
+    tm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common(tm)
+    tm.set_defaults(func=cmd_train_motion)
+
     co = sub.add_parser("conform", help="Foley for a whole cut: EDL/OTIO/FCP XML in, a Foley track conformed "
                                         "to the edit out (re-conforms redo only what changed)")
     _add_fields(co, ConformRequest, require=("outdir",))
@@ -352,6 +366,24 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
     if result.val_losses:
         print(f"held-out loss {result.val_losses[0]:.4f} -> {result.val_losses[-1]:.4f}")
     print(result.checkpoint)
+    return 0
+
+
+def cmd_train_motion(args: argparse.Namespace) -> int:
+    from syncfoley.bridge import api
+
+    config = api.MotionTrainConfig(epochs=args.epochs, hidden=args.hidden, seed=args.seed)
+    result = _with_progress(
+        args,
+        lambda bar: api.train_motion(args.data, args.output, config, val_dir=args.val, cache=args.cache,
+                                     overwrite=args.overwrite, progress=bar),
+    )
+    print(f"trained on {result.train_videos} videos, validated on {result.val_videos}")
+    if result.losses:
+        print(f"training loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}")
+    print(f"validation at sensitivity 0.5 (probability >= {result.threshold:.2f}): precision {result.val_precision:.2f}, "
+          f"recall {result.val_recall:.2f}, F1 {result.val_f1:.2f} within +-0.1 s")
+    print(result.weights)
     return 0
 
 

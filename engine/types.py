@@ -17,22 +17,28 @@ ONSETS_SCHEMA = "syncfoley.onsets/1"
 
 @dataclass(frozen=True)
 class Onset:
-    """One action onset: when, how hard (0..1) and how sure the detector is (0..1)."""
+    """One action onset: when, how hard (0..1), how sure the detector is (0..1), and
+    where in the picture it happened (``x``, ``y`` across it, 0..1 from the top left;
+    None when the detector cannot tell, as from sound)."""
 
     time: float
     strength: float = 1.0
     confidence: float = 1.0
+    x: Optional[float] = None
+    y: Optional[float] = None
 
     def __post_init__(self) -> None:
-        for name in ("time", "strength", "confidence"):
+        for name in ("time", "strength", "confidence", "x", "y"):
             value = getattr(self, name)
+            if value is None and name in ("x", "y"):
+                continue
             if not isinstance(value, (int, float)) or value != value:
                 raise FormatError(f"onset {name} must be a number, got {value!r}")
         if self.time < 0:
             raise FormatError(f"onset time must be >= 0 s, got {self.time}")
-        for name in ("strength", "confidence"):
+        for name in ("strength", "confidence", "x", "y"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise FormatError(f"onset {name} must be within 0..1, got {value}")
 
 

@@ -51,8 +51,8 @@ def test_onsets_json_schema(run_output: Path) -> None:
     times = [o["time"] for o in data["onsets"]]
     assert times == sorted(times) and len(times) >= 5
     for o in data["onsets"]:
-        assert set(o) == {"time", "strength", "confidence"}
-        assert 0 <= o["strength"] <= 1 and 0 <= o["confidence"] <= 1
+        assert set(o) == {"time", "strength", "confidence", "x", "y"}  # picture onsets say where
+        assert all(0 <= o[k] <= 1 for k in ("strength", "confidence", "x", "y"))
 
 
 def test_generated_track_hits_its_onsets_under_the_protocol(run_output: Path) -> None:

@@ -264,3 +264,19 @@ def test_unknown_preset_names_the_valid_ones() -> None:
     with pytest.raises(PresetError) as err:
         api.check_timbre(api.generation_request(_track([1.0]), preset="kazoo").timbre)
     assert "kazoo" in str(err.value) and "wood" in str(err.value) and "leaves" in str(err.value)
+
+
+def test_stereo_puts_each_hit_where_it_was_seen() -> None:
+    from syncfoley.engine.types import Onset, OnsetTrack
+
+    places = [0.0, 1.0, 0.5, 0.1]
+    onsets = tuple(Onset(0.5 + 0.5 * k, 0.8, 1.0, x=x, y=0.5) for k, x in enumerate(places))
+    track = OnsetTrack("clip.mp4", 3.0, 25.0, "motion", onsets)
+    stereo = api.generate(api.generation_request(track, preset="wood", channels=2))
+    sides = []
+    for o in onsets:
+        i = int(o.time * 48000)
+        left, right = (float(np.sqrt(np.mean(stereo[i: i + 4800, c] ** 2))) for c in (0, 1))
+        sides.append(right / (left + right))
+    assert sides[0] < 0.02 and sides[1] > 0.98 and abs(sides[2] - 0.5) < 0.02, sides  # hard left, right, centre
+    assert sides[0] < sides[3] < sides[2], sides  # a little right of the left edge

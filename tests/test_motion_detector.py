@@ -67,3 +67,14 @@ def test_intensity_envelope_follows_the_motion(detected):
     falling = env.at(scene.impacts()[0] - 0.1)
     at_rest = np.mean(values[-10:])
     assert falling > at_rest + 0.3
+
+
+def test_sensitivity_scales_the_threshold_and_onsets_say_where(scene_clip):
+    path, scene = scene_clip("mixed")
+    tracks = {s: api.detect(path, detector="motion", sensitivity=s) for s in (0.0, 0.5, 1.0)}
+    assert tracks[0.5].extra["threshold"] == pytest.approx(2 * tracks[1.0].extra["threshold"])
+    assert tracks[0.0].extra["threshold"] == pytest.approx(2 * tracks[0.5].extra["threshold"])
+    counts = [len(tracks[s].onsets) for s in (0.0, 0.5, 1.0)]
+    assert counts == sorted(counts) and counts[0] < counts[2], counts
+    for o in tracks[0.5].onsets:
+        assert o.x is not None and o.y is not None and 0 <= o.x <= 1 and 0 <= o.y <= 1

@@ -270,3 +270,10 @@ def test_train_onset_cli_refuses_bad_settings(tmp_path: Path, annotated: Path) -
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     proc = run_cli("train-onset", str(annotated), "-o", str(tmp_path / "x.ckpt"), "--batch-size", "0")
     assert proc.returncode == 2 and "batch-size must be at least 1" in proc.stderr
+
+
+def test_the_default_threshold_is_the_published_codes() -> None:
+    # SyncFusion's code picks peaks at 0.75 (its paper says 0.5): its figures came from the code.
+    from syncfoley.engine.detect.neural import NeuralDetectorConfig
+
+    assert NeuralDetectorConfig().threshold == 0.75

@@ -80,3 +80,15 @@ def test_generation_needs_a_duration_for_midi_like_onsets() -> None:
     assert (req.start, req.duration) == (0.0, 3.0)
     with pytest.raises(RequestError, match="positive"):
         api.generation_request(track, duration=-1.0)
+
+
+def test_json_carries_where_in_the_picture_and_old_files_still_read(tmp_path: Path) -> None:
+    track = OnsetTrack("/m/c.mp4", 5.0, 25.0, "motion", (Onset(0.5, 0.25, 0.5, x=0.125, y=0.75), Onset(1.0)))
+    path = onsets_json.write(track, tmp_path / "o.json")
+    items = json.loads(path.read_text())["onsets"]
+    assert items[0]["x"] == 0.125 and items[0]["y"] == 0.75 and "x" not in items[1]
+    assert json.loads(path.read_text())["schema"] == "syncfoley.onsets/1"  # old readers keep working
+    back = onsets_json.read(path)
+    assert back.onsets == track.onsets
+    with pytest.raises(FormatError, match="within 0..1"):
+        Onset(1.0, x=1.5, y=0.5)

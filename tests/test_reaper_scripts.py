@@ -173,3 +173,30 @@ def test_no_daemon_is_reported_not_waited_on(tmp_path: Path, scene_clip: Any) ->
     state = {"item": {"position": 0.0, "length": 1.0, "startoffs": 0.0, "playrate": 1.0, "file": str(path)}}
     result = _run("syncfoley_detect_onsets.lua", state, tmp_path, Nobody())
     assert len(result["messages"]) == 1 and "syncfoley serve" in result["messages"][0]
+
+
+@needs_lua
+def test_detect_asks_for_detector_and_sensitivity_and_remembers_them(daemon: Any, scene_clip: Any,
+                                                                     tmp_path: Path) -> None:
+    path, scene = scene_clip("struck")
+    item = {"position": 0.0, "length": 3.0, "startoffs": 0.0, "playrate": 1.0, "file": str(path)}
+    result = _run("syncfoley_detect_onsets.lua", {"item": item, "user_input": "motion, 0.8"}, tmp_path, daemon)
+    assert result["messages"] == []
+    asked = _named(result, "GetUserInputs")
+    assert asked and asked[0][1] == "syncfoley: Detect onsets" and asked[0][2] == "auto,0.5"  # the defaults
+    assert ["SetExtState", "syncfoley", "detector", "motion", True] in result["calls"]
+    assert ["SetExtState", "syncfoley", "sensitivity", "0.8", True] in result["calls"]
+    notes = [n for t in result["tracks"] for i in t["items"] for n in i.get("notes", [])]
+    assert len(notes) >= 4
+
+
+@needs_lua
+@pytest.mark.parametrize("answer", ["auto, 2", "auto, loud"])
+def test_detect_refuses_a_sensitivity_outside_0_to_1(tmp_path: Path, answer: str) -> None:
+    class Nobody:
+        port = 9
+
+    item = {"position": 0.0, "length": 1.0, "startoffs": 0.0, "playrate": 1.0, "file": "/nowhere.mp4"}
+    result = _run("syncfoley_detect_onsets.lua", {"item": item, "user_input": answer}, tmp_path, Nobody())
+    assert len(result["messages"]) == 1 and "sensitivity must be a number from 0 to 1" in result["messages"][0]
+    assert not [c for c in result["calls"] if c[0] == "SetExtState"]

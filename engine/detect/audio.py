@@ -47,6 +47,14 @@ class GuideDetectorConfig:
     min_flux: float = 10.0
     # Hits quieter than this (dBFS peak) are ignored (room tone, not Foley).
     min_level_db: float = -55.0
+    # In the first ``start_guard`` s, where the flux has no past to compare with, an
+    # onset needs at least ``new_bins`` of the analysed frequency bins to rise by
+    # ``new_rise_db`` or more over what follows 60 ms later and over the room tone: room
+    # tone that is there from the first sample (noise, hum, babble, reverb) does not, a
+    # hit at the very start does.
+    new_rise_db: float = 9.0
+    new_bins: float = 0.1
+    start_guard: float = 0.05
     # Continuous contact (scrape, rub, roll): sound at least ``region_above_db`` over
     # the room tone for ``region_min`` s or longer, that neither decays like a ringing
     # hit (slower than ``region_max_decay`` dB/s) nor is a train of separate hits
@@ -253,14 +261,63 @@ def onsets_from_flux(curve: np.ndarray, samples: np.ndarray, start: float, cfg: 
     gap = max(1, int(cfg.min_gap * sr / hop))
     out = []
     level_floor = 10 ** (cfg.min_level_db / 20)
+    room = room_spectrum(samples, cfg)
     for idx, value in pick_peaks(above, cfg.floor, gap):
         approx = int(round(idx * hop))
         pos = _refine(samples, approx, sr)
         peak = float(np.abs(samples[pos : pos + int(0.05 * sr)]).max()) if pos < len(samples) else 0.0
         if peak < level_floor:
             continue
+        # Where the flux has no past to compare with (the first frames), only new sound
+        # counts: room tone that is simply there from the first sample is not an onset.
+        if pos < cfg.start_guard * sr and new_sound(samples, pos, room, cfg) < cfg.new_bins:
+            continue
         db = 20 * np.log10(peak)
         strength = float(np.clip((db + 48.0) / 48.0, 0.05, 1.0))
         confidence = float(np.clip(1.0 - cfg.floor / max(value, 1e-9), 0.0, 1.0))
         out.append(Onset(time=start + pos / sr, strength=strength, confidence=confidence))
     return out
+
+
+NEW_WINDOW = 512  # 10.7 ms at 48 kHz: short enough to see a contact's first milliseconds
+
+
+def _power(samples: np.ndarray, starts: np.ndarray, cfg: GuideDetectorConfig) -> np.ndarray:
+    """Power spectra (analysed band) of NEW_WINDOW-long frames starting at ``starts``."""
+    n = NEW_WINDOW
+    starts = np.clip(starts, 0, max(0, len(samples) - n))
+    frames = np.stack([samples[s : s + n] for s in starts]).astype(np.float64)
+    if frames.shape[1] < n:
+        frames = np.pad(frames, ((0, 0), (0, n - frames.shape[1])))
+    freqs = np.fft.rfftfreq(n, 1 / cfg.sample_rate)
+    band = (freqs >= cfg.fmin) & (freqs <= cfg.fmax)
+    return (np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)) ** 2)[:, band]
+
+
+def room_spectrum(samples: np.ndarray, cfg: GuideDetectorConfig) -> np.ndarray:
+    """The room tone's power per bin: the 20th percentile over up to 400 frames spread
+    through the file (hits are brief, so most frames hold only the room)."""
+    if len(samples) < NEW_WINDOW:
+        return np.zeros(_power(np.zeros(NEW_WINDOW, np.float32), np.array([0]), cfg).shape[1])
+    starts = np.linspace(0, len(samples) - NEW_WINDOW, min(400, len(samples) // NEW_WINDOW)).astype(int)
+    return np.quantile(_power(samples, starts, cfg), 0.2, axis=0)
+
+
+def new_sound(samples: np.ndarray, pos: int, room: np.ndarray, cfg: GuideDetectorConfig) -> float:
+    """Share of bins whose power in the 10 ms around ``pos`` rose ``new_rise_db`` above
+    both the 30 ms before (the mean of four frames ending 1 ms before ``pos``) and the room
+    tone. At the very start of a file, where there is no before, the 30 ms from 60 ms on
+    stand in for it: room tone that simply starts is there too, a hit has died away."""
+    n = NEW_WINDOW
+    rise = 10 ** (cfg.new_rise_db / 10)
+    after = _power(samples, np.array([pos]), cfg)[0]
+    lead = int(0.001 * cfg.sample_rate)
+    ends = pos - lead - np.arange(4) * (n // 2)
+    if ends[-1] - n < 0:
+        starts = pos + int(0.06 * cfg.sample_rate) + np.arange(4) * (n // 2)
+    else:
+        starts = ends - n
+    before = _power(samples, starts, cfg).mean(axis=0)
+    risen = (after > rise * before) & (after > rise * room)
+    return float(risen.mean()) if risen.size else 0.0
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -42,6 +42,7 @@ def detect_motion(
     span: TimeRange,
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
+    sensitivity: float = 0.5,
 ) -> OnsetTrack:
     """Detect impacts in the picture: sudden stops or reversals of local motion.
 
@@ -54,9 +55,14 @@ def detect_motion(
     above ``threshold`` are onsets. Smooth motion, however fast, loses almost
     nothing from one frame to the next; a stick striking a block or a ball bouncing
     loses all of it in one frame.
+
+    ``sensitivity`` (0..1) scales the threshold: 0.5 keeps it, 1 halves it, 0 doubles it.
+    Each onset's ``x``, ``y`` is the block that lost the most motion.
     """
+    cfg = replace(cfg, threshold=cfg.threshold * 2.0 ** (2.0 * (0.5 - sensitivity)))
     report = DecodeReport()
-    times, scores, raws, energy = motion_curve(path, info, span, cfg, progress, report)
+    places: list[tuple[float, float]] = []
+    times, scores, raws, energy = motion_curve(path, info, span, cfg, progress, report, places)
     spikes = impact_spikes(scores, cfg, info.fps)
     lost = np.maximum(impact_spikes(raws, cfg, info.fps), 0.0)
     return OnsetTrack(
@@ -64,10 +70,10 @@ def detect_motion(
         duration=info.duration,
         fps=info.fps,
         detector="motion",
-        onsets=tuple(onsets_from_spikes(spikes, lost, times, cfg, info.fps)),
+        onsets=tuple(onsets_from_spikes(spikes, lost, times, cfg, info.fps, places)),
         range=span,
         envelope=motion_envelope(times, energy, info.fps),
-        extra=report.as_extra(),
+        extra={**report.as_extra(), "sensitivity": sensitivity, "threshold": round(cfg.threshold, 4)},
         curve=Curve(tuple(times), tuple(spikes.tolist()), "sudden loss of motion (picture widths/s)", cfg.threshold),
     )
 
@@ -79,9 +85,11 @@ def motion_curve(
     cfg: MotionDetectorConfig = MotionDetectorConfig(),
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
+    places: Optional[list[tuple[float, float]]] = None,
 ) -> tuple[list[float], np.ndarray, np.ndarray, list[float]]:
     """Frame times, the impact curve and the raw loss (picture widths per second), and
-    the motion energy per frame (for the intensity envelope).
+    the motion energy per frame (for the intensity envelope); ``places`` gets, per frame,
+    where (x, y across the picture, 0..1) the most motion was lost.
 
     ``scores[k]`` measures the change between the motion into frame k and the
     motion out of it, so an impact at frame k shows at ``scores[k]``.
@@ -95,20 +103,24 @@ def motion_curve(
     prev_img: Optional[np.ndarray] = None
     fields: list[MotionField] = []
     expected = max(1, int(span.duration * info.fps))
+    where: list[tuple[float, float]] = [] if places is None else places
     for t, img in prefetch(iter_gray_frames(path, span, cfg.motion.width, report)):
         img = normalise(img)
         times.append(t)
         scores.append(0.0)
         raws.append(0.0)
         energy.append(0.0)
+        where.append((0.5, 0.5))
         if matcher is None:
             matcher = BlockMatcher(img.shape, cfg.motion)
         if prev_img is not None:
             fields = [*fields[-3:], matcher.field(prev_img, img)]
-            energy[-1] = _energy(fields[-1]) * info.fps / width
+            energy[-1] = frame_energy(fields[-1]) * info.fps / width
             if len(fields) == 4:
                 # fields: motion into frames k-2, k-1, k, k+1 (k+1 is this frame).
-                scores[-3], raws[-3] = _frame_score(fields, cfg, width, info.fps, matcher.limit)
+                scores[-3], raws[-3], block = _frame_score(fields, cfg, width, info.fps, matcher.limit)
+                b = cfg.motion.block
+                where[-3] = ((block[1] + 0.5) * b / img.shape[1], (block[0] + 0.5) * b / img.shape[0])
         prev_img = img
         if progress is not None and len(times) % 15 == 0:
             progress(min(1.0, len(times) / expected), "detecting onsets")
@@ -117,19 +129,22 @@ def motion_curve(
 
 def _frame_score(
     fields: list[MotionField], cfg: MotionDetectorConfig, width: int, fps: float, limit: float
-) -> tuple[float, float]:
-    """(weighted, raw) loss of the frame, in picture widths per second."""
+) -> tuple[float, float, tuple[int, int]]:
+    """(weighted, raw) loss of the frame, in picture widths per second, and the (row,
+    column) of the block that lost the most."""
     to_widths = fps / width
     before, prev, cur, after = fields
     lost, raw = deceleration(before, prev, cur, after, cfg.reach, limit)
     speed = np.linalg.norm(prev.vectors, axis=-1)
     fast = speed >= max(cfg.noise_floor, cfg.min_speed / to_widths)
     if not fast.any():
-        return 0.0, 0.0
-    return float(lost[fast].max() * to_widths), float(raw[fast].max() * to_widths)
+        return 0.0, 0.0, (0, 0)
+    masked = np.where(fast, lost, -1.0)
+    row, col = np.unravel_index(int(np.argmax(masked)), masked.shape)
+    return float(lost[fast].max() * to_widths), float(raw[fast].max() * to_widths), (int(row), int(col))
 
 
-def _energy(field: MotionField) -> float:
+def frame_energy(field: MotionField) -> float:
     """Mean speed of the moving things in a frame (analysis px/frame): how much is
     going on, the picture's stand-in for loudness."""
     speed = np.linalg.norm(field.vectors, axis=-1)[field.valid]
@@ -157,19 +172,25 @@ def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> 
 
 
 def onsets_from_spikes(
-    spikes: np.ndarray, lost: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float
+    spikes: np.ndarray, lost: np.ndarray, times: list[float], cfg: MotionDetectorConfig, fps: float,
+    places: Optional[list[tuple[float, float]]] = None,
 ) -> list[Onset]:
-    """Peaks of the weighted ``spikes`` are onsets; the raw ``lost`` motion times them."""
+    """Peaks of the weighted ``spikes`` are onsets; the raw ``lost`` motion times them;
+    ``places`` (per frame) says where."""
     if len(times) < 3:
         return []
     gap = max(1, int(round(cfg.min_gap * fps)))
     out = []
     for idx, value in pick_peaks(spikes, cfg.threshold, gap):
-        idx = _centroid(lost, int(round(idx)))
+        k = int(round(idx))
+        idx = _centroid(lost, k)
         t = float(np.interp(idx, np.arange(len(times)), times))
         strength = float(np.clip(np.sqrt(value / cfg.full_strength), 0.05, 1.0))
         confidence = float(np.clip(1.0 - cfg.threshold / value, 0.0, 1.0))
-        out.append(Onset(time=t, strength=strength, confidence=confidence))
+        x, y = places[k] if places is not None and k < len(places) else (None, None)
+        out.append(Onset(time=t, strength=strength, confidence=confidence,
+                         x=None if x is None else float(np.clip(x, 0.0, 1.0)),
+                         y=None if y is None else float(np.clip(y, 0.0, 1.0))))
     return out
 
 

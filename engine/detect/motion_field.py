@@ -71,10 +71,7 @@ class BlockMatcher:
             raise ValueError("block size must be even")
         self.rows, self.cols = shape[0] // b, shape[1] // b
         self.h, self.w = self.rows * b, self.cols * b
-        ys = (np.arange(self.rows) + 0.5) * b - self.h / 2
-        xs = (np.arange(self.cols) + 0.5) * b - self.w / 2
-        gy, gx = np.meshgrid(ys, xs, indexing="ij")
-        self.design = np.stack([np.ones_like(gx), gx, gy], axis=-1).reshape(-1, 3)
+        self.design = block_design(self.rows, self.cols, b)
 
     def coarse(self, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full search at half resolution: (dy, dx) in full-resolution pixels, distinctness, saturation."""
@@ -118,14 +115,28 @@ class BlockMatcher:
         each on the 60% that fit the previous one best (moving objects are the
         outliers); see kernels.robust_affine.
         """
-        from syncfoley.engine.detect.motion_kernels import robust_affine
+        return camera_fit(self.design, vec, valid, self.cfg.min_global_fraction)
 
-        mask = valid.reshape(-1)
-        zero = np.zeros((self.rows, self.cols, 2), dtype=np.float32)
-        if mask.sum() < max(6, self.cfg.min_global_fraction * mask.size):
-            return zero
-        coef = robust_affine(self.design[mask], vec.reshape(-1, 2)[mask].astype(np.float64), 0.6, 0.25, 3)
-        return (self.design @ coef).reshape(self.rows, self.cols, 2).astype(np.float32)
+
+def block_design(rows: int, cols: int, block: int) -> np.ndarray:
+    """Design matrix (1, x, y) of block centres about the picture's centre, for the camera fit."""
+    ys = (np.arange(rows) + 0.5) * block - rows * block / 2
+    xs = (np.arange(cols) + 0.5) * block - cols * block / 2
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")
+    return np.stack([np.ones_like(gx), gx, gy], axis=-1).reshape(-1, 3)
+
+
+def camera_fit(design: np.ndarray, vec: np.ndarray, valid: np.ndarray, min_fraction: float) -> np.ndarray:
+    """The camera's own motion at every block: a robust affine fit of the trusted block
+    vectors (zero with fewer trusted blocks than ``min_fraction``)."""
+    from syncfoley.engine.detect.motion_kernels import robust_affine
+
+    rows, cols = vec.shape[:2]
+    mask = valid.reshape(-1)
+    if mask.sum() < max(6, min_fraction * mask.size):
+        return np.zeros((rows, cols, 2), dtype=np.float32)
+    coef = robust_affine(design[mask], vec.reshape(-1, 2)[mask].astype(np.float64), 0.6, 0.25, 3)
+    return (design @ coef).reshape(rows, cols, 2).astype(np.float32)
 
 
 def deceleration(

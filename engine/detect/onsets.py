@@ -51,6 +51,8 @@ def detect(
     progress: Optional[Progress] = None,
     checkpoint: Optional[str | Path] = None,
     device: str = "auto",
+    sensitivity: float = 0.5,
+    motion_weights: Optional[str | Path] = None,
 ) -> OnsetTrack:
     """Detect onsets with the named detector.
 
@@ -65,6 +67,10 @@ def detect(
     from syncfoley.engine.detect.audio import detect_guide
 
     weights = check_detector(detector, guide, checkpoint)
+    if detector == "physics":
+        from syncfoley.engine.detect.motion_scorer import resolve_scorer
+
+        resolve_scorer(motion_weights)  # a wrong weights file is refused before any decoding
     sound = Path(guide) if guide is not None else (Path(path) if info.has_audio else None)
     if detector == "audio" and sound is None:
         raise MediaError(f"{path} has no audio stream; give a guide track (--guide WAV) or use --detector motion")
@@ -85,7 +91,12 @@ def detect(
 
         track = detect_neural(path, info, span, weights, device=device, progress=progress)
         return track.replace(extra={**track.extra, **extra})
-    track = detect_motion(path, info, span, progress=progress)
+    if detector == "physics":
+        from syncfoley.engine.detect.physics import detect_physics
+
+        track = detect_physics(path, info, span, progress=progress, sensitivity=sensitivity, weights=motion_weights)
+    else:
+        track = detect_motion(path, info, span, progress=progress, sensitivity=sensitivity)
     return track.replace(extra={**track.extra, **extra})
 
 
@@ -97,4 +108,5 @@ def detect_file(path: str | Path, options: DetectOptions, progress: Optional[Pro
     info = probe(path)
     span = check_range(info, options.start, options.end)
     return detect(path, info, span, detector=options.detector, guide=options.guide, progress=progress,
-                  checkpoint=options.checkpoint, device=options.device)
+                  checkpoint=options.checkpoint, device=options.device, sensitivity=options.sensitivity,
+                  motion_weights=options.motion_weights)

@@ -8,7 +8,7 @@ from typing import Optional
 from syncfoley.core.fields import Fields, option
 from syncfoley.engine.models.checkpoints import device_option
 
-DETECTORS = ("auto", "motion", "audio", "neural")
+DETECTORS = ("auto", "motion", "audio", "neural", "physics")
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,15 @@ class DetectOptions(Fields):
     start: Optional[float] = option(None, "num", "analyse from this time (s)")
     end: Optional[float] = option(None, "num", "analyse up to this time (s)")
     detector: str = option("auto", "str", "auto (the sound if there is any, else the onset network if a "
-                           "checkpoint is configured, else the picture's motion), motion, audio or neural",
+                           "checkpoint is configured, else the picture's motion), motion, audio, neural, or "
+                           "physics (the picture, scored by a network trained on physics-engine clips; experimental)",
                            choices=DETECTORS, metavar="NAME")
     guide: Optional[str] = option(None, "path_in", "production sound to detect onsets in, its time 0 at the "
                                   "video's first frame", metavar="WAV")
     checkpoint: Optional[str] = option(None, "path_in", "SyncFusion onset-network checkpoint (default: "
                                        "$SYNCFOLEY_ONSET_CHECKPOINT)", metavar="CKPT")
+    sensitivity: float = option(0.5, "num", "picture detectors: 0..1, higher finds fainter impacts and more false "
+                                "ones; 0.5 is the default balance", lo=0.0, hi=1.0, metavar="S")
+    motion_weights: Optional[str] = option(None, "path_in", "physics detector: weights from `syncfoley train-motion` "
+                                           "(default: $SYNCFOLEY_MOTION_WEIGHTS, else the bundled ones)", metavar="NPZ")
     device: str = device_option()

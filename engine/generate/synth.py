@@ -159,9 +159,11 @@ def _normal(state):
 
 
 @numba.njit(cache=True, nogil=True)
-def _hits_into(track, positions, indices, strengths, gaps, seed, sr, modes, var, shape, tr, tr_bank, gr, gr_sos):
+def _hits_into(track, positions, indices, strengths, places, gaps, seed, sr, modes, var, shape, tr, tr_bank, gr, gr_sos):
     """Render every hit into ``track`` (channels, N).
 
+    places: where each hit happened across the picture, 0 (left) .. 1 (right); NaN where
+    unknown (a random pan within the preset's spread).
     modes: (M, 3) freq, t60, gain. var: pitch, decay, gain_db, mode_jitter (spreads).
     shape: brightness, level_db, dynamics_db, choke, pan_spread, longest (s).
     tr: duration, gain. gr: count, spread, duration, gain. gaps: time to the next hit (s), < 0 if none.
@@ -229,6 +231,8 @@ def _hits_into(track, positions, indices, strengths, gaps, seed, sr, modes, var,
         db = level_db + dynamics_db * (strength - 1.0) + _normal(state) * var[2]
         gain = 10.0 ** (db / 20.0) / peak
         pan = (2.0 * _uniform(state) - 1.0) * pan_spread
+        if not np.isnan(places[h]):
+            pan = 2.0 * min(max(places[h], 0.0), 1.0) - 1.0  # heard where it is seen
         angle = (pan + 1.0) * np.pi / 4.0
         pos = positions[h]
         end = min(n_out, pos + n)
@@ -269,7 +273,7 @@ def render_hit(preset: MaterialPreset, strength: float, seed: int, sr: int,
     track = np.zeros((1, n), dtype=np.float32)
     gap = -1.0 if choke_after is None else float(choke_after)
     _hits_into(track, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([strength], np.float64),
-               np.array([gap]), int(seed),
+               np.array([np.nan]), np.array([gap]), int(seed),
                *_hit_args(preset, sr))
     hit = np.trim_zeros(track[0], "b")
     peak = float(np.abs(hit).max()) if len(hit) else 0.0
@@ -343,9 +347,10 @@ def render_onsets(
         gaps = np.append(np.diff(times), -1.0)[keep]
         positions = np.round((times[keep] - start) * sr).astype(np.int64)
         strengths = np.array([ordered[k].strength for k in keep], dtype=np.float64)
+        places = np.array([np.nan if ordered[k].x is None else ordered[k].x for k in keep], dtype=np.float64)
         if progress is not None:
             progress(0.0, "synthesising")
-        _hits_into(track, positions, np.array(keep, dtype=np.int64), strengths, gaps, int(seed),
+        _hits_into(track, positions, np.array(keep, dtype=np.int64), strengths, places, gaps, int(seed),
                    *_hit_args(preset, sr))
     for k, region in enumerate(regions):
         a, tex = render_texture(preset, region, start, n, sr, seed, k, envelope, channels)

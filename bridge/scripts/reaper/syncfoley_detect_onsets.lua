@@ -1,11 +1,12 @@
 -- @description syncfoley: Detect onsets for selected video item
 -- @author syncfoley
--- @version 0.1.0
+-- @version 0.2.0
 -- @about
 --   Finds the action onsets in the part of the source the selected video item plays
 --   (start offset and play rate honoured) and adds them as a MIDI item on a new track:
 --   one note per hit (velocity from strength), a longer note per contact region, the
---   intensity as CC 11. Set ExtState syncfoley/markers to "1" to add project markers too.
+--   intensity as CC 11. Asks which detector and how sensitive (remembered). Set ExtState
+--   syncfoley/markers to "1" to add project markers too.
 --   Needs the engine daemon: syncfoley serve.
 -- @provides [nomain] syncfoley_lib.lua
 
@@ -44,7 +45,10 @@ end
 local info, err = sf.selected_item()
 if not info then return sf.fail(err) end
 if info.midi then return sf.fail("select a video item (this one is MIDI)") end
+local detector, sensitivity = sf.detect_settings()
+if not detector then return end
 sf.run("detect", {
   video = info.file, start = sf.to_source(info, info.position),
   ["end"] = sf.to_source(info, info.position + info.length),
+  detector = detector, sensitivity = sensitivity,
 }, "detecting onsets", function(result) add_onsets(info, result) end, sf.fail)

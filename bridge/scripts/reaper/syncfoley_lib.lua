@@ -437,6 +437,26 @@ function M.preset()
   return value
 end
 
+-- The detect action's dialog: detector and sensitivity, remembered between runs.
+-- Returns nil when cancelled, else detector, sensitivity (a number 0..1).
+function M.detect_settings()
+  local detector = M.setting("detector", "auto")
+  local sensitivity = M.setting("sensitivity", "0.5")
+  local ok, value = reaper.GetUserInputs("syncfoley: Detect onsets", 2,
+    "Detector (auto, motion, audio, neural, physics),Sensitivity 0..1 (picture; 0.5 balanced)", detector .. "," .. sensitivity)
+  if not ok then return nil end
+  local d, s = value:match("^%s*([^,]-)%s*,%s*([^,]-)%s*$")
+  d = (d == nil or d == "") and detector or d
+  local number = tonumber(s)
+  if number == nil or number < 0 or number > 1 then
+    M.fail("sensitivity must be a number from 0 to 1, got " .. tostring(s))
+    return nil
+  end
+  reaper.SetExtState(M.SECTION, "detector", d, true)
+  reaper.SetExtState(M.SECTION, "sensitivity", tostring(number), true)
+  return d, number
+end
+
 function M.fail(message)
   reaper.ShowMessageBox("syncfoley: " .. message, "syncfoley", 0)
 end

@@ -1,0 +1,85 @@
+"""Local motion, free of camera motion, from dense optical flow (OpenCV's DIS).
+
+DIS (Kroeger et al., 2016) finds a flow vector for every pixel by inverse search of
+small patches over an image pyramid, fast enough on one core to run at twice the
+resolution the block matcher could afford, which is what small objects need. The dense
+flow is averaged over blocks; a block is trusted when it has texture and the flow
+roughly explains it (the next frame warped back by the flow matches). Camera motion (pan, zoom,
+shake, roll) is the robust affine fit of the trusted blocks
+(:func:`~syncfoley.engine.detect.motion_field.camera_fit`) and is subtracted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from syncfoley.engine.detect.motion_field import MotionField, block_design, camera_fit
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Analysis settings. Sizes are in analysis pixels (frames are downscaled to ``width``)."""
+
+    width: int = 512
+    # Dense flow is averaged over square blocks this many pixels across.
+    block: int = 16
+    # A block is trusted when the flow leaves at most this multiple of its own contrast
+    # unexplained. Loose on purpose: a fast, blurred object (the very thing that hits)
+    # warps imperfectly.
+    residual: float = 2.0
+    # With fewer trusted blocks than this fraction, camera motion is taken as zero.
+    min_global_fraction: float = 0.25
+
+
+class FlowMatcher:
+    """Block motion between consecutive frames of one size, from DIS dense flow."""
+
+    def __init__(self, shape: tuple[int, int], cfg: FlowConfig) -> None:
+        import cv2
+
+        self.cfg = cfg
+        b = cfg.block
+        self.rows, self.cols = shape[0] // b, shape[1] // b
+        self.h, self.w = self.rows * b, self.cols * b
+        self.design = block_design(self.rows, self.cols, b)
+        # One thread: decoding runs beside us on the other core.
+        cv2.setNumThreads(1)
+        self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.cv2 = cv2
+        grid_y, grid_x = np.mgrid[0: self.h, 0: self.w].astype(np.float32)
+        self.grid = (grid_x, grid_y)
+
+    @property
+    def limit(self) -> float:
+        """DIS follows motion through its pyramid: no search window to run out of."""
+        return 1e9
+
+    def _blocks(self, a: np.ndarray) -> np.ndarray:
+        b = self.cfg.block
+        return a[: self.h, : self.w].reshape(self.rows, b, self.cols, b, *a.shape[2:]).mean(axis=(1, 3))
+
+    def field(self, prev: np.ndarray, cur: np.ndarray) -> MotionField:
+        """``prev``, ``cur``: uint8 grey frames."""
+        cv2 = self.cv2
+        # An empty flow in: no initial guess, so each pair is measured on its own.
+        flow = np.asarray(self.dis.calc(prev, cur, np.empty(0, np.float32)))[: self.h, : self.w]
+        # prev(x) ~ cur(x + flow): the content at x moved by +flow.
+        vec = self._blocks(flow)[..., ::-1].astype(np.float32)  # (dy, dx)
+        warped = cv2.remap(cur, self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        p = prev[: self.h, : self.w].astype(np.float32)
+        err = self._blocks(np.abs(warped.astype(np.float32) - p))
+        gx = np.abs(np.diff(p, axis=1, append=p[:, -1:]))
+        gy = np.abs(np.diff(p, axis=0, append=p[-1:, :]))
+        texture = self._blocks(gx + gy)
+        noise = float(np.median(texture)) * 0.1 + 0.5
+        valid = (texture > noise) & (err <= self.cfg.residual * texture + noise)
+        camera = self.camera(vec, valid)
+        residual = np.where(valid[..., None], vec - camera, 0.0).astype(np.float32)
+        return MotionField(residual, valid, np.zeros_like(valid), camera)
+
+    def camera(self, vec: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The camera's own motion (see motion_field.camera_fit)."""
+        return camera_fit(self.design, vec, valid, self.cfg.min_global_fraction)

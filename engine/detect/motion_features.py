@@ -1,0 +1,182 @@
+"""What the motion scorer sees: per block, the physics around one frame.
+
+An impact is a sudden loss of velocity of something that was moving fast, against
+the smooth accelerations around it. For frame ``k`` (an impact between frames k and
+k+1 is scored at k) each block of the camera-free motion field gets a vector of
+measurements over a window of six fields, the motion into frames k-2 .. k+3:
+
+- its speed in each field (3x3 neighbourhood maximum: the object moves across blocks),
+- how the velocity of what is there changed by the next field, following it to where it
+  went (:meth:`FeatureStream.material_change`), and how much of that was braking: an
+  impact is one large change between smaller ones; braking and gravity change it a
+  little every frame, and an object that merely crosses into the next block not at all,
+- whether its motion reversed (a bounce) and whether the matches are trusted,
+- the steady motion lost without carrying on into a neighbour (the kernel
+  :func:`~syncfoley.engine.detect.motion_kernels.lost_motion`) at k-1, k and k+1,
+- the picture as a whole: the camera's own speed and jerk (handheld shake), the share
+  of trusted blocks, the typical residual speed (how noisy the matching is), the frame rate.
+
+Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
+Only the ``TOP`` blocks most likely to hold an impact (largest velocity change into or
+out of the frame, or lost motion) are kept per frame, for training and detection alike.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from syncfoley.engine.detect.motion_field import MotionField
+
+WINDOW = 6  # fields: motion into frames k-2 .. k+3
+TOP = 16
+NAMES = (
+    *(f"speed{j}" for j in range(-2, 4)),
+    *(f"change{j}" for j in range(-2, 3)),
+    *(f"braking{j}" for j in range(-2, 3)),
+    "reversal", "valid0", "valid1",
+    "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1",
+    "camera0", "camera1", "camera_jerk", "trusted", "noise", "busy", "fps",
+)
+FEATURES = len(NAMES)
+
+
+@dataclass(frozen=True)
+class FrameFeatures:
+    """The candidate blocks of one frame: ``values`` (TOP, FEATURES), their centres
+    ``where`` (TOP, 2) as (x, y) across the picture 0..1, and the velocity each lost
+    (TOP,) in analysis pixels per frame (how violent the impact was)."""
+
+    index: int
+    values: np.ndarray
+    where: np.ndarray
+    lost: np.ndarray
+
+
+def pool3(a: np.ndarray) -> np.ndarray:
+    """3x3 neighbourhood maximum (separable: rows, then columns)."""
+    r = a.copy()
+    np.maximum(r[1:], a[:-1], out=r[1:])
+    np.maximum(r[:-1], a[1:], out=r[:-1])
+    c = r.copy()
+    np.maximum(c[:, 1:], r[:, :-1], out=c[:, 1:])
+    np.maximum(c[:, :-1], r[:, 1:], out=c[:, :-1])
+    return c
+
+
+class FeatureStream:
+    """Feed motion fields in frame order; get each frame's features once the fields after
+    it have arrived (three frames later).
+
+    ``push(field)`` takes the motion into frame n (n = 1, 2, ...: there is no motion into
+    frame 0) and returns the features of frame n - 3, if it can be scored yet.
+    """
+
+    def __init__(self, shape: tuple[int, int], block: int, picture: tuple[int, int], fps: float, reach: int,
+                 limit: float) -> None:
+        rows, cols = shape
+        self.rows, self.cols = rows, cols
+        self.fps = fps
+        self.reach, self.limit = reach, limit
+        self.fields: deque[MotionField] = deque(maxlen=WINDOW)
+        self.lost: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=3)  # pooled (weighted, raw)
+        self.speeds: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=WINDOW)  # (speed, pooled)
+        self.changes: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=WINDOW - 1)  # pooled (change, braking)
+        self.block = block
+        gy, gx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+        self.grid = (gx, gy)
+        self.count = 0  # fields pushed
+        # Block centres across the analysed picture (width, height), 0..1.
+        w, h = picture
+        gy, gx = np.meshgrid((np.arange(rows) + 0.5) * block / h, (np.arange(cols) + 0.5) * block / w, indexing="ij")
+        self.where = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1).astype(np.float32)
+        self.empty_lost = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+
+    def push(self, field: MotionField) -> FrameFeatures | None:
+        from syncfoley.engine.detect.motion_kernels import lost_motion
+
+        self.fields.append(field)
+        speed = np.where(field.valid, np.linalg.norm(field.vectors, axis=-1), 0.0).astype(np.float32)
+        self.speeds.append((speed, pool3(speed)))
+        if len(self.fields) >= 2:
+            change, braking = self.material_change(self.fields[-2], self.fields[-1])
+            self.changes.append((pool3(change), pool3(braking)))
+        self.count += 1
+        f = list(self.fields)
+        if len(f) >= 4:
+            # Lost motion at the frame the motion f[-3] went into (fields into j-1 .. j+2).
+            before, prev, cur, after = f[-4:]
+            weighted, raw = lost_motion(
+                before.vectors, before.valid & ~before.saturated, prev.vectors, prev.valid,
+                cur.vectors, cur.saturated, after.vectors, after.saturated, self.reach, float(self.limit),
+            )
+            self.lost.append((pool3(weighted), pool3(raw)))
+        if len(f) < WINDOW:
+            return None
+        # f[0..5]: motion into frames k-2 .. k+3 with k = count - 3.
+        return self.features(self.count - 3, f, list(self.lost))
+
+    def material_change(self, a: MotionField, b: MotionField) -> tuple[np.ndarray, np.ndarray]:
+        """Per block of ``a``, how the velocity of what is there changed by the next field,
+        following it to where it went (``b`` sampled at the block moved by its own motion):
+        the magnitude of the change and its braking part (the share against the motion
+        it had, as a loss of speed). An object crossing from one block into the next keeps
+        its velocity and changes nothing here; one that hits something loses it."""
+        import cv2
+
+        va = a.vectors
+        gx, gy = self.grid
+        mx = gx + va[..., 1] / self.block
+        my = gy + va[..., 0] / self.block
+        vb = cv2.remap(b.vectors, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ok = cv2.remap(b.valid.astype(np.float32), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > 0.5
+        ok &= a.valid
+        diff = vb - va
+        change = np.where(ok, np.linalg.norm(diff, axis=-1), 0.0).astype(np.float32)
+        speed = np.linalg.norm(va, axis=-1)
+        along = -(diff * va).sum(axis=-1) / np.maximum(speed, 1e-3)
+        braking = np.where(ok, np.clip(along, 0.0, None), 0.0).astype(np.float32)
+        return change, braking
+
+    def flush(self) -> Iterator[FrameFeatures]:
+        """Nothing: the last three frames cannot be scored (the motion after them is not there)."""
+        return iter(())
+
+    def features(self, index: int, f: list[MotionField], lost: list[tuple[np.ndarray, np.ndarray]]) -> FrameFeatures:
+        vec = [x.vectors for x in f]
+        valid = [x.valid for x in f]
+        speed = [raw for raw, _ in self.speeds]
+        cols: list[np.ndarray] = [pooled for _, pooled in self.speeds]
+        changes = [c for c, _ in self.changes]
+        cols += changes + [b for _, b in self.changes]
+        v0, v1 = vec[2], vec[3]
+        dot = (v0 * v1).sum(axis=-1)
+        cols.append(np.where(valid[2] & valid[3], -dot / (np.square(v0).sum(axis=-1) + 1.0), 0.0))
+        cols += [valid[2].astype(np.float32), valid[3].astype(np.float32)]
+        while len(lost) < 3:
+            lost = [self.empty_lost, *lost]
+        cols += [w for w, _ in lost] + [r for _, r in lost]
+        speed_cols = len(cols)
+        cam = [np.linalg.norm(x.camera, axis=-1).mean() for x in f]
+        jerk = float(np.linalg.norm(f[3].camera - 2 * f[2].camera + f[1].camera, axis=-1).mean())
+        trusted = float(valid[2].mean())
+        moving = speed[2][valid[2]]
+        noise = float(np.median(moving)) if moving.size else 0.0
+        busy = float(np.quantile(moving, 0.9)) if moving.size else 0.0
+        frame = np.array([cam[2], cam[3], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
+        block = np.stack([c.reshape(-1) for c in cols], axis=1).astype(np.float32)
+        # Speeds of every kind in log(1 + px/frame); the flags, reversal and shares stay as they are.
+        logged = np.ones(speed_cols, bool)
+        flags = WINDOW + 2 * (WINDOW - 1)
+        logged[flags: flags + 3] = False  # reversal, valid0, valid1
+        block[:, logged] = np.log1p(np.maximum(block[:, logged], 0.0))
+        frame[[0, 1, 2, 4, 5]] = np.log1p(frame[[0, 1, 2, 4, 5]])
+        # Candidates: the largest change into or out of frame k, or the largest lost motion.
+        key = np.maximum(np.maximum(changes[2], changes[3]), lost[1][1]).reshape(-1)
+        top = np.argsort(-key, kind="stable")[:TOP]
+        values = np.concatenate([block[top], np.broadcast_to(frame, (len(top), frame.size))], axis=1)
+        lost_speed = np.maximum(changes[2], changes[3]).reshape(-1)[top]
+        return FrameFeatures(index, values, self.where[top], lost_speed.astype(np.float32))

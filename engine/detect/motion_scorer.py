@@ -1,0 +1,141 @@
+"""The learned part of the motion detector: a small network that scores each candidate
+block's physics (see :mod:`motion_features`) as the probability that an impact happened
+there between this frame and the next.
+
+The weights are plain NumPy arrays in an ``.npz`` (read with ``allow_pickle=False``),
+checked against the exact key set and shapes; no PyTorch is needed to detect. Resolved
+in a fixed order: an explicit path, ``$SYNCFOLEY_MOTION_WEIGHTS``, the weights shipped
+in the package (trained by ``bench/train_motion.py`` on the physics corpus).
+
+A frame's probability is the highest of its blocks' (an impact happens somewhere), passed
+through the calibration fitted on held-out clips (Platt scaling), so that 0.8 means that
+about 8 in 10 onsets given 0.8 were real on those clips.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from syncfoley.core.errors import FormatError
+from syncfoley.engine.detect.motion_features import FEATURES, NAMES
+from syncfoley.engine.models.checkpoints import WeightsSource
+
+FORMAT = "syncfoley.motion-scorer/1"
+BUNDLED = Path(__file__).with_name("weights") / "motion_scorer.npz"
+WEIGHTS = WeightsSource(
+    env_var="SYNCFOLEY_MOTION_WEIGHTS",
+    option="--motion-weights",
+    what="motion-scorer weights",
+    hint="give the .npz that `syncfoley train-motion` wrote, or leave it out for the bundled weights",
+    missing="",
+)
+LAYERS = 3
+
+
+@dataclass(frozen=True)
+class MotionScorer:
+    """Weights of the block scorer, its calibration and the operating point chosen on
+    validation clips."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    calibration: tuple[float, float]  # probability = sigmoid(a * logit + b)
+    threshold: float  # calibrated probability at sensitivity 0.5
+    offset: float  # frames from the scored frame to the impact, on average
+    full_strength: float  # lost speed (picture widths per second) that is a full-strength hit
+    source: str = ""
+
+    def block_logits(self, values: np.ndarray) -> np.ndarray:
+        x = (values - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < len(self.layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x[..., 0]
+
+    def probability(self, logit: float | np.ndarray) -> np.ndarray:
+        a, b = self.calibration
+        return 1.0 / (1.0 + np.exp(-(a * np.asarray(logit, np.float64) + b)))
+
+    def threshold_for(self, sensitivity: float) -> float:
+        """The probability an onset must reach at ``sensitivity`` (0..1): 0.5 is the
+        operating point tuned on validation clips; each 0.1 more or less moves the
+        threshold's log-odds by 0.6 (1 gives in to weak evidence, 0 wants near certainty)."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        logit = math.log(t / (1 - t)) + 6.0 * (0.5 - sensitivity)
+        return 1.0 / (1.0 + math.exp(-logit))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {"format": np.array(FORMAT), "names": np.array(NAMES), "mean": self.mean, "scale": self.scale,
+               "calibration": np.array(self.calibration, np.float64), "threshold": np.array(self.threshold),
+               "offset": np.array(self.offset), "full_strength": np.array(self.full_strength)}
+        for i, (w, b) in enumerate(self.layers):
+            out[f"w{i}"], out[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
+        return out
+
+
+def expected_shapes(hidden: int) -> dict[str, tuple[int, ...]]:
+    dims = [FEATURES, hidden, hidden, 1]
+    shapes: dict[str, tuple[int, ...]] = {"mean": (FEATURES,), "scale": (FEATURES,), "calibration": (2,),
+                                          "threshold": (), "offset": (), "full_strength": (), "format": (),
+                                          "names": (FEATURES,)}
+    for i in range(LAYERS):
+        shapes[f"w{i}"], shapes[f"b{i}"] = (dims[i], dims[i + 1]), (dims[i + 1],)
+    return shapes
+
+
+def load_scorer(path: str | Path) -> MotionScorer:
+    """Read and check a scorer file: the exact keys and shapes, finite numbers, this
+    feature set (a file written for other features would score nonsense)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise FormatError(f"{path} is not a motion-scorer weights file (.npz): {exc}") from None
+    if str(arrays.get("format", "")) != FORMAT:
+        raise FormatError(f"{path} is not a {FORMAT} file (format {str(arrays.get('format', 'missing'))!r})")
+    hidden = int(arrays["w0"].shape[1]) if "w0" in arrays and arrays["w0"].ndim == 2 else 0
+    want = expected_shapes(hidden)
+    if set(arrays) != set(want):
+        missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
+        raise FormatError(f"{path}: keys do not match a motion scorer (missing {missing}, unexpected {extra})")
+    for key, shape in want.items():
+        if tuple(arrays[key].shape) != shape:
+            raise FormatError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
+        if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
+            raise FormatError(f"{path}: {key} holds a value that is not finite")
+    if tuple(str(n) for n in arrays["names"]) != NAMES:
+        raise FormatError(f"{path} was trained on other motion features; retrain it with `syncfoley train-motion`")
+    return MotionScorer(
+        mean=arrays["mean"].astype(np.float32),
+        scale=np.maximum(arrays["scale"].astype(np.float32), 1e-6),
+        layers=tuple((arrays[f"w{i}"].astype(np.float32), arrays[f"b{i}"].astype(np.float32)) for i in range(LAYERS)),
+        calibration=(float(arrays["calibration"][0]), float(arrays["calibration"][1])),
+        threshold=float(arrays["threshold"]),
+        offset=float(arrays["offset"]),
+        full_strength=float(arrays["full_strength"]),
+        source=str(path),
+    )
+
+
+_CACHE: dict[tuple[str, float, int], MotionScorer] = {}
+
+
+def resolve_scorer(path: Optional[str | Path] = None) -> MotionScorer:
+    """The scorer a request uses: ``path``, else $SYNCFOLEY_MOTION_WEIGHTS, else the bundled one."""
+    chosen = WEIGHTS.resolve(path) or BUNDLED
+    if not Path(chosen).is_file():
+        raise FormatError(f"the bundled motion-scorer weights are missing ({chosen}); reinstall syncfoley")
+    stat = Path(chosen).stat()
+    key = (str(chosen), stat.st_mtime, stat.st_size)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = load_scorer(chosen)
+    return _CACHE[key]

@@ -1,0 +1,97 @@
+"""The motion scorer's weights: shipped, resolved in a fixed order, checked strictly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from syncfoley.core.errors import CheckpointError, FormatError
+from syncfoley.engine.detect.motion_features import FEATURES, NAMES, FrameFeatures, pool3
+from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, load_scorer, resolve_scorer
+
+
+def _scorer(hidden: int = 8) -> MotionScorer:
+    rng = np.random.default_rng(0)
+    dims = [FEATURES, hidden, hidden, 1]
+    layers = tuple((rng.standard_normal((dims[i], dims[i + 1])).astype(np.float32),
+                    rng.standard_normal(dims[i + 1]).astype(np.float32)) for i in range(3))
+    return MotionScorer(np.zeros(FEATURES, np.float32), np.ones(FEATURES, np.float32), layers, (1.5, -0.5), 0.4, 0.5, 1.0)
+
+
+def _write(path: Path, arrays: dict) -> Path:
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def test_bundled_weights_load_and_are_small() -> None:
+    scorer = load_scorer(BUNDLED)
+    assert BUNDLED.stat().st_size < 400_000
+    assert 0 < scorer.threshold < 1 and scorer.full_strength > 0
+    a, _ = scorer.calibration
+    assert a > 0  # a higher score means a likelier impact
+
+
+def test_round_trip_and_forward_pass(tmp_path: Path) -> None:
+    scorer = _scorer()
+    path = _write(tmp_path / "s.npz", scorer.to_arrays())
+    back = load_scorer(path)
+    x = np.random.default_rng(1).standard_normal((5, FEATURES)).astype(np.float32)
+    assert np.allclose(back.block_logits(x), scorer.block_logits(x), atol=1e-5)
+    assert back.threshold == pytest.approx(0.4) and back.calibration == pytest.approx((1.5, -0.5))
+
+
+def test_sensitivity_moves_the_threshold_monotonically() -> None:
+    scorer = _scorer()
+    values = [scorer.threshold_for(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert values == sorted(values, reverse=True)
+    assert values[2] == pytest.approx(0.4)
+    assert 0 < values[-1] < values[0] < 1
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a.pop("w2"), "missing"),
+    (lambda a: a.update(extra=np.zeros(1)), "unexpected"),
+    (lambda a: a.update(b0=np.zeros(3, np.float32)), "shape"),
+    (lambda a: a.update(mean=np.full(FEATURES, np.nan, np.float32)), "not finite"),
+    (lambda a: a.update(format=np.array("something/else")), "is not a"),
+    (lambda a: a.update(names=np.array(list(reversed(NAMES)))), "other motion features"),
+])
+def test_a_file_that_does_not_fit_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
+    arrays = _scorer().to_arrays()
+    change(arrays)
+    with pytest.raises(FormatError, match=message):
+        load_scorer(_write(tmp_path / "bad.npz", arrays))
+
+
+def test_not_an_npz_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"not a zip at all")
+    with pytest.raises(FormatError, match="not a motion-scorer weights file"):
+        load_scorer(path)
+
+
+def test_weights_resolve_explicit_then_environment_then_bundled(tmp_path: Path, monkeypatch) -> None:
+    mine = _write(tmp_path / "mine.npz", _scorer().to_arrays())
+    env = _write(tmp_path / "env.npz", _scorer(hidden=4).to_arrays())
+    monkeypatch.delenv("SYNCFOLEY_MOTION_WEIGHTS", raising=False)
+    assert resolve_scorer().source == str(BUNDLED)
+    monkeypatch.setenv("SYNCFOLEY_MOTION_WEIGHTS", str(env))
+    assert resolve_scorer().source == str(env)
+    assert resolve_scorer(mine).source == str(mine)
+    with pytest.raises(CheckpointError, match="not there"):
+        resolve_scorer(tmp_path / "typo.npz")  # a named file that is missing is an error, not a fallback
+
+
+def test_pool3_is_the_neighbourhood_maximum() -> None:
+    a = np.random.default_rng(2).random((5, 7)).astype(np.float32)
+    padded = np.pad(a, 1, mode="edge")
+    want = np.max([padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)], axis=0)
+    assert np.array_equal(pool3(a), want)
+
+
+def test_frame_features_keep_their_shape() -> None:
+    f = FrameFeatures(3, np.zeros((16, FEATURES), np.float32), np.zeros((16, 2), np.float32), np.zeros(16, np.float32))
+    assert f.values.shape[1] == len(NAMES)

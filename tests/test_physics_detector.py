@@ -1,0 +1,122 @@
+"""The physics detector (``--detector physics``) on footage it was not trained on: clips rendered by a physics engine
+(pymunk; bench/physics_corpus.py) from seeds outside the training and validation ranges,
+and from the test split's seeds beyond those the benchmark reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, f1_score, run_cli
+
+from syncfoley.bridge import api
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+pymunk = pytest.importorskip("pymunk")
+
+# What the shipped weights reach on these clips, a little below what bench/bench_detection.py
+# measures on the test split (precision 0.70, recall 0.40): not yet the 0.9 the product needs.
+PRECISION, RECALL = 0.6, 0.3
+
+# (family, test-split index): indices from 500 on are not in the benchmark's table.
+CLIPS = [("drop", 500), ("strike", 501), ("close", 502), ("feet", 503), ("smooth", 504), ("setdown", 505)]
+
+
+@pytest.fixture(scope="module")
+def physics_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    import physics_corpus as pc
+
+    out = tmp_path_factory.mktemp("physics")
+    made = {}
+    for family, index in CLIPS:
+        spec = pc.make_spec("test", index, family)
+        spec.size, spec.duration = (640, 360), 5.0
+        if spec.fps > 50:
+            spec.fps = Fraction(30)
+        truth = pc.render_clip(spec, out)
+        video = next(p for p in out.glob(spec.name + ".*") if p.suffix in (".mp4", ".mov"))
+        made[family] = (video, truth)
+    return made
+
+
+@pytest.fixture(scope="module")
+def physics_tracks(physics_clips):
+    return {family: api.detect(path, detector="physics") for family, (path, _) in physics_clips.items()}
+
+
+def test_finds_the_impacts_of_physics_clips_it_never_saw(physics_clips, physics_tracks) -> None:
+    hits = false = truth = 0
+    for family, (_, t) in physics_clips.items():
+        if family in ("smooth", "setdown"):
+            continue
+        found = physics_tracks[family].times()
+        band = [b["time"] for b in t["band"]]
+        true_t = [i["time"] for i in t["impacts"]]
+        _, p, r = f1_score(found, true_t)
+        matched = round(r * len(true_t))
+        extra = [d for d in found if min([abs(d - x) for x in true_t] + [9]) > 0.1
+                 and min([abs(d - b) for b in band] + [9]) > 0.1]
+        hits, false, truth = hits + matched, false + len(extra), truth + len(true_t)
+    precision, recall = hits / max(1, hits + false), hits / max(1, truth)
+    print(f"physics detector on unseen physics clips: precision {precision:.2f}, recall {recall:.2f}")
+    assert truth >= 15
+    assert precision >= PRECISION and recall >= RECALL, (precision, recall)
+
+
+def test_next_to_no_onset_where_only_smooth_motion_and_gentle_set_downs_happen(physics_tracks) -> None:
+    # The product wants none; the shipped weights put 4 on the 5 smooth-only test clips.
+    assert len(physics_tracks["smooth"].times()) + len(physics_tracks["setdown"].times()) <= 1
+
+
+def test_onsets_say_where_in_the_picture(physics_clips, physics_tracks) -> None:
+    matched = near = 0
+    for family, (_, truth) in physics_clips.items():
+        for o in physics_tracks[family].onsets:
+            assert o.x is not None and o.y is not None and 0 <= o.x <= 1 and 0 <= o.y <= 1
+            match = [i for i in truth["impacts"] if abs(i["time"] - o.time) <= 0.1]
+            if match:
+                matched += 1
+                # Distance in picture widths (y is a share of the height, 9/16 of the width). The
+                # truth is the contact point, the onset the 16-pixel block that lost the most.
+                near += min(np.hypot(i["x"] - o.x, (i["y"] - o.y) * 9 / 16) for i in match) <= 0.15
+    assert matched >= 5 and near >= 0.6 * matched, (near, matched)
+
+
+def test_sensitivity_trades_recall_for_precision(physics_clips) -> None:
+    path, _ = physics_clips["strike"]
+    counts = [len(api.detect(path, detector="physics", sensitivity=s).onsets) for s in (0.0, 0.5, 1.0)]
+    assert counts[0] <= counts[1] <= counts[2] and counts[0] < counts[2]
+
+
+def test_confidence_is_the_calibrated_probability(physics_tracks) -> None:
+    track = physics_tracks["strike"]
+    threshold = track.extra["threshold"]
+    assert all(threshold <= o.confidence <= 1 for o in track.onsets)
+    assert track.curve is not None and track.curve.label == "impact probability"
+
+
+def test_train_motion_writes_weights_the_detector_uses(physics_clips, tmp_path: Path) -> None:
+    data, val = tmp_path / "data", tmp_path / "val"
+    data.mkdir()
+    val.mkdir()
+    for family, (video, truth) in physics_clips.items():
+        dest = val if family == "close" else data
+        (dest / video.name).symlink_to(video)
+        (dest / f"{video.stem}.times.csv").write_text("".join(f"{i['time']}\n" for i in truth["impacts"]))
+        (dest / f"{video.stem}.ignore.csv").write_text("".join(f"{i['time']}\n" for i in truth["band"]))
+    out = tmp_path / "mine.npz"
+    done = run_cli("train-motion", str(data), "--val", str(val), "-o", str(out), "--epochs", "3")
+    assert done.returncode == 0, done.stderr
+    assert "validation at sensitivity 0.5" in done.stdout and out.is_file()
+    again = run_cli("train-motion", str(data), "--val", str(val), "-o", str(out), "--epochs", "1")
+    assert again.returncode == 2 and "exists" in again.stderr  # nothing overwritten unless asked
+    path, _ = physics_clips["strike"]
+    track = api.detect(path, detector="physics", motion_weights=str(out))
+    assert track.extra["motion_weights"] == str(out)
+    onsets = json.loads(json.dumps([o.time for o in track.onsets]))
+    assert onsets == sorted(onsets)
