@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from syncfoley.core.errors import CheckpointError, FormatError
-from syncfoley.engine.detect.motion_features import FEATURES, NAMES, FrameFeatures, pool3
+from syncfoley.engine.detect.motion_features import FEATURES, NAMES, pool3
 from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, load_scorer, resolve_scorer
 
 
@@ -90,8 +90,3 @@ def test_pool3_is_the_neighbourhood_maximum() -> None:
     padded = np.pad(a, 1, mode="edge")
     want = np.max([padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)], axis=0)
     assert np.array_equal(pool3(a), want)
-
-
-def test_frame_features_keep_their_shape() -> None:
-    f = FrameFeatures(3, np.zeros((16, FEATURES), np.float32), np.zeros((16, 2), np.float32), np.zeros(16, np.float32))
-    assert f.values.shape[1] == len(NAMES)

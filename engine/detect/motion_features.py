@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -78,7 +77,6 @@ class FeatureStream:
     def __init__(self, shape: tuple[int, int], block: int, picture: tuple[int, int], fps: float, reach: int,
                  limit: float) -> None:
         rows, cols = shape
-        self.rows, self.cols = rows, cols
         self.fps = fps
         self.reach, self.limit = reach, limit
         self.fields: deque[MotionField] = deque(maxlen=WINDOW)
@@ -140,10 +138,6 @@ class FeatureStream:
         along = -(diff * va).sum(axis=-1) / np.maximum(speed, 1e-3)
         braking = np.where(ok, np.clip(along, 0.0, None), 0.0).astype(np.float32)
         return change, braking
-
-    def flush(self) -> Iterator[FrameFeatures]:
-        """Nothing: the last three frames cannot be scored (the motion after them is not there)."""
-        return iter(())
 
     def features(self, index: int, f: list[MotionField], lost: list[tuple[np.ndarray, np.ndarray]]) -> FrameFeatures:
         vec = [x.vectors for x in f]

@@ -54,7 +54,7 @@ def detect_physics(
     """Detect impacts in the picture: sudden losses of velocity of something moving fast.
 
     What it measures: block motion with the camera's own motion removed (see
-    :mod:`~syncfoley.engine.detect.motion_field`); for every block, its speeds, velocity
+    :mod:`~syncfoley.engine.detect.flow_field`); for every block, its speeds, velocity
     changes and lost motion over six frames around each frame
     (:mod:`~syncfoley.engine.detect.motion_features`); a small network trained on clips
     rendered by a physics engine scores each block as the probability of an impact
