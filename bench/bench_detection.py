@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 
 
-def match(found: list[float], truth: list[float], band: list[float], tol: float) -> tuple[list[bool], int]:
-    """Per onset whether it is true (None-like False for band onsets handled by caller), and hits."""
+def match(found: list[float], truth: list[float], tol: float) -> tuple[list[bool], int]:
+    """One-to-one matching within ``tol``: per onset whether it matched a true impact, and the count."""
     used: set[int] = set()
     for t in truth:
         near = [i for i, d in enumerate(found) if i not in used and abs(d - t) <= tol]
@@ -72,7 +72,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         row = rows.setdefault(family, dict(truth=0, found=0, h1=0, f1=0, hf=0, ff=0))
         row["truth"] += len(true_t)
         for tol, hk, fk in ((0.1, "h1", "f1"), (frame, "hf", "ff")):
-            ok, hits = match(found, true_t, band_t, tol)
+            ok, hits = match(found, true_t, tol)
             neutral = [not o and family != "smooth" and any(abs(d - b) <= tol for b in band_t) for d, o in zip(found, ok)]
             row[hk] += hits
             row[fk] += sum(1 for o, n in zip(ok, neutral) if not o and not n)
@@ -115,7 +115,7 @@ def own_scenes(detector: str) -> None:
         path = tmp / f"{name}.mp4"
         write_video(path, scene.frames(), scene.fps)
         found = api.detect(path, detector=detector).times()
-        ok, h = match(found, scene.impacts(), [], 0.1)
+        ok, h = match(found, scene.impacts(), 0.1)
         hits, false, truth = hits + h, false + len(found) - h, truth + len(scene.impacts())
         print(f"  own scene {name}: {len(scene.impacts())} true, {len(found)} found, {h} matched")
     p, r, f = prf(hits, false, truth)

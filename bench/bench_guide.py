@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             for container in ("mp4", "mov"):
                 clip = guide_clip(tmp, tone, 1000 + 10 * i + (container == "mov"), container)
                 found = api.detect(clip.path, detector="audio").times()
-                ok, hits = match(found, clip.hits, [], 0.1)
-                ok20, hits20 = match(found, clip.hits, [], 0.02)
+                ok, hits = match(found, clip.hits, 0.1)
+                ok20, hits20 = match(found, clip.hits, 0.02)
                 row[0] += len(clip.hits)
                 row[1] += len(found)
                 row[2] += hits

@@ -261,7 +261,7 @@ def onsets_from_flux(curve: np.ndarray, samples: np.ndarray, start: float, cfg: 
     gap = max(1, int(cfg.min_gap * sr / hop))
     out = []
     level_floor = 10 ** (cfg.min_level_db / 20)
-    room = room_spectrum(samples, cfg)
+    room: Optional[np.ndarray] = None  # measured only if an onset falls where it is needed
     for idx, value in pick_peaks(above, cfg.floor, gap):
         approx = int(round(idx * hop))
         pos = _refine(samples, approx, sr)
@@ -270,8 +270,10 @@ def onsets_from_flux(curve: np.ndarray, samples: np.ndarray, start: float, cfg: 
             continue
         # Where the flux has no past to compare with (the first frames), only new sound
         # counts: room tone that is simply there from the first sample is not an onset.
-        if pos < cfg.start_guard * sr and new_sound(samples, pos, room, cfg) < cfg.new_bins:
-            continue
+        if pos < cfg.start_guard * sr:
+            room = room_spectrum(samples, cfg) if room is None else room
+            if new_sound(samples, pos, room, cfg) < cfg.new_bins:
+                continue
         db = 20 * np.log10(peak)
         strength = float(np.clip((db + 48.0) / 48.0, 0.05, 1.0))
         confidence = float(np.clip(1.0 - cfg.floor / max(value, 1e-9), 0.0, 1.0))
@@ -297,9 +299,8 @@ def _power(samples: np.ndarray, starts: np.ndarray, cfg: GuideDetectorConfig) ->
 def room_spectrum(samples: np.ndarray, cfg: GuideDetectorConfig) -> np.ndarray:
     """The room tone's power per bin: the 20th percentile over up to 400 frames spread
     through the file (hits are brief, so most frames hold only the room)."""
-    if len(samples) < NEW_WINDOW:
-        return np.zeros(_power(np.zeros(NEW_WINDOW, np.float32), np.array([0]), cfg).shape[1])
-    starts = np.linspace(0, len(samples) - NEW_WINDOW, min(400, len(samples) // NEW_WINDOW)).astype(int)
+    count = max(1, min(400, len(samples) // NEW_WINDOW))
+    starts = np.linspace(0, max(0, len(samples) - NEW_WINDOW), count).astype(int)
     return np.quantile(_power(samples, starts, cfg), 0.2, axis=0)
 
 

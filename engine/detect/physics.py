@@ -94,8 +94,8 @@ def analyse_physics(
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
 ) -> MotionAnalysis:
-    """Score every frame of ``span``; see :func:`detect_motion`. ``scorer`` None leaves the
-    probabilities at 0 (used to extract features for training, :func:`motion_features_of`)."""
+    """Score every frame of ``span`` with ``scorer``; see :func:`detect_physics` (training
+    extracts the same features unscored with :func:`physics_features_of`)."""
     result = MotionAnalysis([], np.zeros(0), np.zeros((0, 2)), np.zeros(0), [])
     prob: list[float] = []
     where: list[tuple[float, float]] = []
