@@ -95,6 +95,14 @@ def load_scorer(path: str | Path) -> MotionScorer:
     feature set (a file written for other features would score nonsense)."""
     path = Path(path)
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise FormatError(f"cannot read motion-scorer weights {path}: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":  # not a zip: np.load would try (and refuse) a pickle
+        raise FormatError(f"{path} is not a motion-scorer weights file: an .npz from `syncfoley train-motion` "
+                              "is a zip archive")
+    try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError) as exc:
