@@ -419,8 +419,15 @@ def cmd_conform(args: argparse.Namespace) -> int:
     return 0 if result.complete else 1
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _token(given: Optional[str]) -> Optional[str]:
+    """--token, else $SYNCFOLEY_TOKEN; blank is no token (a secret of spaces protects nothing)."""
     import os
+
+    token = given if given is not None else os.environ.get("SYNCFOLEY_TOKEN")
+    return token if token is not None and token.strip() else None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
 
     from syncfoley.bridge.daemon.server import ServeConfig, serve
 
@@ -428,7 +435,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workdir:
         kw["workdir"] = Path(args.workdir)
     cfg = ServeConfig(
-        host=args.host, port=args.port, token=args.token or os.environ.get("SYNCFOLEY_TOKEN") or None,
+        host=args.host, port=args.port, token=_token(args.token),
         media_roots=tuple(Path(r) for r in args.media_root), output_roots=tuple(Path(r) for r in args.output_root),
         queue_limit=args.queue_limit, device=args.device, verbose=not args.quiet, **kw,
     )
@@ -440,13 +447,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    import os
 
     from syncfoley.bridge.daemon import client as osc_client
     from syncfoley.core.errors import SyncfoleyError
 
     payload = args.json
-    token = args.token or os.environ.get("SYNCFOLEY_TOKEN")
+    token = _token(args.token)
     if token:
         try:
             data = json.loads(payload) if payload else {}

@@ -627,7 +627,8 @@ def test_send_client_waits_and_exits_with_the_result(daemon: Daemon, tmp_path: P
     assert res.returncode == 0 and res.stdout.startswith("pong")
 
 
-_settings = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# SYNCFOLEY_FUZZ_EXAMPLES=10000 for the long run (test_osc_fuzz.py reads it too).
+_settings = settings(max_examples=int(os.environ.get("SYNCFOLEY_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 osc_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 osc_args = st.lists(st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32, allow_nan=False),

@@ -8,6 +8,7 @@ reads only 4096 bytes).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import time
@@ -62,10 +63,19 @@ def send(
     """
     address = normalise_address(address)
     args = () if payload is None else (payload,)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.bind(("0.0.0.0" if host not in ("127.0.0.1", "localhost") else "127.0.0.1", 0))
-        sock.sendto(P.build(address, *args), (host, port))
+        family, _, _, _, target = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    except (OSError, UnicodeError) as exc:
+        raise ClientError("bad_request", f"cannot find host {host!r} ({exc})") from None
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        try:
+            loopback = ipaddress.ip_address(str(target[0]).split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        # Listen where the reply will come: loopback only when the daemon is on this machine.
+        sock.bind((str(target[0]) if loopback else ("::" if family == socket.AF_INET6 else "0.0.0.0"), 0))
+        sock.sendto(P.build(address, *args), target)
         deadline = time.monotonic() + answer_timeout
         job = ""
         while True:

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -59,17 +59,30 @@ class ServeConfig:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address of either family, or a name) is this machine only."""
     try:
-        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
-    except (OSError, ValueError):
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
         return False
+    return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
+
+
+def normalise_config(cfg: ServeConfig) -> ServeConfig:
+    """The configuration as the daemon uses it: a blank token is no token."""
+    token = cfg.token if cfg.token is not None and cfg.token.strip() else None
+    return replace(cfg, token=token)
 
 
 def check_config(cfg: ServeConfig) -> None:
+    cfg = normalise_config(cfg)
     if not is_loopback(cfg.host) and not cfg.token:
         raise RequestError(
             f"binding to {cfg.host} exposes the daemon beyond this machine; give --token SECRET "
-            "(every request must then carry it) or bind to 127.0.0.1"
+            "(every request must then carry it) or bind to 127.0.0.1 or ::1"
         )
     if not 0 <= cfg.port <= 65535:
         raise RequestError(f"port must be within 0..65535, got {cfg.port}")
@@ -77,8 +90,51 @@ def check_config(cfg: ServeConfig) -> None:
         raise RequestError(f"queue limit must be at least 1, got {cfg.queue_limit}")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][0]
+    except (OSError, UnicodeError, IndexError):
+        raise RequestError(f"cannot bind to {host!r}: not an address this machine has") from None
+
+
+class Throttle:
+    """At most ``per_second`` events pass; the rest are counted and reported once the
+    burst is over, so a flood of junk can neither fill the log nor turn the daemon into
+    a reflector of error replies."""
+
+    def __init__(self, per_second: int, what: str) -> None:
+        self.per_second = per_second
+        self.what = what
+        self.window = time.monotonic()
+        self.count = 0
+        self.dropped = 0
+
+    def allow(self) -> bool:
+        self.tick()
+        if self.count < self.per_second:
+            self.count += 1
+            return True
+        self.dropped += 1
+        return False
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.window < 1.0:
+            return
+        if self.dropped:
+            log.warning("%d %s not logged or answered in the last %.1f s (a flood?); back to normal",
+                        self.dropped, self.what, now - self.window)
+        self.window, self.count, self.dropped = now, 0, 0
+
+
 # Fields every request may carry besides its own (where to reply, the secret).
 ENVELOPE = ("reply_host", "reply_port", "token")
+# What a control request may carry besides the envelope.
+CONTROL_FIELDS = {"ping": (), "status": ("job_id",), "cancel": ("job_id",), "shutdown": ()}
 
 
 def schema(name: str) -> dict[str, str]:
@@ -94,15 +150,19 @@ UNCACHED = {"conform"}
 class Daemon:
     def __init__(self, cfg: ServeConfig) -> None:
         check_config(cfg)
+        cfg = normalise_config(cfg)
         self.cfg = cfg
         self.workdir = cfg.workdir.expanduser().resolve()
         (self.workdir / "jobs").mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_workdir(self.workdir)
         _setup_logging(self.workdir, cfg.verbose)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.family = _family(cfg.host)
+        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
         self.sock.bind((cfg.host, cfg.port))
         self.sock.settimeout(0.2)
-        self.address = self.sock.getsockname()
+        self.address = self.sock.getsockname()[:2]
+        self.refusals = Throttle(50, "refused datagrams")
+        self._local: dict[str, bool] = {}
         self.store = JobStore(self.workdir / "jobs.sqlite")
         self.queue: "queue.Queue[str]" = queue.Queue()
         self.queued = 0
@@ -130,6 +190,7 @@ class Daemon:
                 try:
                     dgram, sender = self.sock.recvfrom(65536)
                 except socket.timeout:
+                    self.refusals.tick()
                     continue
                 except OSError:
                     if self.stopping.is_set():
@@ -154,32 +215,78 @@ class Daemon:
 
     # ----------------------------------------------------------------- control path
     def handle(self, dgram: bytes, sender: tuple[str, int]) -> None:
-        reject = P.quick_reject(dgram, self.cfg.max_datagram)
-        if reject is not None:
-            log.info("rejected %d bytes from %s:%d: %s", len(dgram), sender[0], sender[1], reject.code)
-            self._send(sender, "/syncfoley/error", reject.code, str(reject), "")
+        sender = (str(sender[0]), int(sender[1]))
+        if self._is_self(sender):  # spoofed: answering would be talking to ourselves for ever
+            self._refused(sender, "", "a datagram claiming to come from the daemon's own address", reply=False)
             return
-        try:
-            messages = P.parse(dgram)
-        except P.ProtocolError as err:
-            log.info("rejected datagram from %s:%d: %s", sender[0], sender[1], err)
-            self._send(sender, "/syncfoley/error", err.code, str(err), "")
+        reject = P.quick_reject(dgram, self.cfg.max_datagram)
+        if reject is None:
+            try:
+                messages = P.parse(dgram)
+            except P.ProtocolError as err:
+                reject = err
+        if reject is not None:
+            self._refused(sender, reject.code, str(reject), f"{len(dgram)} bytes: ")
             return
         for msg in messages:
-            reply_to = sender
+            if msg.address in P.REPLIES:  # someone's reply aimed here: never answered
+                self._refused(sender, "", f"a reply address {msg.address}", reply=False)
+                continue
+            reply_to, trusted = sender, False
             try:
                 name = msg.address[len(P.PREFIX):] if msg.address.startswith(P.PREFIX) else ""
                 if name not in P.CONTROL + P.WORK:
                     raise P.ProtocolError(P.UNKNOWN_ADDRESS, f"unknown address {msg.address!r}; the daemon "
                                                              f"answers {', '.join(P.ADDRESSES)}")
                 data = self._arguments(msg, name)
-                reply_to = self._reply_address(data, sender)
+                # The token first: until it checks out, the answer goes to the sender only.
                 self._check_token(data, msg.address)
+                trusted = True
+                if name in CONTROL_FIELDS:
+                    _check_control(name, data)
+                reply_to = self._reply_address(data, sender)
                 log.info("request %s from %s:%d", msg.address, sender[0], sender[1])
                 self._dispatch(name, data, reply_to)
             except SyncfoleyError as err:  # with a stable code
+                if not trusted:  # junk or no token: rate-limited, and only ever to the sender
+                    self._refused(sender, err.code, str(err), f"{msg.address[:80]}: ")
+                    continue
                 log.info("request %s from %s:%d refused: %s %s", msg.address, sender[0], sender[1], err.code, err)
                 self._send(reply_to, "/syncfoley/error", err.code, str(err), "")
+
+    def _refused(self, sender: tuple[str, int], code: str, message: str, context: str = "",
+                 reply: bool = True) -> None:
+        """Junk and unauthenticated requests: logged and answered within a rate limit."""
+        if not self.refusals.allow():
+            return
+        log.info("refused from %s:%d: %s%s", sender[0], sender[1], context, message)
+        if reply:
+            self._send(sender, "/syncfoley/error", code, message, "")
+
+    def _is_self(self, addr: tuple[str, int]) -> bool:
+        """Whether ``addr`` is this daemon's own socket (any local address, our port)."""
+        if addr[1] != self.address[1]:
+            return False
+        try:
+            ip = ipaddress.ip_address(addr[0].split("%")[0])
+        except ValueError:
+            return True  # not an address at all: never a place to send to
+        if ip.is_loopback or ip.is_unspecified or addr[0] == self.address[0]:
+            return True
+        key = str(ip)
+        if key not in self._local:
+            if len(self._local) > 256:
+                self._local.clear()
+            # Binding to an address succeeds only for one this machine has; no DNS, no wait.
+            probe = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.bind((key, 0))
+                self._local[key] = True
+            except OSError:
+                self._local[key] = False
+            finally:
+                probe.close()
+        return self._local[key]
 
     def _arguments(self, msg: P.Message, name: str) -> dict[str, Any]:
         if name == "cancel" and len(msg.args) == 1 and isinstance(msg.args[0], str) \
@@ -190,11 +297,21 @@ class Daemon:
     def _reply_address(self, data: dict[str, Any], sender: tuple[str, int]) -> tuple[str, int]:
         host = data.get("reply_host", sender[0])
         port = data.get("reply_port", sender[1])
-        if not isinstance(host, str) or not host or len(host) > 255:
-            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host must be a host name or address, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise P.ProtocolError(P.BAD_REQUEST, f"reply_port must be an integer within 1..65535, got {port!r}")
-        return host, port
+        try:
+            # A literal only: resolving a name here would stall every client for the resolver's timeout.
+            ip = ipaddress.ip_address(host if isinstance(host, str) else "")
+        except ValueError:
+            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host must be an IP address such as 127.0.0.1 (names are "
+                                                 f"not resolved), got {str(host)[:80]!r}") from None
+        if (ip.version == 6) != (self.family == socket.AF_INET6):
+            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host {host} is IPv{ip.version}; this daemon listens on "
+                                                 f"{self.address[0]} and replies over the same family")
+        if self._is_self((str(ip), port)):
+            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host/reply_port {host}:{port} is the daemon itself; "
+                                                 "give the address your client listens on")
+        return str(ip), port
 
     def _check_token(self, data: dict[str, Any], address: str) -> None:
         if self.cfg.token is None:
@@ -451,6 +568,15 @@ class Daemon:
                 log.info("removed an interrupted write: %s", p)
             except OSError:
                 pass
+
+
+def _check_control(name: str, data: dict[str, Any]) -> None:
+    """A control request carries only its own fields (a status reply sent back here is not one)."""
+    extra = sorted(k for k in data if k not in ENVELOPE and k not in CONTROL_FIELDS[name])
+    if extra:
+        allowed = CONTROL_FIELDS[name] + ENVELOPE
+        raise P.ProtocolError(P.BAD_REQUEST, f"/syncfoley/{name} takes no field {extra[0][:40]!r}; it takes "
+                                             f"{', '.join(allowed)}")
 
 
 def _lock_workdir(workdir: Path) -> Any:
