@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 
 from syncfoley.adapters import edl
 from syncfoley.core.errors import TimelineError, one_of
+from syncfoley.core.fence import check_read
 
 FORMATS = {".edl": "CMX 3600 EDL", ".otio": "OpenTimelineIO", ".otioz": "OpenTimelineIO zip",
            ".xml": "Final Cut Pro 7 XML", ".fcpxml": "FCPXML"}
@@ -126,6 +127,7 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = False) -> 
         raise TimelineError(f"no such timeline: {p}")
     if rate is not None and rate not in edl.RATES:
         raise TimelineError(f"unknown frame rate {rate!r}; choose {one_of(list(edl.RATES))}")
+    check_read(p, "timeline")
     if suffix == ".edl":
         return from_edl(edl.read(p, rate=rate, strict=strict))
     return _from_otio(p, rate)

@@ -45,11 +45,14 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
     """Read any audio file libsndfile knows: float32 (frames, channels), sample rate."""
     import soundfile as sf
 
+    from syncfoley.core.fence import check_read
+
     p = Path(path)
     if not p.is_file():
         raise MediaError(f"no such audio file: {p}")
+    real = check_read(p, "audio file")
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        data, sr = sf.read(str(real), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
         raise MediaError(f"{p} is not an audio file that can be read ({exc})") from None
     return data, int(sr)

@@ -28,6 +28,7 @@ from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
 from syncfoley.bridge.conform.render import execute
 from syncfoley.core.atomic import check_writable
 from syncfoley.core.errors import FieldError, FormatError, RequestError, one_of
+from syncfoley.core.fence import check_write
 from syncfoley.core.fields import Fields
 from syncfoley.core.progress import Cancel, Progress, stage
 from syncfoley.engine.detect.motion_training import MotionTrainConfig, MotionTrainResult, train_motion
@@ -103,9 +104,12 @@ def save_onsets(track: OnsetTrack, path: str | Path, *, overwrite: bool = False,
 
 def load_onsets(path: str | Path) -> OnsetTrack:
     """Read onsets from JSON, MIDI (notes, else markers) or a marker CSV."""
+    from syncfoley.core.fence import check_read
+
     kind = onset_format(path)
     if not Path(path).is_file():
         raise FormatError(f"no such onsets file: {path}")
+    check_read(path, "onsets file")
     if kind == "json":
         return onsets_json.read(path)
     if kind == "midi":
@@ -295,6 +299,7 @@ def run(
     audio = generate(request, progress=stage(progress, 0.8, 0.95), cancel=cancel)
     note = _midi_note(request.timbre)
 
+    check_write(outdir, "output folder")
     Path(outdir).mkdir(parents=True, exist_ok=True)
     save_onsets(track, outs["json"], overwrite=overwrite)
     save_onsets(track, outs["midi"], overwrite=overwrite, note=note)

@@ -27,7 +27,10 @@ def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     The temporary name keeps the extension, because some writers (OTIO) choose the
     format from it. A reader never sees a half-written file under the final name.
     """
+    from syncfoley.core.fence import check_write
+
     final = Path(path)
+    check_write(final)
     check_writable([final], overwrite)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")

@@ -98,3 +98,15 @@ def one_of(choices: object) -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class OutsideRootsError(SyncfoleyError):
+    """A file a daemon job would read or write lies outside the daemon's roots."""
+
+    code = "outside_roots"
+
+
+class DiskFullError(SyncfoleyError):
+    """The disk filled up while an output was written; nothing partial was left."""
+
+    code = "disk_full"

@@ -185,8 +185,14 @@ def _load_file(p: Path) -> MaterialPreset:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PresetError(f"cannot read preset {p}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PresetError(f"preset {p} is not UTF-8 text (byte {exc.start}); a preset is a YAML file") from None
     except yaml.YAMLError as exc:
-        raise PresetError(f"{p} is not valid YAML: {exc}") from None
+        # Where and what, never the offending line itself: the message may travel to a client.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise PresetError(f"{p} is not valid YAML ({problem}{where})") from None
     if isinstance(data, Mapping) and "name" not in data:
         data = {**data, "name": p.stem}
     preset = _build(MaterialPreset, data, p.name)
@@ -216,14 +222,31 @@ def _catalogue(dirs: tuple[Path, ...]) -> dict[str, Path]:
     return found
 
 
+def check_name(name: str) -> MaterialPreset:
+    """A preset named from the preset folders, never a file path (the daemon's rule: a
+    request must not make it read a file of the requester's choosing)."""
+    if is_path(name):
+        raise PresetError(f"preset must be a preset name, not a path ({name[:80]!r}); available presets: "
+                          f"{', '.join(names())}")
+    return load(name)
+
+
 def names() -> list[str]:
     """Names of every preset available, sorted."""
     return sorted(_catalogue(tuple(search_path())))
 
 
+def is_path(name: str) -> bool:
+    """Whether ``name`` names a file rather than a preset."""
+    return name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name or os.sep in name
+
+
 def load(name: str) -> MaterialPreset:
     """Load a preset by name (or alias), or a path to a YAML file."""
-    if name.endswith((".yaml", ".yml")) or os.sep in name:
+    if is_path(name):
+        from syncfoley.core.fence import check_read
+
+        check_read(name, "preset file")
         return load_file(name)
     cat = _catalogue(tuple(search_path()))
     if name in cat:

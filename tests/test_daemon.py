@@ -136,8 +136,8 @@ def test_every_address_over_python_osc(daemon: Daemon, client: Client, tmp_path:
     prog = [m for m in seen if m.address == "/syncfoley/progress"]
     assert all(m.args[0] == job and 0.0 <= m.args[1] <= 1.0 and isinstance(m.args[2], str) for m in prog)
 
-    # generate, from the onsets it just wrote, into an output under the workdir
-    out = daemon.workdir / "renders" / "hits.wav"
+    # generate, from the onsets it just wrote, into an output under the jobs folder
+    out = daemon.workdir / "jobs" / "renders" / "hits.wav"
     job = client.ask("/syncfoley/generate", json.dumps(
         {"onsets": result["onsets_json"], "output": str(out), "preset": "metal", "channels": 2})).args[0]
     done, _ = client.until("done", job)
@@ -246,7 +246,7 @@ def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp
     src = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
     stand_ins.make(timeline.read(src), tmp_path / "media")
     request = {"timeline": str(src), "media_root": [str(tmp_path / "media")], "handles": 6}
-    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "c1")})).args[0]
+    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "jobs" / "c1")})).args[0]
     done, seen = client.until("done", job)
     result = json.loads(done.args[1])
     assert (result["events"], result["computed"], result["reused"], result["problems"]) == (4, 4, 0, [])
@@ -257,15 +257,15 @@ def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp
     assert fractions == sorted(fractions)
 
     # the same cut again, elsewhere: every event comes from the daemon's conform cache
-    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "c2")})).args[0]
+    job = client.ask("/syncfoley/conform", json.dumps({**request, "outdir": str(daemon.workdir / "jobs" / "c2")})).args[0]
     again = json.loads(client.until("done", job)[0].args[1])
     assert (again["computed"], again["reused"]) == (0, 4)
 
     # a dry run lists the plan and writes nothing
     job = client.ask("/syncfoley/conform", json.dumps({**request, "dry_run": True,
-                                                       "outdir": str(daemon.workdir / "c3")})).args[0]
+                                                       "outdir": str(daemon.workdir / "jobs" / "c3")})).args[0]
     plan = json.loads(client.until("done", job)[0].args[1])
-    assert plan["reuse"] == 4 and len(plan["plan"]) == 4 and not (daemon.workdir / "c3").exists()
+    assert plan["reuse"] == 4 and len(plan["plan"]) == 4 and not (daemon.workdir / "jobs" / "c3").exists()
 
     # junk is refused before it is queued
     bad = client.ask("/syncfoley/conform", json.dumps({"timeline": str(src), "media_root": 7}))
@@ -628,7 +628,8 @@ def test_send_client_waits_and_exits_with_the_result(daemon: Daemon, tmp_path: P
 
 
 # SYNCFOLEY_FUZZ_EXAMPLES=10000 for the long run (test_osc_fuzz.py reads it too).
-_settings = settings(max_examples=int(os.environ.get("SYNCFOLEY_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_settings = settings(max_examples=int(os.environ.get("SYNCFOLEY_FUZZ_EXAMPLES", "120")), deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 osc_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 osc_args = st.lists(st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32, allow_nan=False),

@@ -41,6 +41,9 @@ class ConformCache:
     def put(self, key: str, r: EventRender) -> None:
         if self.folder is None:
             return
+        from syncfoley.core.fence import check_write
+
+        check_write(self.folder, "conform cache")
         self.folder.mkdir(parents=True, exist_ok=True)
         tag = uuid.uuid4().hex[:8]
         tmp_npz = self.folder / f".{key}.{tag}.npz"

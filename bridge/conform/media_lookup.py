@@ -63,7 +63,14 @@ class MediaIndex:
                         self.by_stem.setdefault(p.stem.lower(), []).append(p)
         self._probes: dict[Path, media.VideoInfo | MediaError] = {}
 
+    def inside(self, path: Path) -> bool:
+        """Whether this conform may read ``path`` (as it resolves now)."""
+        return self.allowed is None or any(path.resolve().is_relative_to(a) for a in self.allowed)
+
     def probe(self, path: Path) -> media.VideoInfo:
+        if not self.inside(path):  # not even opened: a probe decodes, and that is a read
+            raise MediaError(f"{path} is outside the media roots this conform may read "
+                             f"({', '.join(str(a) for a in self.allowed or ())})")
         if path not in self._probes:
             try:
                 self._probes[path] = media.probe(path)
@@ -109,7 +116,7 @@ class MediaIndex:
         found = self.candidates(ev)
         fenced = ""
         if self.allowed is not None:
-            outside = [p for p, _ in found if not any(p.resolve().is_relative_to(a) for a in self.allowed)]
+            outside = [p for p, _ in found if not self.inside(p)]
             found = [(p, how) for p, how in found if p not in outside]
             if outside:
                 fenced = (f"{outside[0]} is outside the media roots this conform may read "

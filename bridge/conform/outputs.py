@@ -19,6 +19,7 @@ from syncfoley.adapters import bwf, foley_timeline, midi, onsets_json, otio_time
 from syncfoley.bridge.conform.jobs import EventRender
 from syncfoley.bridge.conform.plan import ConformPlan, EventPlan
 from syncfoley.core.atomic import check_writable
+from syncfoley.core.fence import check_write
 from syncfoley.engine.types import Onset, OnsetTrack, Region, TimeRange
 
 RAMP = 0.002  # seconds: a cut's switch, short enough to keep a hit on the first frame, long enough not to click
@@ -104,6 +105,7 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     foley: list[foley_timeline.FoleyClip] = []
     rows: list[report_html.ReportRow] = []
     all_onsets: list[Onset] = []
+    check_write(outdir, "output folder")
     outdir.mkdir(parents=True, exist_ok=True)
     for ep in p.events:
         ev = ep.event

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 from syncfoley.bridge.conform.jobs import EventJob
 from syncfoley.bridge.conform.render import Executor, render_outcome, serial_executor
 from syncfoley.core.errors import Cancelled, RequestError, SyncfoleyError
+from syncfoley.core.fence import Fence, current, install
 from syncfoley.core.progress import Cancel
 
 MAX_JOBS = 256
@@ -33,7 +34,9 @@ def resolve_jobs(jobs: int) -> int:
     return jobs or (os.cpu_count() or 1)
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, fence: Optional[Fence] = None) -> None:
+    # The daemon's fence goes with the events: a worker reads samples and media too.
+    install(fence)
     # Before anything in this process imports numba or torch: both size their thread pools from
     # these on import. Importing torch here to set it would cost the built-in engine, which never
     # imports torch, a second or two per worker.
@@ -67,7 +70,7 @@ def pool_executor(workers: int, cancel: Optional[Cancel] = None) -> Executor:
             return
         threads = max(1, (os.cpu_count() or 1) // n)
         pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(threads,))
+                                   initializer=_start_worker, initargs=(threads, current()))
         pending: dict[Future, tuple[int, EventJob]] = {}
         clean = False
         try:

@@ -38,7 +38,8 @@ from typing import Any, Callable, Optional
 from syncfoley.bridge.daemon import protocol as P
 from syncfoley.bridge.daemon.job_store import JobStore
 from syncfoley.bridge.requests import REQUESTS
-from syncfoley.core.errors import FieldError, RequestError, SyncfoleyError
+from syncfoley.core.errors import FieldError, OutsideRootsError, RequestError, SyncfoleyError
+from syncfoley.core.fence import Fence
 from syncfoley.core.identity import file_identity
 
 log = logging.getLogger("syncfoley.daemon")
@@ -163,6 +164,7 @@ class Daemon:
         self.address = self.sock.getsockname()[:2]
         self.refusals = Throttle(50, "refused datagrams")
         self._local: dict[str, bool] = {}
+        self.fence = job_fence(cfg, self.workdir)
         self.store = JobStore(self.workdir / "jobs.sqlite")
         self.queue: "queue.Queue[str]" = queue.Queue()
         self.queued = 0
@@ -173,6 +175,12 @@ class Daemon:
         self.started = time.time()
         self._clean_partials()
         for job in self.store.unfinished():  # interrupted by a crash or a kill: run again
+            try:  # against the roots this daemon has now, which may not be those it had
+                self._validate(job.address[len(P.PREFIX):], _given(job.request))
+            except SyncfoleyError as err:
+                self.store.update(job.id, state="error", error_code=err.code, error=str(err))
+                log.info("job %s not re-queued: %s %s", job.id, err.code, err)
+                continue
             self.store.update(job.id, state="queued", progress=0.0)
             self._enqueue(job.id)
             log.info("job %s re-queued after a restart (%s)", job.id, job.address)
@@ -415,7 +423,15 @@ class Daemon:
         out: dict[str, Any] = {}
         for key in given:
             value, kind = flat[key], specs[key][0].kind
-            if kind == "paths_in":
+            if key == "preset":
+                from syncfoley import presets
+
+                try:
+                    presets.check_name(value)
+                except SyncfoleyError as err:
+                    raise FieldError(key, str(err)) from None
+                out[key] = value
+            elif kind == "paths_in":
                 out[key] = [str(self._path(key, v, "in")) for v in value]
             elif kind in ("path_in", "path_out"):
                 out[key] = str(self._path(key, value, "in" if kind == "path_in" else "out"))
@@ -429,26 +445,9 @@ class Daemon:
         if not p.is_absolute():
             raise FieldError(key, f"{key} must be an absolute path, got {value!r}")
         try:
-            p = p.resolve()
-        except (OSError, RuntimeError) as exc:  # a symlink loop, a name the file system refuses
-            raise FieldError(key, f"{key} {value!r} cannot be resolved ({exc})") from None
-        if kind == "in":
-            self._check_read(key, p)
-        else:
-            self._check_write(key, p)
-        return p
-
-    def _check_read(self, key: str, p: Path) -> None:
-        roots = [r.expanduser().resolve() for r in self.cfg.media_roots]
-        if roots and not any(p.is_relative_to(r) for r in roots):
-            raise P.ProtocolError(P.OUTSIDE_ROOTS, f"{key} {p} is outside the media roots "
-                                                   f"({', '.join(str(r) for r in roots)})")
-
-    def _check_write(self, key: str, p: Path) -> None:
-        roots = [self.workdir] + [r.expanduser().resolve() for r in self.cfg.output_roots]
-        if not any(p.is_relative_to(r) for r in roots):
-            raise P.ProtocolError(P.OUTSIDE_ROOTS, f"{key} {p} is outside the output roots "
-                                                   f"({', '.join(str(r) for r in roots)})")
+            return self.fence.readable(p, key) if kind == "in" else self.fence.writable(p, key)
+        except OutsideRootsError as err:
+            raise P.ProtocolError(P.OUTSIDE_ROOTS, str(err)) from None
 
     def _cache_key(self, name: str, request: dict[str, Any]) -> str:
         files = {}
@@ -509,7 +508,7 @@ class Daemon:
         if not self.process.is_alive():
             self._start_worker()
         self.cancel_running.clear()
-        self.jobs_out.put((jid, name, request, str(self.workdir), self.cfg.device))
+        self.jobs_out.put((jid, name, request, str(self.workdir), self.cfg.device, self.fence))
         while True:
             if cancel.is_set() or self.stopping.is_set():
                 self.cancel_running.set()
@@ -568,6 +567,22 @@ class Daemon:
                 log.info("removed an interrupted write: %s", p)
             except OSError:
                 pass
+
+
+def job_fence(cfg: ServeConfig, workdir: Path) -> Fence:
+    """Where the daemon's jobs may read and write: the media roots (and the preset
+    folders and the package's own weights, which the operator chose), the output roots
+    and the jobs' folders and conform cache; never the daemon's state beside them."""
+    from syncfoley import presets
+
+    weights = Path(__file__).resolve().parents[2] / "engine" / "detect" / "weights"
+    return Fence.of(tuple(cfg.media_roots), (*cfg.output_roots, workdir / "jobs", workdir / "conform-cache"),
+                    forbidden=(workdir,), trusted=(*presets.search_path(), weights))
+
+
+def _given(request: dict[str, Any]) -> dict[str, Any]:
+    """A stored request as its fields were given (the daemon adds ``read_roots`` to conforms)."""
+    return {k: v for k, v in request.items() if k != "read_roots"}
 
 
 def _check_control(name: str, data: dict[str, Any]) -> None:

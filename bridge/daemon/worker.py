@@ -21,6 +21,7 @@ from typing import Any
 
 from syncfoley.bridge.requests import REQUESTS, ConformRequest, DetectRequest, GenerateRequest, RunRequest
 from syncfoley.core.errors import Cancelled, SyncfoleyError
+from syncfoley.core.fence import Fence, fenced
 from syncfoley.core.progress import Cancel, Progress
 
 
@@ -63,11 +64,13 @@ def worker_main(jobs: Any, events: Any, cancel: Any, parent: int) -> None:
             continue
         if item is None:
             return
-        jid, name, request, workdir, device = item
+        jid, name, request, workdir, device, fence = item
         cancel.clear()
         try:
-            result = execute(name, request, jid, Path(workdir), device, _reporter(jid, events, cancel, parent),
-                             cancel.is_set)
+            with fenced(fence):
+                recheck(name, request, fence)
+                result = execute(name, request, jid, Path(workdir), device, _reporter(jid, events, cancel, parent),
+                                 cancel.is_set)
         except ParentGone:
             return
         except Cancelled as err:
@@ -99,6 +102,22 @@ def _reporter(jid: str, events: Any, cancel: Any, parent: int) -> Progress:
                 events.put(("progress", jid, f, text))
 
     return report
+
+
+def recheck(name: str, request: dict[str, Any], fence: Fence) -> None:
+    """The request's paths as they resolve now, when the job starts: a symlink swapped in
+    while it waited in the queue must not lead it outside the roots. (What the job
+    opens later is checked again where it is opened: :mod:`syncfoley.core.fence`.)"""
+    specs = REQUESTS[name].specs()
+    for key, value in request.items():
+        kind = specs[key][0].kind if key in specs else ""
+        if kind == "paths_in":
+            for v in value:
+                fence.readable(v, key)
+        elif kind == "path_in" and value is not None:
+            fence.readable(value, key)
+        elif kind == "path_out" and value is not None:
+            fence.writable(value, key)
 
 
 def execute(name: str, req: dict[str, Any], jid: str, workdir: Path, device_default: str,

@@ -93,9 +93,12 @@ def expected_shapes(hidden: int) -> dict[str, tuple[int, ...]]:
 def load_scorer(path: str | Path) -> MotionScorer:
     """Read and check a scorer file: the exact keys and shapes, finite numbers, this
     feature set (a file written for other features would score nonsense)."""
+    from syncfoley.core.fence import check_read
+
     path = Path(path)
+    real = check_read(path, "motion-scorer weights")
     try:
-        with open(path, "rb") as fh:
+        with open(real, "rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
         raise FormatError(f"cannot read motion-scorer weights {path}: {exc.strerror or exc}") from None
@@ -103,7 +106,7 @@ def load_scorer(path: str | Path) -> MotionScorer:
         raise FormatError(f"{path} is not a motion-scorer weights file: an .npz from `syncfoley train-motion` "
                               "is a zip archive")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(real, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError) as exc:
         raise FormatError(f"{path} is not a motion-scorer weights file (.npz): {exc}") from None

@@ -32,11 +32,13 @@ ENV_VAR = "SYNCFOLEY_CLAP_CHECKPOINT"
 
 def load_embedding(path: str | Path) -> np.ndarray:
     """A 512-d embedding from ``.npy`` (shape (512,), (1, 512) or (1, 1, 512))."""
+    from syncfoley.core.fence import check_read
+
     p = Path(path)
     if not p.is_file():
         raise MediaError(f"embedding file {p} does not exist; write one with 'syncfoley embed'")
     try:
-        data = np.load(str(p), allow_pickle=False)
+        data = np.load(str(check_read(p, "embedding")), allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise MediaError(f"{p} is not a NumPy .npy embedding file ({exc})") from None
     vec = np.asarray(data, dtype=np.float32).reshape(-1)
@@ -64,11 +66,14 @@ def read_reference(path: str | Path) -> np.ndarray:
     """A reference recording as mono float32 at 48 kHz; silence and unreadable files are errors."""
     import soundfile as sf
 
+    from syncfoley.core.fence import check_read
+
     p = Path(path)
     if not p.is_file():
         raise MediaError(f"reference audio {p} does not exist")
+    real = check_read(p, "reference audio")
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        data, sr = sf.read(str(real), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile's error types vary by version
         raise MediaError(f"reference audio {p} cannot be read ({exc}); give a WAV, FLAC, AIFF or OGG file") from None
     mono = data.mean(axis=1)

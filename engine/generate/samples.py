@@ -36,6 +36,8 @@ def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
     import soundfile as sf
     from scipy.signal import resample_poly
 
+    from syncfoley.core.fence import check_read
+
     d = Path(folder)
     if not d.is_dir():
         raise MediaError(f"samples folder {d} does not exist or is not a folder")
@@ -46,8 +48,10 @@ def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
         )
     names, sounds, attacks = [], [], []
     for f in files:
+        # Each one-shot as it resolves now: a symlink in the folder may lead anywhere.
+        real = check_read(f, "sample")
         try:
-            data, sr = sf.read(str(f), dtype="float32", always_2d=True)
+            data, sr = sf.read(str(real), dtype="float32", always_2d=True)
         except Exception as exc:  # soundfile's own error types vary by version
             raise MediaError(f"sample {f} cannot be read ({exc})") from None
         mono = data.mean(axis=1)

@@ -46,13 +46,16 @@ class VideoInfo:
 def open_media(path: str | Path):
     import av
 
+    from syncfoley.core.fence import check_read
+
     p = Path(path)
     if not p.exists():
         raise MediaError(f"no such file: {p}")
     if p.is_dir():
         raise MediaError(f"{p} is a folder; give a video file")
+    real = check_read(p, "media")
     try:
-        return av.open(str(p))
+        return av.open(str(real))
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise MediaError(f"{p} is not a video file FFmpeg can read ({reason})") from None

@@ -91,9 +91,12 @@ def pick_device(name: str = "auto") -> str:
 
 def read_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(state_dict, syncfoley_metadata)`` of a checkpoint file."""
+    from syncfoley.core.fence import check_read
+
     torch = import_torch()
+    real = check_read(path, "checkpoint")
     try:
-        payload = torch.load(str(path), map_location="cpu", weights_only=True)
+        payload = torch.load(str(real), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, KeyError ... for bad files
         import zipfile
 
