@@ -26,7 +26,7 @@ from syncfoley.bridge.conform.outputs import write as write_conform
 from syncfoley.bridge.conform.plan import ConformPlan, plan
 from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
 from syncfoley.bridge.conform.render import execute
-from syncfoley.core.atomic import check_writable
+from syncfoley.core.atomic import check_writable, output_set
 from syncfoley.core.errors import FieldError, FormatError, RequestError, one_of
 from syncfoley.core.fence import check_write
 from syncfoley.core.fields import Fields
@@ -301,11 +301,12 @@ def run(
 
     check_write(outdir, "output folder")
     Path(outdir).mkdir(parents=True, exist_ok=True)
-    save_onsets(track, outs["json"], overwrite=overwrite)
-    save_onsets(track, outs["midi"], overwrite=overwrite, note=note)
-    write_wav(outs["wav"], audio, SAMPLE_RATE, overwrite=overwrite)
-    timeline = otio_timeline.build(track, video, outs["wav"], SAMPLE_RATE, name=Path(video).stem)
-    otio_timeline.write(timeline, outs["otio"], overwrite=overwrite)
+    with output_set():  # all four or none: a failed run leaves nothing a retry would trip on
+        save_onsets(track, outs["json"], overwrite=overwrite)
+        save_onsets(track, outs["midi"], overwrite=overwrite, note=note)
+        write_wav(outs["wav"], audio, SAMPLE_RATE, overwrite=overwrite)
+        timeline = otio_timeline.build(track, video, outs["wav"], SAMPLE_RATE, name=Path(video).stem)
+        otio_timeline.write(timeline, outs["otio"], overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")
     return RunResult(track, outs["json"], outs["midi"], outs["wav"], outs["otio"])
@@ -376,7 +377,8 @@ def conform(
     check_outputs(p, out, overwrite)
     results = execute(p, store, progress=stage(progress, 0.0, 0.95), cancel=cancel,
                       executor=pool_executor(workers, cancel))
-    result = write_conform(p, results, out, overwrite=overwrite)
+    with output_set():  # the clips, the stem, the timelines and the report: all or none
+        result = write_conform(p, results, out, overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")
     return result

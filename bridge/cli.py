@@ -289,12 +289,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     track = _with_progress(args, lambda bar: api.detect(req.video, req.detect, progress=bar))
     _warn_partial(track)
     _warn_slow(track)
-    for o in outputs:
-        api.save_onsets(track, o, overwrite=req.overwrite, note=args.note)
-    if args.plot:
-        from syncfoley.adapters import plot
+    from syncfoley.core.atomic import output_set
 
-        outputs.append(plot.write(track, args.plot, truth, overwrite=req.overwrite))
+    with output_set():
+        for o in outputs:
+            api.save_onsets(track, o, overwrite=req.overwrite, note=args.note)
+        if args.plot:
+            from syncfoley.adapters import plot
+
+            outputs.append(plot.write(track, args.plot, truth, overwrite=req.overwrite))
     print(f"{len(track.onsets)} onsets ({track.detector})")
     for o in outputs:
         print(o)

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_code TEXT,
     error TEXT,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (cache_key, state);
 """
@@ -55,6 +56,7 @@ class Job:
     error: Optional[str]
     created: float
     updated: float
+    attempts: int = 0  # runs that a dead worker interrupted
 
     def summary(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,20 +72,26 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "attempts" not in columns:  # a workdir from before retries were counted
+            self._db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 
     def _row(self, row: Optional[tuple]) -> Optional[Job]:
         if row is None:
             return None
-        (jid, address, request, key, host, port, state, progress, result, code, error, created, updated) = row
+        (jid, address, request, key, host, port, state, progress, result, code, error, created, updated,
+         attempts) = row
         return Job(jid, address, json.loads(request), key, host, int(port), state, float(progress),
-                   json.loads(result) if result else None, code, error, float(created), float(updated))
+                   json.loads(result) if result else None, code, error, float(created), float(updated),
+                   int(attempts))
 
     def add(self, jid: str, address: str, request: dict[str, Any], key: str, reply: tuple[str, int],
             state: str = "queued", result: Optional[dict[str, Any]] = None) -> Job:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (id, address, request, cache_key, reply_host, reply_port, state, progress, result, "
+                "error_code, error, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (jid, address, json.dumps(request), key, reply[0], reply[1], state, 1.0 if result else 0.0,
                  json.dumps(result) if result is not None else None, None, None, now, now),
             )

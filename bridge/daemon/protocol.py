@@ -52,6 +52,7 @@ BUSY = "busy"
 NOT_FOUND = "not_found"
 UNSUPPORTED = "unsupported"
 INTERNAL = "internal"
+WORKER_DIED = "worker_died"
 
 
 class ProtocolError(SyncfoleyError):

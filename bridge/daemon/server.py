@@ -146,6 +146,8 @@ def schema(name: str) -> dict[str, str]:
 # Jobs whose result is not kept by the request's key: a conform keeps finished events in
 # its own cache (keyed by media and source range), which sees changes inside the media roots.
 UNCACHED = {"conform"}
+# A job whose worker process died is run again this many times before it fails.
+RETRIES = 1
 
 
 class Daemon:
@@ -175,6 +177,8 @@ class Daemon:
         self.started = time.time()
         self._clean_partials()
         for job in self.store.unfinished():  # interrupted by a crash or a kill: run again
+            if self._recover(job.id):
+                continue
             try:  # against the roots this daemon has now, which may not be those it had
                 self._validate(job.address[len(P.PREFIX):], _given(job.request))
             except SyncfoleyError as err:
@@ -496,8 +500,10 @@ class Daemon:
                 self._relay(jid, job.address[len(P.PREFIX):], job.request, cancel, reply_to)
             finally:
                 self.running = None
-                with self.lock:
-                    self.cancels.pop(jid, None)
+                again = self.store.get(jid)
+                if again is None or again.state != "queued":  # not queued again after a dead worker
+                    with self.lock:
+                        self.cancels.pop(jid, None)
         self.jobs_out.put(None)
         self.process.join(timeout=5)
         if self.process.is_alive():
@@ -516,13 +522,7 @@ class Daemon:
                 event = self.events_in.get(timeout=0.1)
             except queue.Empty:
                 if not self.process.is_alive():
-                    code = self.process.exitcode
-                    self.store.update(jid, state="error", error_code=P.INTERNAL,
-                                      error=f"the worker process died (exit code {code})")
-                    log.error("job %s: the worker process died (exit code %s); starting a new one", jid, code)
-                    self._send(reply_to, "/syncfoley/error", P.INTERNAL,
-                               f"the worker process died (exit code {code})", jid)
-                    self._start_worker()
+                    self._worker_died(jid, reply_to)
                     return
                 continue
             kind, ev_job = event[0], event[1]
@@ -533,7 +533,10 @@ class Daemon:
                 self._send(reply_to, "/syncfoley/progress", jid, float(event[2]), event[3])
                 continue
             if kind == "done":
+                from syncfoley.bridge.daemon.worker import journal_of
+
                 self.store.update(jid, state="done", progress=1.0, result=event[2])
+                _forget(journal_of(self.workdir, jid))  # recorded: the journal has done its work
                 log.info("job %s done", jid)
                 self._send(reply_to, "/syncfoley/done", jid, _fit(event[2]))
             elif kind == "cancelled" and self.stopping.is_set() and not cancel.is_set():
@@ -552,6 +555,46 @@ class Daemon:
                     log.info("job %s error %s: %s", jid, event[2], event[3])
                 self._send(reply_to, "/syncfoley/error", event[2], event[3], jid)
             return
+
+    def _worker_died(self, jid: str, reply_to: tuple[str, int]) -> None:
+        """Killed from outside (the OOM killer, a user) or crashed in native code: the job is
+        run once more on a new worker; a second death is its error (``worker_died``)."""
+        code = self.process.exitcode
+        self._start_worker()
+        if self._recover(jid):
+            job = self.store.get(jid)
+            self._send(reply_to, "/syncfoley/done", jid, _fit(job.result or {} if job else {}))
+            return
+        job = self.store.get(jid)
+        attempts = (job.attempts if job is not None else 0) + 1
+        if attempts <= RETRIES and not self.stopping.is_set():
+            self.store.update(jid, state="queued", progress=0.0, attempts=attempts)
+            log.error("job %s: the worker process died (exit code %s); running it again on a new worker", jid, code)
+            self._enqueue(jid)
+            return
+        message = (f"the worker process died twice running this job (exit code {code}); "
+                   "see the daemon log, and try a shorter range or more memory")
+        self.store.update(jid, state="error", error_code=P.WORKER_DIED, error=message, attempts=attempts)
+        log.error("job %s: %s", jid, message)
+        self._send(reply_to, "/syncfoley/error", P.WORKER_DIED, message, jid)
+
+    def _recover(self, jid: str) -> bool:
+        """Finish an interrupted job's output set if it was renaming (the job is then done,
+        with its result), else remove the temporary files it had written, wherever they are."""
+        from syncfoley.bridge.daemon.worker import journal_of
+        from syncfoley.core.atomic import recover
+
+        journal = journal_of(self.workdir, jid)
+        try:
+            finished, result = recover(journal)
+        except OSError as exc:
+            log.error("job %s: its interrupted outputs could not be finished: %s", jid, exc)
+            return False
+        if finished:
+            self.store.update(jid, state="done", progress=1.0, result=result)
+            _forget(journal)
+            log.info("job %s: its outputs were being renamed when it stopped; finished now", jid)
+        return finished
 
     # ----------------------------------------------------------------- housekeeping
     def _send(self, to: tuple[str, int], address: str, *args: Any) -> None:
@@ -614,6 +657,13 @@ def _lock_workdir(workdir: Path) -> Any:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def _forget(journal: Path) -> None:
+    try:
+        journal.unlink()
+    except OSError:
+        pass
 
 
 def _outputs_exist(result: dict[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from syncfoley.bridge.requests import REQUESTS, ConformRequest, DetectRequest, GenerateRequest, RunRequest
+from syncfoley.core.atomic import output_set
 from syncfoley.core.errors import Cancelled, SyncfoleyError
 from syncfoley.core.fence import Fence, fenced
 from syncfoley.core.progress import Cancel, Progress
@@ -69,8 +70,12 @@ def worker_main(jobs: Any, events: Any, cancel: Any, parent: int) -> None:
         try:
             with fenced(fence):
                 recheck(name, request, fence)
-                result = execute(name, request, jid, Path(workdir), device, _reporter(jid, events, cancel, parent),
-                                 cancel.is_set)
+                # Every output of the job renamed together at the end, journalled so that a
+                # kill at any point leaves either nothing or a set the daemon can finish.
+                with output_set(journal_of(Path(workdir), jid)) as outs:
+                    result = execute(name, request, jid, Path(workdir), device,
+                                     _reporter(jid, events, cancel, parent), cancel.is_set)
+                    outs.commit(result)
         except ParentGone:
             return
         except Cancelled as err:
@@ -102,6 +107,11 @@ def _reporter(jid: str, events: Any, cancel: Any, parent: int) -> Progress:
                 events.put(("progress", jid, f, text))
 
     return report
+
+
+def journal_of(workdir: Path, jid: str) -> Path:
+    """Where a job's output set is journalled (see :mod:`syncfoley.core.atomic`)."""
+    return workdir / "jobs" / jid / ".outputs.json"
 
 
 def recheck(name: str, request: dict[str, Any], fence: Fence) -> None:
