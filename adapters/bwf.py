@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from syncfoley.adapters.wav import wav_bytes
+from syncfoley.adapters.wav import write_to
 from syncfoley.core.atomic import atomic_path
 
 
@@ -53,5 +53,6 @@ def write(path: str | Path, samples: np.ndarray, sample_rate: int, time_ref: int
                        coding_history=f"A=PCM,F={sample_rate},W=24,M={'mono' if np.ndim(samples) == 1 else 'stereo'},"
                                       "T=syncfoley\r\n")
     with atomic_path(path, overwrite) as tmp:
-        tmp.write_bytes(wav_bytes(samples, sample_rate, extra_chunks=chunk))
+        with open(tmp, "wb") as fh:
+            write_to(fh, samples, sample_rate, extra_chunks=chunk)
     return Path(path)

@@ -19,6 +19,7 @@ over a + b.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,9 @@ from urllib.parse import unquote, urlparse
 from syncfoley.adapters import edl
 from syncfoley.core.errors import TimelineError, one_of
 from syncfoley.core.fence import check_read
+
+# A year at 60 fps: far beyond any cut, small enough that nothing overflows or allocates for it.
+MAX_FRAMES = 60 * 3600 * 24 * 366
 
 FORMATS = {".edl": "CMX 3600 EDL", ".otio": "OpenTimelineIO", ".otioz": "OpenTimelineIO zip",
            ".xml": "Final Cut Pro 7 XML", ".fcpxml": "FCPXML"}
@@ -195,7 +199,33 @@ def read_otio(path: str | Path) -> Any:
         tl = timelines[0]
     if not isinstance(tl, otio.schema.Timeline):
         raise TimelineError(f"{p.name}: holds a {type(tl).__name__}, not a timeline")
+    _check_size(tl, p.name)
     return tl
+
+
+# Sequences inside sequences: editors nest a few levels; thousands only make every writer
+# (ours, OTIO's indenting JSON) produce files quadratic in the depth.
+MAX_NESTING = 32
+MAX_ITEMS = 100_000
+
+
+def _check_size(tl: Any, name: str) -> None:
+    """Refuse a timeline nested too deeply or holding too many items, walking it without recursion."""
+    import opentimelineio as otio
+
+    todo: list[tuple[Any, int]] = [(tl.tracks, 0)]
+    items = 0
+    while todo:
+        comp, depth = todo.pop()
+        if depth > MAX_NESTING:
+            raise TimelineError(f"{name}: sequences nested more than {MAX_NESTING} deep; flatten the nesting "
+                                "in the editor and export again")
+        for child in comp:
+            items += 1
+            if items > MAX_ITEMS:
+                raise TimelineError(f"{name}: more than {MAX_ITEMS} items; conform it reel by reel")
+            if isinstance(child, otio.core.Composition):
+                todo.append((child, depth + 1))
 
 
 def _from_otio(p: Path, rate: Optional[str]) -> Cut:
@@ -210,20 +240,33 @@ def _from_otio(p: Path, rate: Optional[str]) -> Cut:
     start = tl.global_start_time
 
     def frames(t: Any) -> int:
-        return int(round(t.rescaled_to(float(fr)).value))
+        value = t.rescaled_to(float(fr)).value
+        if not math.isfinite(value) or abs(value) > MAX_FRAMES:
+            raise TimelineError(f"a time of {value} frames is not a usable time (NaN, infinite or beyond "
+                                f"{MAX_FRAMES} frames)")
+        return int(round(value))
 
-    origin = frames(start) if start is not None else 0
+    try:
+        origin = frames(start) if start is not None else 0
+    except TimelineError as exc:
+        raise TimelineError(f"{p.name}: global start time: {exc}") from None
     events: list[CutEvent] = []
     problems: list[Problem] = []
     notes: list[str] = []
     number = 0
+    nested = 0
     for ti, track in enumerate(tl.video_tracks(), start=1):
-        offset = -frames(track.source_range.start_time) if track.source_range is not None else 0
+        try:
+            offset = -frames(track.source_range.start_time) if track.source_range is not None else 0
+        except TimelineError as exc:
+            raise TimelineError(f"{p.name}: V{ti}: {exc}") from None
         items = list(track)
         for ci, item in enumerate(items, start=1):
             where = f"V{ti} item {ci}"
             if isinstance(item, otio.schema.Stack):
-                notes.append(f"{p.name}: {where}: a nested sequence; flatten it to conform its clips")
+                nested += 1
+                if nested <= 3:  # a few named; thousands are counted, not listed
+                    notes.append(f"{p.name}: {where}: a nested sequence; flatten it to conform its clips")
                 continue
             if not isinstance(item, otio.schema.Clip):
                 continue
@@ -233,6 +276,8 @@ def _from_otio(p: Path, rate: Optional[str]) -> Cut:
                                           origin + offset))
             except TimelineError as exc:
                 problems.append(Problem(f"{p.name}: {where}", str(exc), number))
+    if nested > 3:
+        notes.append(f"{p.name}: {nested - 3} more nested sequences left out")
     if not events:
         why = str(problems[0]) if problems else "no clips on a video track"
         raise TimelineError(f"{p.name}: no picture events to conform ({why})")

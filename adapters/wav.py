@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -18,6 +19,30 @@ def encode_pcm24(samples: np.ndarray) -> bytes:
         x = x[:, None]
     q = np.clip(np.round(x * 8388607.0), -8388608, 8388607).astype("<i4")
     return q.reshape(-1).view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+# Frames encoded at a time: the file is written in blocks, so writing costs no copy of the
+# whole signal (a one-shot encode of an hour took three float64 copies: gigabytes).
+BLOCK = 1 << 18
+MAX_DATA = 0xFFFFFFFF - 1024  # RIFF sizes are 32-bit
+
+
+def write_to(fh: BinaryIO, samples: np.ndarray, sample_rate: int, extra_chunks: bytes = b"") -> None:
+    """The same file image as :func:`wav_bytes`, written to ``fh`` block by block."""
+    x = np.asarray(samples)
+    channels = 1 if x.ndim == 1 else x.shape[1]
+    block_align = channels * 3
+    size = len(x) * block_align
+    if size > MAX_DATA:
+        raise MediaError(f"{len(x) / sample_rate:g} s of {channels}-channel 24-bit audio is over the 4 GB a WAV "
+                         "file can hold; render it in parts")
+    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * block_align, block_align, 24)
+    head = b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunks + b"data" + struct.pack("<I", size)
+    fh.write(b"RIFF" + struct.pack("<I", 4 + len(head) + size + size % 2) + b"WAVE" + head)
+    for i in range(0, len(x), BLOCK):
+        fh.write(encode_pcm24(x[i: i + BLOCK]))
+    if size % 2:
+        fh.write(b"\0")
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int, extra_chunks: bytes = b"") -> bytes:
@@ -36,8 +61,8 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, extra_chunks: bytes = b"") 
 
 def write(path: str | Path, samples: np.ndarray, sample_rate: int, overwrite: bool = False) -> Path:
     """Write float samples (frames,) or (frames, channels) as 24-bit PCM WAV, atomically."""
-    with atomic_path(path, overwrite) as tmp:
-        tmp.write_bytes(wav_bytes(samples, sample_rate))
+    with atomic_path(path, overwrite) as tmp, open(tmp, "wb") as fh:
+        write_to(fh, samples, sample_rate)
     return Path(path)
 
 

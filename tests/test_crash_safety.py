@@ -114,6 +114,7 @@ def test_a_worker_killed_once_is_run_again(tmp_path: Path) -> None:
         assert st["state"] == "done" and st["attempts"] == 1
         wav = Path(json.loads(done.args[1])["wav"])
         assert wav.is_file() and not partials(tmp_path / "work")
+        assert json.loads(c.ask("/syncfoley/status").args[0])["worker_pid"] not in (None, worker)
     finally:
         c.close()
         d.stop()

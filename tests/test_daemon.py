@@ -518,22 +518,6 @@ def test_shutdown_mid_job_queues_it_for_the_next_start(tmp_path: Path) -> None:
         d.stop()
 
 
-def test_a_dead_worker_is_replaced(daemon: Daemon, client: Client, tmp_path: Path) -> None:
-    ckpt, emb = _slow_generation(tmp_path)
-    onsets = _onsets_file(tmp_path / "w.json", [0.5, 2.0], 3.0)
-    job = client.ask("/syncfoley/generate", json.dumps({
-        "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
-        "embedding": str(emb), "steps": 50, "batch": 1, "device": "cpu"})).args[0]
-    client.until("progress", job, timeout=60)
-    worker = json.loads(client.ask("/syncfoley/status").args[0])["worker_pid"]
-    os.kill(worker, signal.SIGKILL)
-    err, _ = client.until("error", job, timeout=30)
-    assert err.args[0] == P.INTERNAL and "worker process died" in err.args[1]
-    again = client.ask("/syncfoley/generate", json.dumps({"onsets": str(onsets)})).args[0]
-    client.until("done", again, timeout=60)
-    assert json.loads(client.ask("/syncfoley/status").args[0])["worker_pid"] not in (None, worker)
-
-
 def test_many_clients_none_lost(tmp_path: Path) -> None:
     d = Daemon(tmp_path / "work", "--queue-limit", "3")
     onsets = _onsets_file(tmp_path / "m.json", [0.2, 0.4], 0.6)

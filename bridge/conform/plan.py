@@ -31,7 +31,7 @@ from syncfoley.bridge.conform.cache import ConformCache
 from syncfoley.bridge.conform.jobs import EventJob
 from syncfoley.bridge.conform.media_lookup import VIDEO_EXTENSIONS, MediaIndex, MediaMatch
 from syncfoley.bridge.conform.options import ConformOptions
-from syncfoley.core.errors import SyncfoleyError
+from syncfoley.core.errors import SyncfoleyError, TimelineError
 from syncfoley.core.identity import file_identity
 from syncfoley.engine.generate.sound import SoundOptions
 from syncfoley.engine.types import OnsetTrack
@@ -91,6 +91,7 @@ def plan(
     sound = _sound_identity(options)
     detector = _detector_identity(options)
     cut = read_cut(timeline, rate=options.rate, strict=False)
+    check_bounds(cut)
     index = MediaIndex(media_roots, allowed=read_roots)
     if options.rate is None and cut.kind == "edl" and cut.rate_source == "frame fields":
         better = _rate_from_media(cut, index)
@@ -100,6 +101,7 @@ def plan(
             note = (f"{Path(cut.path).name}: the list does not give its frame rate and its timecode reads as "
                     f"{guess} fps; its media run at {better}, so the list is read at {better} (--rate overrides)")
             cut = dataclasses.replace(cut, rate_source="media", notes=cut.notes + (note,))
+    check_bounds(cut)
     plans = [_plan_event(ev, cut, index, options, cache, sound, detector) for ev in cut.events]
     # Event numbers can repeat in a messy list (or restart after 999): file names may not.
     seen: dict[str, int] = {}
@@ -108,6 +110,26 @@ def plan(
         if n > 1:
             plans[i] = dataclasses.replace(ep, clip_name=f"{ep.clip_name}_{n}")
     return ConformPlan(cut, options, plans, list(cut.problems))
+
+
+# A conform holds its whole stem in memory, like one render, and writes files per event.
+MAX_EVENTS = 10000
+
+
+def check_bounds(cut: Cut) -> None:
+    """Refuse, before any work, a timeline no conform can hold: too many events, or a
+    record span longer than one render may be (a 10-hour freeze frame, a 1e12 duration)."""
+    from syncfoley.engine.generate.render import MAX_RENDER_SECONDS
+
+    name = Path(cut.path).name
+    if len(cut.events) > MAX_EVENTS:
+        raise TimelineError(f"{name}: {len(cut.events)} picture events; a conform takes at most {MAX_EVENTS} "
+                            "(conform it reel by reel)")
+    span = (cut.record_end - cut.record_start) / float(cut.rate)
+    if span > MAX_RENDER_SECONDS:
+        raise TimelineError(f"{name}: the cut runs {span:.0f} s from first to last event "
+                            f"({cut.tc(cut.record_start)} - {cut.tc(cut.record_end)}); a conform renders at most "
+                            f"{MAX_RENDER_SECONDS:.0f} s (conform it reel by reel)")
 
 
 _MEDIA_SUFFIXES = {".exr", ".dpx", ".r3d", ".braw", ".ari", ".arx", ".tif", ".tiff", ".jpg", ".png", ".wav"}

@@ -42,6 +42,10 @@ def check_detector(
     return weights
 
 
+# Smallest picture the picture detectors analyse: two of their 16-pixel blocks across.
+MIN_PICTURE = 32
+
+
 def detect(
     path: str | Path,
     info: VideoInfo,
@@ -86,6 +90,9 @@ def detect(
                 regions=result.regions,
             )
         extra["guide_silent_db"] = round(result.peak_db, 1)
+    if info.width < MIN_PICTURE or info.height < MIN_PICTURE:
+        raise MediaError(f"{path} is {info.width}x{info.height} pixels; the picture detectors need at least "
+                         f"{MIN_PICTURE}x{MIN_PICTURE} (with a guide track, --detector audio --guide WAV)")
     if weights is not None:
         from syncfoley.engine.detect.neural import detect_neural
 

@@ -51,6 +51,11 @@ class Timbre:
                       text=sound.text or None, embedding=sound.embedding)
 
 
+# One render holds its whole output in memory (float32, plus the limiter's copy in
+# stereo): an hour of 48 kHz stereo is about 1.4 GB. Longer material is rendered in parts.
+MAX_RENDER_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     track: OnsetTrack
@@ -80,8 +85,11 @@ class GenerationRequest:
     def validate(self) -> None:
         if not np.isfinite(self.duration) or self.duration <= 0:
             raise RequestError(f"duration must be a positive number of seconds, got {self.duration}")
-        if self.duration > 24 * 3600:
-            raise RequestError(f"duration {self.duration:g} s is over 24 hours; render a shorter range")
+        if self.duration > MAX_RENDER_SECONDS:
+            gb = self.duration * self.sample_rate * self.channels * 4 * 2 / 1e9
+            raise RequestError(f"duration {self.duration:g} s is over the limit of one render, "
+                               f"{MAX_RENDER_SECONDS:g} s (it would hold about {gb:.0f} GB in memory); render it in "
+                               "parts with --start and --duration")
         if not np.isfinite(self.start) or self.start < 0:
             raise RequestError(f"start must be >= 0 s, got {self.start}")
         if self.sample_rate not in SAMPLE_RATES:

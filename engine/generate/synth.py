@@ -355,8 +355,23 @@ def render_onsets(
     for k, region in enumerate(regions):
         a, tex = render_texture(preset, region, start, n, sr, seed, k, envelope, channels)
         track[:, a: a + tex.shape[1]] += tex
-    out = _limit_interleaved(track, 0.97)
-    return np.ascontiguousarray(out[:, 0]) if channels == 1 else out
+    if channels == 1:  # in place: no second copy of what may be an hour of audio
+        _limit_inplace(track[0], 0.97)
+        return track[0]
+    return _limit_interleaved(track, 0.97)
+
+
+@numba.njit(cache=True, nogil=True)
+def _limit_inplace(x, ceiling):
+    """The limiter of :func:`_limit_interleaved` on one channel, in place."""
+    knee = 0.8 * ceiling
+    room = ceiling - knee
+    for i in range(x.shape[0]):
+        v = x[i]
+        a = abs(v)
+        if a > knee:
+            a = knee + room * np.tanh((a - knee) / room)
+            x[i] = a if v > 0 else -a
 
 
 @numba.njit(cache=True, nogil=True)

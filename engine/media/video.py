@@ -263,6 +263,7 @@ def iter_frames(
         if span.start > 0:
             container.seek(first + int(span.start / tb), stream=stream, backward=True)
         size: Optional[tuple[int, int]] = None
+        last = span.start - 2 * half_frame
         for frame in decode_frames(container, stream, path, report):
             if frame.pts is None:
                 continue
@@ -270,14 +271,26 @@ def iter_frames(
             if t < span.start - half_frame:
                 continue
             if t >= span.end - 1e-9:
-                break
+                return
             turns = _quarter_turns(frame)
             if size is None:
                 dw, dh = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
                 size = (width, height) if height is not None else analysis_size(dw, dh, width)
             w, h = (size[1], size[0]) if turns % 2 else size
             img = frame.reformat(width=w, height=h, format=pix_fmt, interpolation="AREA").to_ndarray()
+            last = t
             yield t, (np.ascontiguousarray(np.rot90(img, turns)) if turns else img)
+        # The frames ran out without an error before the header's duration: a file cut short
+        # (a copy that did not finish, a fast-start MP4 whose index promises frames it lacks).
+        if report is not None and report.stopped_at is not None:
+            return
+        end = last + 2 * half_frame
+        if span.end - end > max(5 * half_frame, 0.1):
+            why = (f"the file ends early: its frames stop at {end:.3f} s of the {span.end:.3f} s its header "
+                   "promises (truncated?)")
+            if report is None:
+                raise MediaError(f"{path}: {why}")
+            report.stopped_at, report.reason = end, why
 
 
 def _quarter_turns(frame) -> int:
