@@ -48,7 +48,9 @@ def read(path: str | Path) -> OnsetTrack:
             values = {k: float(row[i]) for k, i in cols.items() if i < len(row) and row[i].strip()}
             onsets.append(Onset(values["time"], values.get("strength", 1.0), values.get("confidence", 1.0)))
         except (ValueError, KeyError):
-            raise FormatError(f"{p}, line {n}: expected seconds in the time column, got {row}") from None
+            # The line itself is not quoted: the message may reach a daemon's client.
+            raise FormatError(f"{p}, line {n}: expected seconds in the time column (and numbers in "
+                              f"{', '.join(k for k in cols if k != 'time') or 'no other column'})") from None
         except FormatError as exc:
             raise FormatError(f"{p}, line {n}: {exc}") from None
     return OnsetTrack(

@@ -58,7 +58,8 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
         raise FormatError(f"{where}: expected a JSON object at the top level")
     schema = data.get("schema", ONSETS_SCHEMA)
     if not str(schema).startswith("syncfoley.onsets/"):
-        raise FormatError(f"{where}: schema {schema!r} is not a syncfoley onsets file")
+        raise FormatError(f"{where}: its schema field does not start with 'syncfoley.onsets/'; it is not a "
+                          "syncfoley onsets file")
     raw = data.get("onsets")
     if not isinstance(raw, list):
         raise FormatError(f"{where}: 'onsets' must be a list of {{time, strength, confidence}}")
