@@ -199,3 +199,63 @@ wait
     assert lines[lines.index("rc=2") + 1].strip() == "left:"
     assert "rc=0" in lines, res.stdout + res.stderr
     assert sorted(lines[lines.index("rc=0") + 1].split()[1:]) == sorted(RUN_OUTPUTS)
+
+
+def _conform_digests(folder: Path) -> dict[str, str]:
+    """Digests of a conform's outputs; a BWF's bext origination date and time (the wall clock
+    at writing) are left out, everything else (the audio, the time reference) is in. The
+    report is left out too: it says how each event was obtained (computed, or reused from
+    the cache an interrupted run filled) and how long that took."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name == "report.html":
+            continue
+        data = bytearray(p.read_bytes())
+        at = data.find(b"bext")
+        if p.suffix == ".wav" and at >= 0:
+            body = at + 8
+            data[body + 256 + 32 + 32: body + 256 + 32 + 32 + 18] = bytes(18)  # OriginationDate, OriginationTime
+        out[str(p.relative_to(folder))] = hashlib.sha256(bytes(data)).hexdigest()
+    return out
+
+
+@pytest.mark.parametrize("point", ["write:3", "rename:4"])
+def test_daemon_killed_while_a_conform_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    import stand_ins
+
+    from syncfoley.adapters import timeline
+
+    src = Path(__file__).resolve().parent / "data" / "edl" / "25fps.edl"
+    stand_ins.make(timeline.read(src), tmp_path / "media")
+    out_root = tmp_path / "out"
+    request = {"timeline": str(src), "media_root": [str(tmp_path / "media")], "outdir": str(out_root / "c")}
+
+    def conform(work: Path, fault: str = "") -> tuple[Daemon, Client, str]:
+        if fault:
+            monkeypatch.setenv("SYNCFOLEY_FAULT", fault)
+        d = Daemon(work, "--output-root", str(out_root))
+        monkeypatch.delenv("SYNCFOLEY_FAULT", raising=False)
+        c = Client(d.port)
+        return d, c, str(c.ask("/syncfoley/conform", json.dumps(request)).args[0])
+
+    d, c, job = conform(tmp_path / "ref")
+    try:
+        c.until("done", job, timeout=300)
+    finally:
+        c.close()
+        d.stop()
+    expected = _conform_digests(out_root / "c")
+    assert len(expected) >= 8
+    shutil.rmtree(out_root / "c")
+
+    d, c, job = conform(tmp_path / "work", f"{point}:parent")
+    try:
+        assert d.proc.wait(300) == -signal.SIGKILL, "the fault point was not reached"
+        d = Daemon(tmp_path / "work", "--output-root", str(out_root))
+        c.port = d.port
+        assert wait_state(c, job, timeout=300)["state"] == "done"
+        assert _conform_digests(out_root / "c") == expected
+        assert not partials(out_root, tmp_path / "work")
+    finally:
+        c.close()
+        d.stop()
