@@ -172,7 +172,8 @@ def live() -> Iterator[tuple[Daemon, Client]]:
         d.stop()
 
 
-@settings(_settings, max_examples=max(50, EXAMPLES // 3))
+# Over UDP each example costs a round trip: fewer in CI, all of them in the long run.
+@settings(_settings, max_examples=EXAMPLES if "SYNCFOLEY_FUZZ_EXAMPLES" in os.environ else 100)
 @given(data=mutated())
 def test_the_daemon_answers_after_each_mutated_packet(live: tuple[Daemon, Client], data: bytes) -> None:
     d, c = live
