@@ -40,7 +40,7 @@ def write_to(fh: BinaryIO, samples: np.ndarray, sample_rate: int, extra_chunks: 
     head = b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunks + b"data" + struct.pack("<I", size)
     fh.write(b"RIFF" + struct.pack("<I", 4 + len(head) + size + size % 2) + b"WAVE" + head)
     for i in range(0, len(x), BLOCK):
-        fh.write(encode_pcm24(x[i: i + BLOCK]))
+        fh.write(encode_pcm24(np.ascontiguousarray(x[i: i + BLOCK])))
     if size % 2:
         fh.write(b"\0")
 

@@ -355,10 +355,11 @@ def render_onsets(
     for k, region in enumerate(regions):
         a, tex = render_texture(preset, region, start, n, sr, seed, k, envelope, channels)
         track[:, a: a + tex.shape[1]] += tex
-    if channels == 1:  # in place: no second copy of what may be an hour of audio
-        _limit_inplace(track[0], 0.97)
-        return track[0]
-    return _limit_interleaved(track, 0.97)
+    # In place, and stereo handed out as a (N, 2) view of the (2, N) buffer: no second copy
+    # of what may be an hour of audio (writers interleave block by block).
+    for ch in track:
+        _limit_inplace(ch, 0.97)
+    return track[0] if channels == 1 else track.T
 
 
 @numba.njit(cache=True, nogil=True)
