@@ -21,7 +21,6 @@ instead of being computed again.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import logging.handlers
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from syncfoley.bridge.daemon import protocol as P
+from syncfoley.bridge.daemon.guard import ReplyGuard, Throttle, is_loopback, socket_family
 from syncfoley.bridge.daemon.job_store import JobStore
 from syncfoley.bridge.requests import REQUESTS
 from syncfoley.core.errors import FieldError, OutsideRootsError, RequestError, SyncfoleyError
@@ -59,19 +59,6 @@ class ServeConfig:
     verbose: bool = True
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address of either family, or a name) is this machine only."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except (OSError, UnicodeError):
-        return False
-    return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
-
-
 def normalise_config(cfg: ServeConfig) -> ServeConfig:
     """The configuration as the daemon uses it: a blank token is no token."""
     token = cfg.token if cfg.token is not None and cfg.token.strip() else None
@@ -89,47 +76,6 @@ def check_config(cfg: ServeConfig) -> None:
         raise RequestError(f"port must be within 0..65535, got {cfg.port}")
     if cfg.queue_limit < 1:
         raise RequestError(f"queue limit must be at least 1, got {cfg.queue_limit}")
-
-
-def _family(host: str) -> socket.AddressFamily:
-    try:
-        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-    except ValueError:
-        pass
-    try:
-        return socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][0]
-    except (OSError, UnicodeError, IndexError):
-        raise RequestError(f"cannot bind to {host!r}: not an address this machine has") from None
-
-
-class Throttle:
-    """At most ``per_second`` events pass; the rest are counted and reported once the
-    burst is over, so a flood of junk can neither fill the log nor turn the daemon into
-    a reflector of error replies."""
-
-    def __init__(self, per_second: int, what: str) -> None:
-        self.per_second = per_second
-        self.what = what
-        self.window = time.monotonic()
-        self.count = 0
-        self.dropped = 0
-
-    def allow(self) -> bool:
-        self.tick()
-        if self.count < self.per_second:
-            self.count += 1
-            return True
-        self.dropped += 1
-        return False
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if now - self.window < 1.0:
-            return
-        if self.dropped:
-            log.warning("%d %s not logged or answered in the last %.1f s (a flood?); back to normal",
-                        self.dropped, self.what, now - self.window)
-        self.window, self.count, self.dropped = now, 0, 0
 
 
 # Fields every request may carry besides its own (where to reply, the secret).
@@ -159,13 +105,13 @@ class Daemon:
         (self.workdir / "jobs").mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_workdir(self.workdir)
         _setup_logging(self.workdir, cfg.verbose)
-        self.family = _family(cfg.host)
-        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        family = socket_family(cfg.host)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.bind((cfg.host, cfg.port))
         self.sock.settimeout(0.2)
         self.address = self.sock.getsockname()[:2]
+        self.replies = ReplyGuard(self.address, family)
         self.refusals = Throttle(50, "refused datagrams")
-        self._local: dict[str, bool] = {}
         self.fence = job_fence(cfg, self.workdir)
         self.store = JobStore(self.workdir / "jobs.sqlite")
         self.queue: "queue.Queue[str]" = queue.Queue()
@@ -228,7 +174,7 @@ class Daemon:
     # ----------------------------------------------------------------- control path
     def handle(self, dgram: bytes, sender: tuple[str, int]) -> None:
         sender = (str(sender[0]), int(sender[1]))
-        if self._is_self(sender):  # spoofed: answering would be talking to ourselves for ever
+        if self.replies.is_self(sender):  # spoofed: answering would be talking to ourselves for ever
             self._refused(sender, "", "a datagram claiming to come from the daemon's own address", reply=False)
             return
         reject = P.quick_reject(dgram, self.cfg.max_datagram)
@@ -256,7 +202,7 @@ class Daemon:
                 trusted = True
                 if name in CONTROL_FIELDS:
                     _check_control(name, data)
-                reply_to = self._reply_address(data, sender)
+                reply_to = self.replies.reply_address(data, sender)
                 log.info("request %s from %s:%d", msg.address, sender[0], sender[1])
                 self._dispatch(name, data, reply_to)
             except SyncfoleyError as err:  # with a stable code
@@ -275,55 +221,11 @@ class Daemon:
         if reply:
             self._send(sender, "/syncfoley/error", code, message, "")
 
-    def _is_self(self, addr: tuple[str, int]) -> bool:
-        """Whether ``addr`` is this daemon's own socket (any local address, our port)."""
-        if addr[1] != self.address[1]:
-            return False
-        try:
-            ip = ipaddress.ip_address(addr[0].split("%")[0])
-        except ValueError:
-            return True  # not an address at all: never a place to send to
-        if ip.is_loopback or ip.is_unspecified or addr[0] == self.address[0]:
-            return True
-        key = str(ip)
-        if key not in self._local:
-            if len(self._local) > 256:
-                self._local.clear()
-            # Binding to an address succeeds only for one this machine has; no DNS, no wait.
-            probe = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                probe.bind((key, 0))
-                self._local[key] = True
-            except OSError:
-                self._local[key] = False
-            finally:
-                probe.close()
-        return self._local[key]
-
     def _arguments(self, msg: P.Message, name: str) -> dict[str, Any]:
         if name == "cancel" and len(msg.args) == 1 and isinstance(msg.args[0], str) \
                 and not msg.args[0].lstrip().startswith("{"):
             return {"job_id": msg.args[0]}  # `cancel <job id>`, for clients without JSON
         return P.json_arg(msg, required=name in P.WORK or self.cfg.token is not None)
-
-    def _reply_address(self, data: dict[str, Any], sender: tuple[str, int]) -> tuple[str, int]:
-        host = data.get("reply_host", sender[0])
-        port = data.get("reply_port", sender[1])
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise P.ProtocolError(P.BAD_REQUEST, f"reply_port must be an integer within 1..65535, got {port!r}")
-        try:
-            # A literal only: resolving a name here would stall every client for the resolver's timeout.
-            ip = ipaddress.ip_address(host if isinstance(host, str) else "")
-        except ValueError:
-            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host must be an IP address such as 127.0.0.1 (names are "
-                                                 f"not resolved), got {str(host)[:80]!r}") from None
-        if (ip.version == 6) != (self.family == socket.AF_INET6):
-            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host {host} is IPv{ip.version}; this daemon listens on "
-                                                 f"{self.address[0]} and replies over the same family")
-        if self._is_self((str(ip), port)):
-            raise P.ProtocolError(P.BAD_REQUEST, f"reply_host/reply_port {host}:{port} is the daemon itself; "
-                                                 "give the address your client listens on")
-        return str(ip), port
 
     def _check_token(self, data: dict[str, Any], address: str) -> None:
         if self.cfg.token is None:
