@@ -176,6 +176,7 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
     markers: list[EdlMarker] = []
     warnings: list[str] = []
     problems: list[tuple[int, str]] = []
+    hints: dict[str, str] = {}  # reel -> clip or file name (Avid's >>> SOURCE lines)
     orphaned = False  # the lines after a left-out event belong to it, not to the event before
     for i, raw in enumerate(lines, start=1):
         s = raw.strip()
@@ -235,7 +236,14 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
                         raise TimelineError("not a LOC line (* LOC: TIMECODE COLOUR TEXT)")
                     markers.append(EdlMarker(i, tc_to_frames(m.group("tc"), fps, drop), m.group("colour") or "",
                                              m.group("text").strip(), events[-1].number if events else None))
-            elif s.upper().startswith(("SPLIT:", "SWITCHER", ">>>")):
+            elif s.upper().startswith("REM"):
+                continue  # a remark (licence headers, notes to the conform room): nothing to do
+            elif s.startswith(">>>"):
+                # Avid: ">>> SOURCE REEL NAME" names the clip or file behind a reel.
+                words = s[3:].split(None, 2)
+                if len(words) == 3 and words[0].upper() == "SOURCE":
+                    hints[words[1]] = words[2].strip()
+            elif s.upper().startswith(("SPLIT:", "SWITCHER")):
                 warnings.append(f"{where}:{i}: {s.split()[0]} line ignored")
             else:
                 raise TimelineError("not an EDL line")
@@ -248,8 +256,13 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
             orphaned = s[0].isdigit()
     kept = []
     for ev in events:
+        hint = hints.get(ev.reel)
+        if hint and ev.source_file is None and ev.clip_name is None:
+            ev = _replace(ev, **({"source_file": hint} if Path(hint).suffix else {"clip_name": hint}))
         src = ev.source_out - ev.source_in
-        if src != ev.record_frames and not ev.freeze and ev.speed is None and ev.transition == "C":
+        # Only picture is conformed: an audio event's odd durations are not this list's problem here.
+        if src != ev.record_frames and not ev.freeze and ev.speed is None and ev.transition == "C" \
+                and has_picture(ev.channels):
             message = (f"{where}:{ev.line}: event {ev.number}: source lasts {src} frames, record {ev.record_frames}, "
                        "with no M2 speed change or freeze frame to explain it")
             if strict:
@@ -262,6 +275,17 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
         raise TimelineError(f"{where}: no events{extra}")
     return Edit(str(p), title, fr, drop, source, tuple(kept), tuple(markers), tuple(warnings),
                 tuple(sorted(problems)))
+
+
+def is_event_line(line: str) -> bool:
+    return _EVENT.match(line.strip()) is not None
+
+
+def has_picture(channels: str) -> bool:
+    """Whether an event's channels carry picture (``V``, ``B`` = both, ``AA/V`` ...); ``NONE``
+    (Adobe's generated items) and audio channels do not."""
+    first = channels.split("+")[0].upper()
+    return "V" in first or first == "B"
 
 
 def _replace(ev: EdlEvent, **changes: object) -> EdlEvent:

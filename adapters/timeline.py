@@ -125,16 +125,34 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = False) -> 
     listed in ``Cut.problems`` (``strict=True`` raises on the first instead)."""
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix not in FORMATS:
-        raise TimelineError(f"cannot tell the timeline format of {p.name}; give {one_of(sorted(FORMATS))}")
     if not p.is_file():
         raise TimelineError(f"no such timeline: {p}")
     if rate is not None and rate not in edl.RATES:
         raise TimelineError(f"unknown frame rate {rate!r}; choose {one_of(list(edl.RATES))}")
     check_read(p, "timeline")
+    if suffix not in FORMATS:
+        if not _looks_like_cmx(p):
+            raise TimelineError(f"cannot tell the timeline format of {p.name}; give {one_of(sorted(FORMATS))} "
+                                "(a CMX 3600 list is read whatever its extension)")
+        suffix = ".edl"  # a CDL-carrying list (.cdl), a .txt export ...
     if suffix == ".edl":
         return from_edl(edl.read(p, rate=rate, strict=strict))
     return _from_otio(p, rate)
+
+
+def _looks_like_cmx(p: Path) -> bool:
+    """Whether a file of another extension holds a CMX 3600 list: a TITLE or FCM line, or an
+    event line, among its first lines."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16384).decode("utf-8", "replace")
+    except OSError:
+        return False
+    for line in head.splitlines()[:50]:
+        s = line.strip()
+        if s.upper().startswith(("TITLE:", "FCM:")) or edl.is_event_line(s):
+            return True
+    return False
 
 
 def from_edl(e: edl.Edit) -> Cut:
@@ -142,11 +160,17 @@ def from_edl(e: edl.Edit) -> Cut:
     problems = [Problem(f"{name}:{line}", msg) for line, msg in e.problems]
     notes = list(e.warnings)
     events: list[CutEvent] = []
+    no_picture: dict[str, int] = {}
+    generated: dict[str, int] = {}
     for ev in e.events:
         if ev.record_frames == 0:
             continue  # the outgoing side of a transition, written as a zero-length event
-        if not _has_picture(ev.channels):
-            notes.append(f"{name}:{ev.line}: event {ev.number} is audio only ({ev.channels}); no picture to follow")
+        if not edl.has_picture(ev.channels):
+            kind = "NONE" if ev.channels.upper().startswith("NONE") else "audio"
+            no_picture[kind] = no_picture.get(kind, 0) + 1
+            continue
+        if _generated(ev):
+            generated[ev.reel.upper()] = generated.get(ev.reel.upper(), 0) + 1
             continue
         if ev.freeze:
             speed = 0.0
@@ -171,16 +195,48 @@ def from_edl(e: edl.Edit) -> Cut:
             if events[j].record_out == cut_ev.record_in:
                 events[j] = replace(events[j], tail=d, fade_out=d)
                 break
+    # One note per kind, not one per event (Adobe's lists carry hundreds of each).
+    if no_picture:
+        kinds = " and ".join(f"{n} {'audio-only' if k == 'audio' else 'NONE-channel'}" for k, n in
+                             sorted(no_picture.items()))
+        notes.append(f"{name}: {kinds} event(s) carry no picture; left out")
+    if generated:
+        what = ", ".join(f"{n} {reel}" for reel, n in sorted(generated.items()))
+        notes.append(f"{name}: generated sources ({what}: black, bars or an auxiliary source with no file) "
+                     "make no Foley; left out")
+    notes += _overlaps(name, events)
     if not events:
+        if no_picture and not generated:
+            n = sum(no_picture.values())
+            raise TimelineError(f"{name}: an audio-only list ({n} event{'s' if n != 1 else ''}, none on a "
+                                "picture channel); conform follows picture: give the picture cut's EDL")
         why = notes[-1] if notes else (str(problems[0]) if problems else "no events")
         raise TimelineError(f"{name}: no picture events to conform ({why})")
     return Cut(e.path, e.title, "edl", e.rate, e.drop_frame, e.rate_source, tuple(events), tuple(problems),
                tuple(notes))
 
 
-def _has_picture(channels: str) -> bool:
-    first = channels.split("+")[0].upper()
-    return "V" in first or first in ("B", "NONE")
+# Reels that name no recording: black, colour bars; "AX" (an auxiliary source) only when
+# no clip or file name says what it is (then it is a title or a generator).
+GENERATED_REELS = ("BL", "BLK", "BLACK", "BARS")
+
+
+def _generated(ev: edl.EdlEvent) -> bool:
+    reel = ev.reel.upper()
+    return reel in GENERATED_REELS or reel == "AX" and not ev.clip_name and not ev.source_file
+
+
+def _overlaps(name: str, events: list[CutEvent]) -> list[str]:
+    """A note for each pair of picture events on the same record time (beyond a dissolve's
+    overlap): both are conformed, the later on a second Foley track."""
+    out = []
+    ordered = sorted(events, key=lambda ev: (ev.record_in, ev.number))
+    for a, b in zip(ordered, ordered[1:]):
+        if b.record_in < a.record_out and b.fade_in == 0:
+            out.append(f"{name}: events {a.number} and {b.number} overlap on the record side ({b.record_in}-"
+                       f"{min(a.record_out, b.record_out)} in frames); both are conformed, event {b.number} "
+                       "on a second Foley track")
+    return out
 
 
 def read_otio(path: str | Path) -> Any:

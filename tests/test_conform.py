@@ -34,7 +34,7 @@ SAMPLES: dict[str, Any] = {
     "dissolve_test_4.edl": (6, []),
     "dissolve_test_fail.edl": (3, []),
     "gap_test.edl": (3, []),
-    "multi_audio.edl": ("fail", 4),  # one audio-only event: no picture to put Foley on
+    "multi_audio.edl": ("fail", "an audio-only list (1 event,"),  # no picture to put Foley on
     "no_spaces_test.edl": (9, []),
     "nucoda_example.edl": (2, []),
     "premiere_example.edl": (2, []),
@@ -57,7 +57,8 @@ def test_each_sample_conforms_or_names_its_line(name: str, tmp_path: Path) -> No
     if want[0] == "fail":
         with pytest.raises(TimelineError) as err:
             timeline.read(DATA / name)
-        assert f"{name}:{want[1]}:" in str(err.value)
+        # A line number where one line is at fault, else what the list as a whole lacks.
+        assert (f"{name}:{want[1]}:" if isinstance(want[1], int) else want[1]) in str(err.value)
         return
     cut = timeline.read(DATA / name)
     stand_ins.make(cut, tmp_path / "media")
