@@ -256,9 +256,9 @@ def read(path: str | Path, rate: Optional[str] = None, strict: bool = True) -> E
             orphaned = s[0].isdigit()
     kept = []
     for ev in events:
-        hint = hints.get(ev.reel)
-        if hint and ev.source_file is None and ev.clip_name is None:
-            ev = _replace(ev, **({"source_file": hint} if Path(hint).suffix else {"clip_name": hint}))
+        named = hints.get(ev.reel)
+        if named and ev.source_file is None and ev.clip_name is None:
+            ev = _replace(ev, **({"source_file": named} if Path(named).suffix else {"clip_name": named}))
         src = ev.source_out - ev.source_in
         # Only picture is conformed: an audio event's odd durations are not this list's problem here.
         if src != ev.record_frames and not ev.freeze and ev.speed is None and ev.transition == "C" \

@@ -25,7 +25,11 @@ def build(
     foley_wav: str | Path,
     sample_rate: int,
     name: str,
+    start: float = 0.0,
 ) -> Any:
+    """The picture, the Foley WAV and the onsets as markers. Timeline time 0 is the range
+    start; ``start`` (seconds: the source's timecode plus the range start) is the timeline's
+    global start time, so an editor's tools place it where the WAV's BWF time says."""
     import opentimelineio as otio
 
     rate = track.fps or 24.0
@@ -36,7 +40,7 @@ def build(
     def secs(t: float) -> Any:
         return rt.from_seconds(t, rate)
 
-    timeline = otio.schema.Timeline(name=name)
+    timeline = otio.schema.Timeline(name=name, global_start_time=rt.from_seconds(start, rate).rescaled_to(rate))
     timeline.metadata[NAMESPACE] = {"source": str(video), "detector": track.detector, "range": [span.start, span.end]}
 
     v_ref = otio.schema.ExternalReference(

@@ -13,12 +13,13 @@ are :class:`~syncfoley.core.errors.SyncfoleyError` subclasses with a stable code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
-from syncfoley.adapters import markers_csv, midi, onsets_json, otio_timeline, wav
+from syncfoley.adapters import bwf, markers_csv, midi, onsets_json, otio_timeline, wav
 from syncfoley.bridge.conform.cache import ConformCache, default_cache_dir
 from syncfoley.bridge.conform.options import ConformOptions
 from syncfoley.bridge.conform.outputs import ConformResult, check_outputs
@@ -301,15 +302,58 @@ def run(
 
     check_write(outdir, "output folder")
     Path(outdir).mkdir(parents=True, exist_ok=True)
+    # One time frame for the four files: the source's own timecode at its first frame (zero
+    # without one). The MIDI counts from the first frame with that timecode as its SMPTE
+    # offset; the WAV starts at the range start and says so in its BWF TimeReference; the
+    # OTIO timeline starts there too (global start time).
+    origin = media_origin(info)
     with output_set():  # all four or none: a failed run leaves nothing a retry would trip on
         save_onsets(track, outs["json"], overwrite=overwrite)
-        save_onsets(track, outs["midi"], overwrite=overwrite, note=note)
-        write_wav(outs["wav"], audio, SAMPLE_RATE, overwrite=overwrite)
-        timeline = otio_timeline.build(track, video, outs["wav"], SAMPLE_RATE, name=Path(video).stem)
+        midi.write(track, outs["midi"], note=note, overwrite=overwrite, smpte=origin.smpte)
+        bwf.write(outs["wav"], audio, SAMPLE_RATE, origin.samples(SAMPLE_RATE) + round(span.start * SAMPLE_RATE),
+                  description=f"syncfoley foley for {Path(video).name}", overwrite=overwrite)
+        timeline = otio_timeline.build(track, video, outs["wav"], SAMPLE_RATE, name=Path(video).stem,
+                                       start=origin.seconds + span.start)
         otio_timeline.write(timeline, outs["otio"], overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")
     return RunResult(track, outs["json"], outs["midi"], outs["wav"], outs["otio"])
+
+
+@dataclass(frozen=True)
+class MediaOrigin:
+    """Where a file's first frame sits: its embedded start timecode, as frames at ``rate``,
+    and as a MIDI SMPTE offset (None when there is no timecode, or MIDI has no code for the rate)."""
+
+    frames: int
+    rate: Fraction
+    smpte: Optional[tuple[float, int, int, int, int]]
+
+    @property
+    def seconds(self) -> float:
+        return float(self.frames / self.rate)
+
+    def samples(self, sample_rate: int) -> int:
+        return bwf.time_reference(self.frames, self.rate, sample_rate)
+
+
+def media_origin(info: media.VideoInfo) -> MediaOrigin:
+    """The start timecode a camera or NLE embedded in the file (zero without one)."""
+    from syncfoley.adapters import edl
+
+    name = edl.rate_named(info.fps)
+    rate = edl.RATES[name] if name is not None else Fraction(info.fps).limit_denominator(1001)
+    if not info.timecode or name is None:
+        return MediaOrigin(0, rate, None)
+    drop = ";" in info.timecode
+    try:
+        frames = edl.tc_to_frames(info.timecode, round(rate), drop)
+        hh, mm, ss, ff = (int(x) for x in info.timecode.replace(";", ":").split(":"))
+    except ValueError:
+        return MediaOrigin(0, rate, None)
+    code = {24: 24.0, 25: 25.0, 30: 29.97 if drop else 30.0}.get(round(rate))
+    smpte = (code, hh, mm, ss, ff) if code is not None and rate == round(rate) or code == 29.97 else None
+    return MediaOrigin(frames, rate, smpte if hh <= 23 else None)
 
 
 def _split(fields: dict[str, Any], *types: type[Fields]) -> list[dict[str, Any]]:

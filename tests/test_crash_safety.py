@@ -28,8 +28,19 @@ from syncfoley.bridge.daemon import protocol as P
 RUN_OUTPUTS = ("hits.onsets.json", "hits.onsets.mid", "hits.foley.wav", "hits.otio")
 
 
+def masked(p: Path) -> str:
+    """A file's digest; in a BWF, the bext origination date and time (the wall clock at
+    writing) are left out, everything else (the audio, the time reference) is in."""
+    data = bytearray(p.read_bytes())
+    at = data.find(b"bext")
+    if p.suffix == ".wav" and at >= 0:
+        body = at + 8
+        data[body + 256 + 32 + 32: body + 256 + 32 + 32 + 18] = bytes(18)  # OriginationDate, OriginationTime
+    return hashlib.sha256(bytes(data)).hexdigest()
+
+
 def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.name: masked(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def partials(*folders: Path) -> list[Path]:
@@ -202,21 +213,11 @@ wait
 
 
 def _conform_digests(folder: Path) -> dict[str, str]:
-    """Digests of a conform's outputs; a BWF's bext origination date and time (the wall clock
-    at writing) are left out, everything else (the audio, the time reference) is in. The
-    report is left out too: it says how each event was obtained (computed, or reused from
-    the cache an interrupted run filled) and how long that took."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or p.name == "report.html":
-            continue
-        data = bytearray(p.read_bytes())
-        at = data.find(b"bext")
-        if p.suffix == ".wav" and at >= 0:
-            body = at + 8
-            data[body + 256 + 32 + 32: body + 256 + 32 + 32 + 18] = bytes(18)  # OriginationDate, OriginationTime
-        out[str(p.relative_to(folder))] = hashlib.sha256(bytes(data)).hexdigest()
-    return out
+    """Digests (:func:`masked`) of a conform's outputs, but for the report: it says how each
+    event was obtained (computed, or reused from the cache an interrupted run filled) and
+    how long that took."""
+    return {str(p.relative_to(folder)): masked(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "report.html"}
 
 
 @pytest.mark.parametrize("point", ["write:3", "rename:4"])
