@@ -10,10 +10,23 @@ from syncfoley.core.errors import DependencyError, RequestError
 from syncfoley.engine.types import OnsetTrack
 
 
-def write(track: OnsetTrack, path: str | Path, truth: Optional[Sequence[float]] = None, overwrite: bool = False) -> Path:
-    """Draw ``track.curve`` with its threshold, the detected onsets and the true ones."""
+def check(path: str | Path) -> None:
+    """Fail now, before any work, if ``path`` cannot be plotted to (format, matplotlib)."""
+    import importlib.util
+
     if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise RequestError(f"cannot tell the plot format of {path}; use a name ending in '.png', '.pdf' or '.svg'")
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except ValueError:  # present in sys.modules as None: blocked
+        found = False
+    if not found:
+        raise DependencyError("--plot needs matplotlib: pip install 'syncfoley[plot]'")
+
+
+def write(track: OnsetTrack, path: str | Path, truth: Optional[Sequence[float]] = None, overwrite: bool = False) -> Path:
+    """Draw ``track.curve`` with its threshold, the detected onsets and the true ones."""
+    check(path)
     try:
         import matplotlib
 

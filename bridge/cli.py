@@ -237,10 +237,28 @@ def _progress(args: argparse.Namespace) -> Any:
 
 def _with_progress(args: argparse.Namespace, work: Callable[[Any], Any]) -> Any:
     bar = _progress(args)
+    if not getattr(args, "quiet", False) and _first_compile():
+        print(f"{PROG}: compiling the signal kernels for this machine (once; about 15 s)", file=sys.stderr,
+              flush=True)
     try:
         return work(bar)
     finally:
         bar.close()
+
+
+def _first_compile() -> bool:
+    """Whether numba has no cached machine code for the kernels yet (the first run after
+    installing compiles them, silently, for about 15 s)."""
+    import os
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return False
+    if os.environ.get("NUMBA_CACHE_DIR"):  # numba keeps its cache there and only there
+        caches = [Path(os.environ["NUMBA_CACHE_DIR"])]
+    else:
+        root = Path(__file__).resolve().parents[1] / "engine"
+        caches = [root / "detect" / "__pycache__", root / "generate" / "__pycache__"]
+    return not any(any(c.rglob("*.nbi")) for c in caches if c.is_dir())
 
 
 def _warn_slow(track: Any) -> None:
@@ -284,6 +302,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise RequestError("nothing to write: give -o FILE (.json, .mid, .csv) and/or --plot PNG")
     for o in outputs:
         api.onset_format(o)
+    if args.plot:
+        from syncfoley.adapters import plot
+
+        plot.check(args.plot)  # before the work: a missing matplotlib must not cost a detection
     check_writable(outputs + ([Path(args.plot)] if args.plot else []), req.overwrite)
     truth = api.load_onsets(args.truth).times() if args.truth else None
     track = _with_progress(args, lambda bar: api.detect(req.video, req.detect, progress=bar))

@@ -25,9 +25,7 @@ class TerminalProgress:
             return
         self._last = now
         f = max(0.0, min(1.0, fraction))
-        filled = int(round(f * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {f * 100:5.1f}% {text:<24}")
+        self.stream.write("\r" + line(f, text, _columns()))
         self.stream.flush()
         self._drawn = True
 
@@ -36,6 +34,23 @@ class TerminalProgress:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+def line(fraction: float, text: str, columns: int, width: int = 30) -> str:
+    """The bar, the percentage and the text in at most ``columns - 1`` characters (a line
+    that reaches the last column wraps, and ``\r`` then redraws only its second half)."""
+    room = max(1, columns - 1)
+    width = max(5, min(width, room - 10))
+    filled = int(round(fraction * width))
+    text_room = max(0, room - width - 9)
+    out = f"[{'#' * filled}{'-' * (width - filled)}] {fraction * 100:5.1f}% {text[:text_room]:<{text_room}}"
+    return out[:room]
+
+
+def _columns() -> int:
+    import shutil
+
+    return shutil.get_terminal_size(fallback=(80, 24)).columns
 
 
 def _isatty(stream: TextIO) -> bool:
