@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from syncfoley.adapters import edl
+from syncfoley.adapters.aaf_metadata import audio_dissolve, mob_id
 from syncfoley.adapters.timeline import Cut, CutEvent, read_otio
 
 NAMESPACE = "syncfoley"
@@ -37,6 +38,9 @@ class FoleyClip:
 class PictureClip:
     event: CutEvent
     media: Optional[Path]  # None: the media was not found
+    # The media's first frame and length, in frames at the cut's rate (its start timecode).
+    media_start: int = 0
+    media_frames: int = 0
 
 
 def tracks_for(clips: Sequence[FoleyClip]) -> list[list[FoleyClip]]:
@@ -84,11 +88,14 @@ def build(cut: Cut, pictures: Sequence[PictureClip], foley: Sequence[FoleyClip],
             if ev.record_in > at:
                 track.append(otio.schema.Gap(source_range=tr(rt(0, rate), rt(ev.record_in - at, rate))))
             elif prev is not None and ev.fade_in and prev.event.record_out == ev.record_in:
-                track.append(otio.schema.Transition(
+                fade = otio.schema.Transition(
                     name="dissolve", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                    in_offset=rt(ev.lead, rate), out_offset=rt(ev.fade_in - ev.lead, rate)))
+                    in_offset=rt(ev.lead, rate), out_offset=rt(ev.fade_in - ev.lead, rate))
+                fade.metadata["AAF"] = audio_dissolve(ev.lead)
+                track.append(fade)
             ref = otio.schema.ExternalReference(
                 target_url=str(c.wav.resolve()), available_range=tr(rt(c.clip_in, rate), rt(c.clip_out - c.clip_in, rate)))
+            ref.metadata["AAF"] = {"MobID": mob_id(c.wav)}
             clip = otio.schema.Clip(name=c.wav.name, media_reference=ref,
                                     source_range=tr(rt(ev.record_in, rate), rt(ev.record_frames, rate)))
             clip.metadata[NAMESPACE] = {"kind": "foley", "event": ev.number, **c.metadata}
@@ -120,7 +127,11 @@ def _picture_track(cut: Cut, pictures: Sequence[PictureClip], origin: int) -> An
         if ev.record_in > at:
             track.append(otio.schema.Gap(source_range=tr(rt(0, rate), rt(ev.record_in - at, rate))))
         if pc.media is not None:
-            ref: Any = otio.schema.ExternalReference(target_url=str(pc.media.resolve()))
+            # Every clip carries what its media holds: FCP XML and AAF writers need it.
+            ref: Any = otio.schema.ExternalReference(
+                target_url=str(pc.media.resolve()),
+                available_range=tr(rt(pc.media_start, rate), rt(max(pc.media_frames, 1), rate)))
+            ref.metadata["AAF"] = {"MobID": mob_id(pc.media)}
         else:
             ref = otio.schema.MissingReference()
         clip = otio.schema.Clip(name=ev.name, media_reference=ref,

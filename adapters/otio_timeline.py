@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from syncfoley.adapters.aaf_metadata import mob_id
 from syncfoley.core.atomic import atomic_path
 from syncfoley.engine.types import OnsetTrack
 
@@ -46,15 +47,18 @@ def build(
     v_ref = otio.schema.ExternalReference(
         target_url=str(Path(video).resolve()), available_range=tr(secs(0.0), secs(track.duration))
     )
+    v_ref.metadata["AAF"] = {"MobID": mob_id(Path(video))}
     v_clip = otio.schema.Clip(name=Path(video).name, media_reference=v_ref,
                               source_range=tr(secs(span.start), secs(span.duration)))
     v_track = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
     v_track.append(v_clip)
 
+    # At the timeline's rate, not the sample rate: the FCP XML and AAF writers count every
+    # range in the timeline's frames (and SMPTE timecode has no 48000 fps).
     a_ref = otio.schema.ExternalReference(
-        target_url=str(Path(foley_wav).resolve()),
-        available_range=tr(rt(0, sample_rate), rt(round(span.duration * sample_rate), sample_rate)),
+        target_url=str(Path(foley_wav).resolve()), available_range=tr(secs(0.0), secs(span.duration)),
     )
+    a_ref.metadata["AAF"] = {"MobID": mob_id(Path(foley_wav))}
     a_clip = otio.schema.Clip(name=Path(foley_wav).name, media_reference=a_ref, source_range=tr(secs(0.0), secs(span.duration)))
     a_clip.metadata[NAMESPACE] = {"kind": "foley"}
     a_track = otio.schema.Track(name="Foley", kind=otio.schema.TrackKind.Audio)

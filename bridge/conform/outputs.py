@@ -164,7 +164,9 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     whole = OnsetTrack(source=str(paths["stem"]), duration=(s1 - s0) / sr, fps=float(rate), detector="conform",
                        onsets=tuple(all_onsets), range=TimeRange(0.0, (s1 - s0) / sr))
     midi.write(whole, paths["timeline_midi"], overwrite=overwrite, smpte=_smpte(cut))
-    pictures = [foley_timeline.PictureClip(ep.event, ep.match.path if ep.match else None) for ep in p.events]
+    pictures = [foley_timeline.PictureClip(ep.event, ep.match.path, ep.match.start,
+                                           int(round(ep.match.info.duration * float(rate))))
+                if ep.match else foley_timeline.PictureClip(ep.event, None) for ep in p.events]
     timeline = foley_timeline.build(cut, pictures, foley, title)
     otio_timeline.write(timeline, paths["otio"], overwrite)
     foley_timeline.write_edl(paths["edl"], cut, foley, title, overwrite)
