@@ -179,3 +179,41 @@ def audio_events(cut: Cut, foley: Sequence[FoleyClip]) -> list[edl.AudioEvent]:
 
 def write_edl(path: str | Path, cut: Cut, foley: Sequence[FoleyClip], title: str, overwrite: bool = False) -> Path:
     return edl.write_audio(path, audio_events(cut, foley), title, Fraction(cut.rate), cut.drop_frame, overwrite)
+
+
+def write_aaf(path: str | Path, timeline: Any, drop_frame: bool, overwrite: bool = False) -> Path:
+    """The Foley tracks of ``timeline`` as an AAF for the mixer (Pro Tools and the like):
+    at record timecode, each clip referencing its BWF as external essence (the AAF stays
+    small), cross-fades where the cut dissolves. Written by OpenTimelineIO's AAF adapter."""
+    import opentimelineio as otio
+
+    from syncfoley.core.atomic import atomic_path
+
+    foley = otio.schema.Timeline(name=timeline.name, global_start_time=copy.deepcopy(timeline.global_start_time))
+    foley.metadata[NAMESPACE] = dict(timeline.metadata.get(NAMESPACE, {}))
+    for track in timeline.tracks:
+        if track.kind == otio.schema.TrackKind.Audio:
+            foley.tracks.append(copy.deepcopy(track))
+    with atomic_path(path, overwrite) as tmp:
+        try:
+            otio.adapters.write_to_file(foley, str(tmp))
+        except otio.exceptions.NoKnownAdapterForExtensionError:
+            from syncfoley.core.errors import DependencyError
+
+            raise DependencyError("foley.aaf needs OpenTimelineIO's AAF adapter: pip install otio-aaf-adapter") \
+                from None
+        _mark_drop_frame(tmp, drop_frame)
+    return Path(path)
+
+
+def _mark_drop_frame(path: Path, drop: bool) -> None:
+    """Say in every timecode of the AAF whether it counts drop frame. OTIO's writer marks
+    the sequence's timecode non-drop always, and the clips' drop whenever the rate is not
+    whole (so 23.976 too); the frame counts it writes are right either way, the labels not."""
+    import aaf2
+
+    with aaf2.open(str(path), "rw") as f:
+        for mob in f.content.mobs:
+            for slot in mob.slots:
+                if isinstance(slot.segment, aaf2.components.Timecode):
+                    slot.segment.drop = drop

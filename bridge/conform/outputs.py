@@ -39,6 +39,7 @@ class ConformResult:
     skipped: int
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    aaf: Optional[Path] = None  # the Foley tracks for the mixer (none when no event was conformed)
 
     @property
     def complete(self) -> bool:
@@ -49,11 +50,12 @@ class ConformResult:
         return {"outdir": str(self.outdir), "timeline": str(self.timeline), "edl": str(self.edl),
                 "stem": str(self.stem), "report": str(self.report), "events": self.events,
                 "computed": self.computed, "reused": self.reused, "skipped": self.skipped,
-                "problems": list(self.problems)}
+                "problems": list(self.problems), **({"aaf": str(self.aaf)} if self.aaf is not None else {})}
 
 
 def output_paths(p: ConformPlan, outdir: Path) -> dict[str, Path]:
-    paths = {"otio": outdir / "foley.otio", "edl": outdir / "foley.edl", "stem": outdir / "foley_stem.wav",
+    paths = {"otio": outdir / "foley.otio", "aaf": outdir / "foley.aaf", "edl": outdir / "foley.edl",
+             "stem": outdir / "foley_stem.wav",
              "report": outdir / "report.html", "timeline_midi": outdir / "onsets" / "timeline.mid"}
     for ep in p.events:
         if ep.job is not None:
@@ -169,18 +171,20 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
                 if ep.match else foley_timeline.PictureClip(ep.event, None) for ep in p.events]
     timeline = foley_timeline.build(cut, pictures, foley, title)
     otio_timeline.write(timeline, paths["otio"], overwrite)
+    aaf = foley_timeline.write_aaf(paths["aaf"], timeline, cut.drop_frame, overwrite) if foley else None
     foley_timeline.write_edl(paths["edl"], cut, foley, title, overwrite)
     problems = tuple(str(q) for q in p.problems) + tuple(str(ep.problem) for ep in p.events if ep.problem)
     computed = sum(1 for ep in done if not ep.cached)
     summary = report_html.ReportSummary(
         title, str(cut.path), f"{float(rate):.3f}{' DF' if cut.drop_frame else ''}", len(p.events), computed,
         len(done) - computed, len(p.events) - len(done), problems, cut.notes,
-        tuple(str(paths[k].relative_to(outdir)) for k in ("otio", "edl", "stem", "timeline_midi")),
+        tuple(str(paths[k].relative_to(outdir)) for k in ("otio", "aaf", "edl", "stem", "timeline_midi")
+              if k != "aaf" or aaf is not None),
     )
     report_html.write(paths["report"], summary, rows, overwrite)
     return ConformResult(outdir, paths["otio"], paths["edl"], paths["stem"], paths["report"],
                          tuple(f.wav for f in foley), len(p.events), computed, len(done) - computed,
-                         len(p.events) - len(done), problems, cut.notes)
+                         len(p.events) - len(done), problems, cut.notes, aaf)
 
 
 def _smpte(cut: Any) -> Optional[tuple[float, int, int, int, int]]:
