@@ -189,7 +189,8 @@ def test_clip_files_sit_at_their_record_timecode(demo: dict) -> None:
                if m.type == "smpte_offset"]
     assert [(m.frame_rate, m.hours, m.minutes, m.seconds, m.frames) for m in offsets] == [(25, 1, 0, 0, 0)]
     report = (root / "out" / "report.html").read_text()
-    assert report.count("<svg") == 50 and "50</b> computed" in report
+    # Per event a picture of its onsets, and the wider one shown on click.
+    assert report.count("<svg") == 2 * 50 and "50</b> computed" in report
 
 
 def test_reconform_recomputes_exactly_the_changed_event(demo: dict, tmp_path: Path) -> None:

@@ -30,7 +30,16 @@ RUN_OUTPUTS = ("hits.onsets.json", "hits.onsets.mid", "hits.foley.wav", "hits.ot
 
 def masked(p: Path) -> str:
     """A file's digest; in a BWF, the bext origination date and time (the wall clock at
-    writing) are left out, everything else (the audio, the time reference) is in."""
+    writing) are left out, everything else (the audio, the time reference) is in. An AAF
+    is compared by what OTIO's AAF reader finds in it (its writer gives the composition a
+    random MobID and stamps the file with the time, so no two writes share bytes)."""
+    if p.suffix == ".aaf":
+        import opentimelineio as otio
+
+        tl = otio.adapters.read_from_file(str(p))
+        summary = [str(tl.global_start_time)] + [f"{c.name} {c.range_in_parent()} {c.media_reference.target_url}"
+                                                 for c in tl.find_clips()]
+        return hashlib.sha256("\n".join(summary).encode()).hexdigest()
     data = bytearray(p.read_bytes())
     at = data.find(b"bext")
     if p.suffix == ".wav" and at >= 0:

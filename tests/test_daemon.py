@@ -250,7 +250,7 @@ def test_conform_over_osc_reports_each_event(daemon: Daemon, client: Client, tmp
     done, seen = client.until("done", job)
     result = json.loads(done.args[1])
     assert (result["events"], result["computed"], result["reused"], result["problems"]) == (4, 4, 0, [])
-    assert all(Path(result[k]).is_file() for k in ("timeline", "edl", "stem", "report"))
+    assert all(Path(result[k]).is_file() for k in ("timeline", "aaf", "edl", "stem", "report"))
     texts = [m.args[2] for m in seen if m.address == "/syncfoley/progress"]
     assert any(t.startswith("event ") for t in texts), texts
     fractions = [m.args[1] for m in seen if m.address == "/syncfoley/progress"]

@@ -157,6 +157,9 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
             ep.job.length, visible, tuple(t for t, _ in r.onsets),
             tuple(r.curve[0]) if r.curve else (), tuple(r.curve[1]) if r.curve else (),
             r.curve[2] if r.curve else "", r.curve[3] if r.curve else None,
+            hits=tuple((cut.tc(int(round(f))), float(s)) for f, s in on_picture),
+            files=tuple((kind, str(paths[f"{key} {ep.clip_name}"].relative_to(outdir)))
+                        for kind, key in (("wav", "clip"), ("json", "json"), ("mid", "mid"))),
         ))
     peak = float(np.max(np.abs(stem))) if stem.size else 0.0
     if peak > 0.999:  # overlapping dissolves can sum past full scale; keep the stem's shape, lose the clip
@@ -180,6 +183,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
         len(done) - computed, len(p.events) - len(done), problems, cut.notes,
         tuple(str(paths[k].relative_to(outdir)) for k in ("otio", "aaf", "edl", "stem", "timeline_midi")
               if k != "aaf" or aaf is not None),
+        report_html.StemSummary(cut.tc(cut.record_start), (s1 - s0) / sr, sr, channels,
+                                str(paths["stem"].relative_to(outdir))),
     )
     report_html.write(paths["report"], summary, rows, overwrite)
     return ConformResult(outdir, paths["otio"], paths["edl"], paths["stem"], paths["report"],
