@@ -351,9 +351,11 @@ def media_origin(info: media.VideoInfo) -> MediaOrigin:
         hh, mm, ss, ff = (int(x) for x in info.timecode.replace(";", ":").split(":"))
     except ValueError:
         return MediaOrigin(0, rate, None)
-    code = {24: 24.0, 25: 25.0, 30: 29.97 if drop else 30.0}.get(round(rate))
-    smpte = (code, hh, mm, ss, ff) if code is not None and rate == round(rate) or code == 29.97 else None
-    return MediaOrigin(frames, rate, smpte if hh <= 23 else None)
+    # MIDI codes 24, 25, 29.97 drop frame and 30: not 23.976 nor 29.97 non-drop.
+    codes = {Fraction(24): 24.0, Fraction(25): 25.0, Fraction(30): 30.0}
+    code = 29.97 if drop and rate == Fraction(30000, 1001) else codes.get(rate)
+    smpte = (code, hh, mm, ss, ff) if code is not None and hh <= 23 else None
+    return MediaOrigin(frames, rate, smpte)
 
 
 def _split(fields: dict[str, Any], *types: type[Fields]) -> list[dict[str, Any]]:

@@ -255,9 +255,10 @@ def _first_compile() -> bool:
         return False
     if os.environ.get("NUMBA_CACHE_DIR"):  # numba keeps its cache there and only there
         caches = [Path(os.environ["NUMBA_CACHE_DIR"])]
-    else:
+    else:  # beside the modules, or (a read-only install) numba's user-wide cache
         root = Path(__file__).resolve().parents[1] / "engine"
-        caches = [root / "detect" / "__pycache__", root / "generate" / "__pycache__"]
+        caches = [root / "detect" / "__pycache__", root / "generate" / "__pycache__",
+                  Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "numba"]
     return not any(any(c.rglob("*.nbi")) for c in caches if c.is_dir())
 
 
