@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -47,16 +48,9 @@ def write_to(fh: BinaryIO, samples: np.ndarray, sample_rate: int, extra_chunks: 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int, extra_chunks: bytes = b"") -> bytes:
     """A complete RIFF/WAVE file image: fmt, optional extra chunks (e.g. bext), data."""
-    x = np.asarray(samples)
-    channels = 1 if x.ndim == 1 else x.shape[1]
-    data = encode_pcm24(x)
-    block_align = channels * 3
-    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * block_align, block_align, 24)
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunks
-    chunks += b"data" + struct.pack("<I", len(data)) + data
-    if len(data) % 2:
-        chunks += b"\0"
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+    buf = io.BytesIO()
+    write_to(buf, samples, sample_rate, extra_chunks)
+    return buf.getvalue()
 
 
 def write(path: str | Path, samples: np.ndarray, sample_rate: int, overwrite: bool = False) -> Path:

@@ -14,6 +14,7 @@ import opentimelineio as otio
 import pytest
 from conftest import run_cli
 
+from syncfoley.adapters import edl
 from syncfoley.engine.media.video import write_video
 
 RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
@@ -59,7 +60,7 @@ def test_an_edl_of_a_hundred_thousand_lines_is_refused(tmp_path: Path) -> None:
     for k in range(20001):
         rec = 90000 + k * 5
         lines.append(f"{k % 1000:03d}  SHOT     V     C        00:00:01:00 00:00:01:05 "
-                     f"{_tc(rec)} {_tc(rec + 5)}")
+                     f"{edl.frames_to_tc(rec, 25, False)} {edl.frames_to_tc(rec + 5, 25, False)}")
         lines += ["* FROM CLIP NAME: shot.mov", "", "", ""]
     cut = _edl(tmp_path / "big.edl", lines)
     assert len(cut.read_text().splitlines()) > 100_000
@@ -68,16 +69,11 @@ def test_an_edl_of_a_hundred_thousand_lines_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def _tc(frames: int, fps: int = 25) -> str:
-    s, f = divmod(frames, fps)
-    m, s = divmod(s, 60)
-    h, m = divmod(m, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}:{f:02d}"
 
 
 def test_a_ten_hour_freeze_frame_is_refused(tmp_path: Path) -> None:
     cut = _edl(tmp_path / "freeze.edl", [
-        f"001  SHOT     V     C        00:00:01:00 00:00:01:01 01:00:00:00 {_tc(90000 + 10 * 3600 * 25)}",
+        f"001  SHOT     V     C        00:00:01:00 00:00:01:01 01:00:00:00 {edl.frames_to_tc(90000 + 10 * 3600 * 25, 25, False)}",
         "M2   SHOT     000.0                00:00:01:00",
     ])
     res = capped("conform", str(cut), "--media-root", str(tmp_path), "-o", str(tmp_path / "out"))

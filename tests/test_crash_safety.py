@@ -16,12 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE
-from test_daemon import Client, Daemon, _onsets_file, _slow_generation
+from test_daemon import Client, Daemon, _onsets_file, slow_request, wait_state
 
 from syncfoley.bridge.daemon import protocol as P
 
@@ -54,19 +53,6 @@ def digests(folder: Path) -> dict[str, str]:
 
 def partials(*folders: Path) -> list[Path]:
     return [p for f in folders for p in f.rglob("*") if ".partial" in p.name]
-
-
-def wait_state(c: Client, job: str, timeout: float = 120.0) -> dict:
-    end = time.monotonic() + timeout
-    while True:
-        c.send("/syncfoley/status", json.dumps({"job_id": job}))
-        reply = c.recv()
-        while reply.address != "/syncfoley/status":  # replies of the job itself, still in flight
-            reply = c.recv()
-        st = json.loads(reply.args[0])
-        if st["state"] not in ("queued", "running") or time.monotonic() > end:
-            return st
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +104,10 @@ def test_daemon_killed_while_writing_outputs(tmp_path: Path, monkeypatch: pytest
 
 
 def test_a_worker_killed_once_is_run_again(tmp_path: Path) -> None:
-    ckpt, emb = _slow_generation(tmp_path)
-    onsets = _onsets_file(tmp_path / "w.json", [0.5, 2.0], 3.0)
     d = Daemon(tmp_path / "work")
     c = Client(d.port)
     try:
-        request = {"onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
-                   "embedding": str(emb), "steps": 8, "batch": 1, "device": "cpu", "seed": 3}
-        job = c.ask("/syncfoley/generate", json.dumps(request)).args[0]
+        job = c.ask("/syncfoley/generate", json.dumps(slow_request(tmp_path, 2, 8, seed=3))).args[0]
         c.until("progress", job, timeout=60)
         worker = json.loads(c.ask("/syncfoley/status").args[0])["worker_pid"]
         os.kill(worker, signal.SIGKILL)

@@ -418,12 +418,30 @@ def _slow_generation(tmp_path: Path) -> tuple[Path, Path]:
     return ckpt, emb
 
 
+def slow_request(folder: Path, hits: int, steps: int, **extra: Any) -> dict[str, Any]:
+    """A diffusion request slow enough to act on while it runs: ``hits`` onsets a second apart."""
+    ckpt, emb = _slow_generation(folder)
+    onsets = _onsets_file(folder / "slow.json", [0.5 + k for k in range(hits)], hits + 1.0)
+    return {"onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb),
+            "steps": steps, "batch": 1, "device": "cpu", **extra}
+
+
+def wait_state(c: Client, job: str, timeout: float = 120.0) -> dict[str, Any]:
+    """The job's status once it is no longer queued or running (or at ``timeout``)."""
+    end = time.monotonic() + timeout
+    while True:
+        c.send("/syncfoley/status", json.dumps({"job_id": job}))
+        reply = c.recv()
+        while reply.address != "/syncfoley/status":  # replies of the job itself, still in flight
+            reply = c.recv()
+        st: dict[str, Any] = json.loads(reply.args[0])
+        if st["state"] not in ("queued", "running") or time.monotonic() > end:
+            return st
+        time.sleep(0.2)
+
+
 def test_cancel_a_running_job_and_control_stays_live(daemon: Daemon, client: Client, tmp_path: Path) -> None:
-    ckpt, emb = _slow_generation(tmp_path)
-    onsets = _onsets_file(tmp_path / "long.json", [0.5 + k for k in range(20)], 21.0)
-    job = client.ask("/syncfoley/generate", json.dumps({
-        "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb),
-        "steps": 200, "batch": 1, "device": "cpu"})).args[0]
+    job = client.ask("/syncfoley/generate", json.dumps(slow_request(tmp_path, 20, 200))).args[0]
     client.until("progress", job, timeout=60)
     lat = []
     for _ in range(50):

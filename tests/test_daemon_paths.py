@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
 from conftest import EXAMPLE
-from test_daemon import Client, Daemon, _onsets_file, _slow_generation
+from test_daemon import Client, Daemon, _onsets_file, slow_request, wait_state
 
 from syncfoley.bridge.daemon import protocol as P
 
@@ -120,11 +119,7 @@ def test_an_edl_rate_probe_opens_no_media_outside_the_roots(tmp_path: Path) -> N
 
 def _busy(c: Client, media: Path) -> str:
     """A job that keeps the worker busy for tens of seconds; its id."""
-    ckpt, emb = _slow_generation(media)
-    onsets = _onsets_file(media / "long.json", [0.5 + k for k in range(10)], 11.0)
-    job = c.ask("/syncfoley/generate", json.dumps({
-        "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb),
-        "steps": 50, "batch": 1, "device": "cpu"})).args[0]
+    job = c.ask("/syncfoley/generate", json.dumps(slow_request(media, 10, 50))).args[0]
     c.until("progress", job, timeout=60)
     return str(job)
 
@@ -178,12 +173,7 @@ def test_jobs_queued_again_at_start_up_meet_the_new_roots(tmp_path: Path) -> Non
         d = Daemon(work, "--media-root", str(other))  # the operator narrowed the roots
         c.port = d.port
         for job in (busy, waiting):
-            end = time.monotonic() + 30
-            while True:
-                st = json.loads(c.ask("/syncfoley/status", json.dumps({"job_id": job})).args[0])
-                if st["state"] not in ("queued", "running") or time.monotonic() > end:
-                    break
-                time.sleep(0.2)
+            st = wait_state(c, job, timeout=30)
             assert st["state"] == "error" and st["error_code"] == P.OUTSIDE_ROOTS, st
         assert read(), "a re-queued job read media outside the daemon's new roots"
     finally:

@@ -10,7 +10,7 @@ import pytest
 import stand_ins
 from conftest import run_cli
 
-from syncfoley.adapters import timeline
+from syncfoley.adapters import edl, timeline
 from syncfoley.core.errors import TimelineError
 
 LICENCE = "\n".join(f"REM Licensed under the Apache License, Version 2.0, line {k}" for k in range(22))
@@ -85,7 +85,7 @@ def test_an_audio_only_list_says_so_once(tmp_path: Path) -> None:
         rec = 90000 + k * 25
         chan = "A" if k % 2 else "NONE"
         lines.append(f"{k:03d}  AX       {chan:<5} C        00:00:00:00 00:00:01:00 "
-                     f"{_tc(rec)} {_tc(rec + 25)}")
+                     f"{edl.frames_to_tc(rec, 25, False)} {edl.frames_to_tc(rec + 25, 25, False)}")
     path = tmp_path / "sound.edl"
     path.write_text("\n".join(lines) + "\n")
     res = run_cli("conform", str(path), "--media-root", str(tmp_path), "-o", str(tmp_path / "out"))
@@ -94,8 +94,3 @@ def test_an_audio_only_list_says_so_once(tmp_path: Path) -> None:
     assert len(errors) == 1 and "an audio-only list (687 events, none on a picture channel)" in errors[0], errors
 
 
-def _tc(frames: int, fps: int = 25) -> str:
-    s, f = divmod(frames, fps)
-    m, s = divmod(s, 60)
-    h, m = divmod(m, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}:{f:02d}"

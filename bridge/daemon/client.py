@@ -8,7 +8,6 @@ reads only 4096 bytes).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from syncfoley.bridge.daemon import protocol as P
+from syncfoley.bridge.daemon.guard import is_loopback
 from syncfoley.core.errors import SyncfoleyError
 
 WORK_ADDRESSES = tuple(P.PREFIX + w for w in P.WORK)
@@ -69,10 +69,7 @@ def send(
         raise ClientError("bad_request", f"cannot find host {host!r} ({exc})") from None
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        try:
-            loopback = ipaddress.ip_address(str(target[0]).split("%")[0]).is_loopback
-        except ValueError:
-            loopback = False
+        loopback = is_loopback(str(target[0]))  # an address from getaddrinfo: no lookup
         # Listen where the reply will come: loopback only when the daemon is on this machine.
         sock.bind((str(target[0]) if loopback else ("::" if family == socket.AF_INET6 else "0.0.0.0"), 0))
         sock.sendto(P.build(address, *args), target)

@@ -133,7 +133,7 @@ def render_samples(
     pan_spread: float = 0.3,
 ) -> np.ndarray:
     """One-shots at the onsets: (N,) mono or (N, 2) stereo with each hit panned a little."""
-    from syncfoley.engine.generate.synth import _limit_interleaved, _pan_gains
+    from syncfoley.engine.generate.synth import _pan_gains, limit
 
     sr = bank.sample_rate
     n = int(round(duration * sr))
@@ -158,5 +158,4 @@ def render_samples(
                 out[1, lo:hi] += right * hit
         if progress is not None and i % 32 == 0:
             progress(i / max(1, len(onsets)), "placing samples")
-    limited = _limit_interleaved(out, 0.97)
-    return np.ascontiguousarray(limited[:, 0]) if channels == 1 else limited
+    return limit(out, 0.97)

@@ -355,16 +355,20 @@ def render_onsets(
     for k, region in enumerate(regions):
         a, tex = render_texture(preset, region, start, n, sr, seed, k, envelope, channels)
         track[:, a: a + tex.shape[1]] += tex
-    # In place, and stereo handed out as a (N, 2) view of the (2, N) buffer: no second copy
-    # of what may be an hour of audio (writers interleave block by block).
+    return limit(track, 0.97)
+
+
+def limit(track: np.ndarray, ceiling: float) -> np.ndarray:
+    """Bend peaks of a (C, N) buffer under ``ceiling``, in place; (N,) mono or a (N, C) view.
+    No second copy of what may be an hour of audio: writers interleave block by block."""
     for ch in track:
-        _limit_inplace(ch, 0.97)
-    return track[0] if channels == 1 else track.T
+        _limit_inplace(ch, ceiling)
+    return track[0] if track.shape[0] == 1 else track.T
 
 
 @numba.njit(cache=True, nogil=True)
 def _limit_inplace(x, ceiling):
-    """The limiter of :func:`_limit_interleaved` on one channel, in place."""
+    """Leave everything below the knee alone, bend peaks above it under the ceiling; one channel, in place."""
     knee = 0.8 * ceiling
     room = ceiling - knee
     for i in range(x.shape[0]):
@@ -373,21 +377,3 @@ def _limit_inplace(x, ceiling):
         if a > knee:
             a = knee + room * np.tanh((a - knee) / room)
             x[i] = a if v > 0 else -a
-
-
-@numba.njit(cache=True, nogil=True)
-def _limit_interleaved(track, ceiling):
-    """Leave everything below the knee alone, bend peaks above it under the ceiling; (C, N) in, (N, C) out."""
-    knee = 0.8 * ceiling
-    room = ceiling - knee
-    c, n = track.shape
-    out = np.empty((n, c), dtype=np.float32)
-    for i in range(n):
-        for k in range(c):
-            v = track[k, i]
-            a = abs(v)
-            if a > knee:
-                a = knee + room * np.tanh((a - knee) / room)
-                v = a if v > 0 else -a
-            out[i, k] = v
-    return out
