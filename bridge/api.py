@@ -12,10 +12,12 @@ are :class:`~syncfoley.core.errors.SyncfoleyError` subclasses with a stable code
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -25,8 +27,7 @@ from syncfoley.bridge.conform.options import ConformOptions
 from syncfoley.bridge.conform.outputs import ConformResult, check_outputs
 from syncfoley.bridge.conform.outputs import write as write_conform
 from syncfoley.bridge.conform.plan import ConformPlan, plan
-from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
-from syncfoley.bridge.conform.render import execute
+from syncfoley.bridge.conform.render import Executor, execute, serial_executor
 from syncfoley.core.atomic import check_writable, output_set
 from syncfoley.core.errors import FieldError, FormatError, RequestError, one_of
 from syncfoley.core.fence import check_write
@@ -397,7 +398,6 @@ def conform(
     progress: Optional[Progress] = None,
     cancel: Optional[Cancel] = None,
     read_roots: Optional[Sequence[str | Path]] = None,
-    jobs: int = 1,
 ) -> ConformResult:
     """Conform Foley to a cut (EDL, OTIO, FCP XML): for each picture event, detect the onsets in
     the source range it shows and render Foley for it at record time; write ``foley.otio``,
@@ -409,25 +409,52 @@ def conform(
     events that changed. Events that cannot be conformed are listed in
     ``result.problems`` (with line or event number); the others are conformed.
     ``read_roots`` limits the media used to those folders, whatever the timeline names.
-    ``jobs`` events are rendered at once, each in its own process (0: one per core). It
-    changes how long a conform takes, not what it writes; with a GPU, 1 is best. Workers are
-    spawned, so a script calling this with ``jobs > 1`` needs ``if __name__ == "__main__":``.
+    Where events are computed (``options.executor``) changes how long a conform takes, never
+    what it writes: one after another here, in ``options.jobs`` processes (spawned, so a script
+    using the pool needs ``if __name__ == "__main__":``), or on a Ray cluster
+    (``options.ray_address``, or a Ray started here; see :mod:`syncfoley.bridge.conform.cluster`).
     """
-    workers = resolve_jobs(jobs)
     options = options or ConformOptions()
+    if options.resolved_executor() == "ray":
+        from syncfoley.bridge.conform.cluster import import_ray
+
+        import_ray()  # a missing extra is said before the cut is read
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise RequestError(f"output folder {out} is a file; give a folder (it is created if missing)")
     store = ConformCache(cache if cache is not None else default_cache_dir())
     p = plan(timeline, media_roots, options, store, read_roots)
     check_outputs(p, out, overwrite)
+    notes: list[str] = []
+
+    def note(text: str) -> None:  # a retried event: in the report's notes, and said as it happens
+        notes.append(text)
+        logging.getLogger("syncfoley.conform").warning("%s", text)
+
     results = execute(p, store, progress=stage(progress, 0.0, 0.95), cancel=cancel,
-                      executor=pool_executor(workers, cancel))
+                      executor=event_executor(options, cancel, note))
+    if notes:
+        p.cut = dataclasses.replace(p.cut, notes=p.cut.notes + tuple(notes))
     with output_set():  # the clips, the stem, the timelines and the report: all or none
         result = write_conform(p, results, out, overwrite=overwrite)
     if progress is not None:
         progress(1.0, "done")
     return result
+
+
+def event_executor(options: ConformOptions, cancel: Optional[Cancel] = None,
+                   notify: Optional[Callable[[str], None]] = None) -> Executor:
+    """Where a conform's events are computed, as ``options.executor`` says."""
+    kind = options.resolved_executor()
+    if kind == "ray":
+        from syncfoley.bridge.conform.cluster import ray_executor
+
+        return ray_executor(options.ray_address, cancel, notify)
+    if kind == "pool":
+        from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
+
+        return pool_executor(resolve_jobs(options.jobs), cancel)
+    return serial_executor(cancel)
 
 
 def demo(outdir: str | Path, **fields: Any) -> "DemoFiles":

@@ -19,12 +19,9 @@ PROG = "syncfoley"
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from syncfoley.core.version import version
 
-    try:
-        return version("syncfoley")
-    except PackageNotFoundError:
-        return "unknown"
+    return version()
 
 
 class _VersionAction(argparse.Action):
@@ -181,9 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     co = sub.add_parser("conform", help="Foley for a whole cut: EDL/OTIO/FCP XML in, a Foley track conformed "
                                         "to the edit out (re-conforms redo only what changed)")
     _add_fields(co, ConformRequest, require=("outdir",))
-    co.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                    help="events rendered at once, each in its own process (default 1; 0 = one per core). "
-                         "For the built-in engine on a CPU with cores to spare; with a GPU, keep 1")
     quiet(co)
     co.set_defaults(func=cmd_conform)
 
@@ -199,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also allow writing under this folder (repeat; the workdir always is)")
     sv.add_argument("--queue-limit", type=int, default=32, help="jobs waiting before requests get 'busy' (32)")
     sv.add_argument("--device", default="auto", help="where models run: auto, cpu or cuda")
+    sv.add_argument("--ray-address", default=None, metavar="ADDR",
+                    help="the Ray cluster (HOST:PORT of its head, or 'auto') that conform requests with executor "
+                         "ray run on; the only one they may use (default: a Ray started on this machine per conform)")
     sv.add_argument("-q", "--quiet", action="store_true", help="log to the workdir only, not to stderr")
     sv.set_defaults(func=cmd_serve)
 
@@ -432,7 +429,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.conform(req.timeline, req.outdir, req.media_root, req.options, cache=req.cache,
-                                overwrite=req.overwrite, progress=bar, jobs=args.jobs),
+                                overwrite=req.overwrite, progress=bar),
     )
     for problem in result.problems:
         print(f"{PROG}: skipped: {problem}", file=sys.stderr)
@@ -463,7 +460,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = ServeConfig(
         host=args.host, port=args.port, token=_token(args.token),
         media_roots=tuple(Path(r) for r in args.media_root), output_roots=tuple(Path(r) for r in args.output_root),
-        queue_limit=args.queue_limit, device=args.device, verbose=not args.quiet, **kw,
+        queue_limit=args.queue_limit, device=args.device, verbose=not args.quiet, ray_address=args.ray_address, **kw,
     )
 
     def ready(address: tuple[str, int]) -> None:

@@ -22,7 +22,7 @@ from syncfoley.bridge.conform.jobs import EventRender
 from syncfoley.bridge.conform.options import ConformOptions
 from syncfoley.bridge.conform.plan import plan
 from syncfoley.bridge.conform.pool import pool_executor, resolve_jobs
-from syncfoley.core.errors import Cancelled, MediaError, RequestError
+from syncfoley.core.errors import Cancelled, FieldError, MediaError
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def test_two_workers_write_what_one_process_writes(cut: Any, tmp_path: Path) -> 
     seen: dict[int, list[tuple[float, str]]] = {1: [], 2: []}
     results = {}
     for jobs in (1, 2):
-        results[jobs] = api.conform(edl, tmp_path / f"out{jobs}", media, ConformOptions(), cache=tmp_path / f"c{jobs}",
-                                    jobs=jobs, progress=lambda f, text, j=jobs: seen[j].append((f, text)))
+        results[jobs] = api.conform(edl, tmp_path / f"out{jobs}", media, ConformOptions(jobs=jobs),
+                                    cache=tmp_path / f"c{jobs}", progress=lambda f, text, j=jobs: seen[j].append((f, text)))
     one, two = results[1], results[2]
     assert (two.events, two.computed, two.reused, two.skipped) == (one.events, one.computed, 0, 0) == (5, 5, 0, 0)
     # Progress per event as each finishes, in whatever order, then done.
@@ -106,12 +106,12 @@ def _workers_gone(wait_s: float = 10.0) -> bool:
 def test_jobs_from_the_command_line(cut: Any, tmp_path: Path) -> None:
     assert resolve_jobs(0) >= 1 and resolve_jobs(3) == 3
     for bad in (-1, 257, 1.5, True):
-        with pytest.raises(RequestError, match="0 \\(one per core\\) to 256"):
-            resolve_jobs(bad)  # type: ignore[arg-type]
+        with pytest.raises(FieldError, match="jobs must be (a whole number )?within 0..256"):
+            ConformOptions.from_dict({"jobs": bad})
     c, edl = cut
     proc = run_cli("conform", str(edl), "--media-root", str(edl.parent / "media"), "-o", str(tmp_path / "out"),
                    "--jobs", "-1", "--cache", str(tmp_path / "cache"))
-    assert proc.returncode == 2 and "jobs must be a whole number" in proc.stderr and "-1" in proc.stderr
+    assert proc.returncode == 2 and "jobs must be within 0..256, got -1" in proc.stderr
     assert not (tmp_path / "out").exists()
     # From the command line, where the workers are spawned from the CLI's own module.
     proc = run_cli("conform", str(edl), "--media-root", str(edl.parent / "media"), "-o", str(tmp_path / "out"),

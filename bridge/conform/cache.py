@@ -36,7 +36,8 @@ class ConformCache:
             return None  # a damaged entry is recomputed, not trusted
         curve = tuple(meta["curve"]) if meta.get("curve") else None
         return EventRender([tuple(o) for o in meta["onsets"]], [tuple(r) for r in meta["regions"]], audio,
-                           meta["detector"], meta["engine"], meta["source_onsets"], curve, meta.get("seconds", 0.0))
+                           meta["detector"], meta["engine"], meta["source_onsets"], curve, meta.get("seconds", 0.0),
+                           int(meta.get("batch", 1)), str(meta.get("computed_on", "")))
 
     def put(self, key: str, r: EventRender) -> None:
         if self.folder is None:
@@ -53,6 +54,7 @@ class ConformCache:
             tmp_json.write_text(json.dumps({
                 "onsets": r.onsets, "regions": r.regions, "detector": r.detector, "engine": r.engine,
                 "source_onsets": r.source_onsets, "curve": list(r.curve) if r.curve else None, "seconds": r.seconds,
+                "batch": r.batch, "computed_on": r.computed_on,
             }))
             os.replace(tmp_npz, self.folder / f"{key}.npz")
             os.replace(tmp_json, self.folder / f"{key}.json")  # last: its presence marks the entry complete

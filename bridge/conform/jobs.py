@@ -44,3 +44,5 @@ class EventRender:
     source_onsets: int  # onsets the detector found in the analysed source range
     curve: Optional[tuple[list[float], list[float], str, float]] = None  # clip seconds, values, label, threshold
     seconds: float = 0.0  # how long the work took when it was computed
+    batch: int = 1  # events whose diffusion windows shared the network's batches with this one
+    computed_on: str = ""  # the machine, when not this one (a cluster's node)

@@ -145,7 +145,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
             regions=tuple(Region(a, b, s) for a, b, s in r.regions),
             extra={"conform": {"event": ev.number, "where": ev.where, "clip_tc_in": cut.tc(ep.clip_in),
                                "record_tc_in": cut.tc(ev.record_in), "media": str(ep.match.path),
-                               "media_seconds_at_clip_start": round(ep.job.t0, 6), "speed": ev.speed}},
+                               "media_seconds_at_clip_start": round(ep.job.t0, 6), "speed": ev.speed,
+                               **({"computed_on": r.computed_on} if r.computed_on else {})}},
         )
         onsets_json.write(clip_track, paths[f"json {ep.clip_name}"], overwrite)
         midi.write(clip_track, paths[f"mid {ep.clip_name}"], overwrite=overwrite)
@@ -153,7 +154,7 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
         rows.append(report_html.ReportRow(
             ev.number, record, f"{ep.match.path.name} @ {cut.tc(ev.source_in)} ({ep.match.how}; start TC "
             f"{ep.match.start_from})" + (f", speed {ev.speed:g}x" if ev.speed != 1 else ""),
-            "reused" if ep.cached else "computed", r.detector, len(on_picture), r.engine, r.seconds, ep.warnings,
+            "reused" if ep.cached else "computed", r.detector, len(on_picture), _engine(r), r.seconds, ep.warnings,
             ep.job.length, visible, tuple(t for t, _ in r.onsets),
             tuple(r.curve[0]) if r.curve else (), tuple(r.curve[1]) if r.curve else (),
             r.curve[2] if r.curve else "", r.curve[3] if r.curve else None,
@@ -190,6 +191,11 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
     return ConformResult(outdir, paths["otio"], paths["edl"], paths["stem"], paths["report"],
                          tuple(f.wav for f in foley), len(p.events), computed, len(done) - computed,
                          len(p.events) - len(done), problems, cut.notes, aaf)
+
+
+def _engine(r: EventRender) -> str:
+    """The engine as the report shows it: diffusion says when events shared its batches."""
+    return r.engine if r.batch <= 1 else f"{r.engine} (batched with {r.batch - 1} other event{'s' * (r.batch > 2)})"
 
 
 def _smpte(cut: Any) -> Optional[tuple[float, int, int, int, int]]:

@@ -20,17 +20,13 @@ from typing import Any, Callable, Optional, Sequence
 
 from syncfoley.bridge.conform.jobs import EventJob
 from syncfoley.bridge.conform.render import Executor, render_outcome, serial_executor
-from syncfoley.core.errors import Cancelled, RequestError, SyncfoleyError
+from syncfoley.core.errors import Cancelled, SyncfoleyError
 from syncfoley.core.fence import Fence, current, install
 from syncfoley.core.progress import Cancel
 
-MAX_JOBS = 256
-
 
 def resolve_jobs(jobs: int) -> int:
-    """``jobs`` as given by a user: 0 means one per core."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= MAX_JOBS:
-        raise RequestError(f"jobs must be a whole number from 0 (one per core) to {MAX_JOBS}, got {jobs!r}")
+    """``jobs`` as a user gives it (checked by ConformOptions): 0 means one per core."""
     return jobs or (os.cpu_count() or 1)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Optional, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from syncfoley.adapters.timeline import Problem
 from syncfoley.bridge.conform.cache import ConformCache
@@ -15,12 +16,24 @@ from syncfoley.core.progress import Cancel, Progress
 from syncfoley.engine.detect.options import DetectOptions
 from syncfoley.engine.types import Curve, Envelope, Onset, OnsetTrack, Region, TimeRange
 
+if TYPE_CHECKING:
+    from syncfoley.engine.generate.render import GenerationRequest, Rendered
 
-def render_event(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender:
-    """One event's work, a pure function of its job: detect onsets in the source window, map them
-    to clip time, render the clip's Foley."""
+
+@dataclass
+class _Detected:
+    """An event's onsets in clip time, ready to render."""
+
+    track: OnsetTrack
+    detector: str
+    found: int
+    curve: Optional[tuple[list[float], list[float], str, float]]
+    seconds: float  # the detection's
+
+
+def _detect_event(job: EventJob) -> _Detected:
+    """Detect onsets in the event's source window and map them to clip time."""
     from syncfoley.engine.detect.onsets import detect_file
-    from syncfoley.engine.generate.render import GenerationRequest, render
 
     started = time.perf_counter()
     clip_onsets: list[Onset] = []
@@ -55,12 +68,30 @@ def render_event(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender:
     clip_track = OnsetTrack(source=job.media, duration=job.length, fps=job.fps, detector=detector,
                             onsets=tuple(clip_onsets), range=TimeRange(0.0, job.length), regions=tuple(regions),
                             envelope=envelope)
-    request = GenerationRequest.of(clip_track, 0.0, job.length, job.sound, sample_rate=job.sample_rate,
-                                   device=job.device)
-    rendered = render(request, cancel=cancel)
-    return EventRender([(o.time, o.strength) for o in clip_track.onsets],
-                       [(r.start, r.end, r.strength) for r in regions], rendered.audio, detector, rendered.engine,
-                       found, curve, time.perf_counter() - started)
+    return _Detected(clip_track, detector, found, curve, time.perf_counter() - started)
+
+
+def _request(job: EventJob, d: _Detected) -> "GenerationRequest":
+    from syncfoley.engine.generate.render import GenerationRequest
+
+    return GenerationRequest.of(d.track, 0.0, job.length, job.sound, sample_rate=job.sample_rate, device=job.device)
+
+
+def _finish(d: _Detected, rendered: "Rendered", seconds: float) -> EventRender:
+    return EventRender([(o.time, o.strength) for o in d.track.onsets],
+                       [(r.start, r.end, r.strength) for r in d.track.regions], rendered.audio, d.detector,
+                       rendered.engine, d.found, d.curve, seconds, int(rendered.info.get("batched_with", 1)))
+
+
+def render_event(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender:
+    """One event's work, a pure function of its job: detect onsets in the source window, map them
+    to clip time, render the clip's Foley."""
+    from syncfoley.engine.generate.render import render
+
+    d = _detect_event(job)
+    started = time.perf_counter()
+    rendered = render(_request(job, d), cancel=cancel)
+    return _finish(d, rendered, d.seconds + time.perf_counter() - started)
 
 
 def render_outcome(job: EventJob, cancel: Optional[Cancel] = None) -> EventRender | SyncfoleyError:
@@ -72,6 +103,40 @@ def render_outcome(job: EventJob, cancel: Optional[Cancel] = None) -> EventRende
         raise
     except SyncfoleyError as exc:
         return exc
+
+
+def render_outcomes(jobs: Sequence[EventJob], cancel: Optional[Cancel] = None) -> list[EventRender | SyncfoleyError]:
+    """Several events' work, each outcome as :func:`render_outcome`'s, with the diffusion engine's
+    renders batched together (:func:`~syncfoley.engine.generate.render.render_many`): many short
+    events fill the GPU's batches. Each event's ``seconds`` is its share of the batch's time."""
+    from syncfoley.engine.generate.render import check_request, render_many
+
+    out: list[EventRender | SyncfoleyError | None] = [None] * len(jobs)
+    ready: list[tuple[int, _Detected, "GenerationRequest"]] = []
+    for i, job in enumerate(jobs):
+        try:
+            d = _detect_event(job)
+            request = _request(job, d)
+            check_request(request)
+            ready.append((i, d, request))
+        except Cancelled:
+            raise
+        except SyncfoleyError as exc:
+            out[i] = exc
+    if ready:
+        started = time.perf_counter()
+        try:
+            rendered = render_many([r for _, _, r in ready], cancel=cancel)
+        except Cancelled:
+            raise
+        except SyncfoleyError as exc:
+            for i, _, _ in ready:
+                out[i] = exc
+        else:
+            share = (time.perf_counter() - started) / len(ready)
+            for (i, d, _), r in zip(ready, rendered):
+                out[i] = _finish(d, r, d.seconds + share)
+    return [o if o is not None else SyncfoleyError("event produced no outcome") for o in out]
 
 
 def _curve_in_clip_time(c: Curve, clip_time: Callable[[float], float], length: float

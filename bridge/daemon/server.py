@@ -57,6 +57,9 @@ class ServeConfig:
     max_datagram: int = P.MAX_DATAGRAM
     device: str = "auto"
     verbose: bool = True
+    # The one Ray cluster conform requests may send work to (--executor ray): a request cannot
+    # name another, whose workers would then send results (pickles) back into this process.
+    ray_address: Optional[str] = None
 
 
 def normalise_config(cfg: ServeConfig) -> ServeConfig:
@@ -76,6 +79,10 @@ def check_config(cfg: ServeConfig) -> None:
         raise RequestError(f"port must be within 0..65535, got {cfg.port}")
     if cfg.queue_limit < 1:
         raise RequestError(f"queue limit must be at least 1, got {cfg.queue_limit}")
+    if cfg.ray_address is not None:
+        from syncfoley.bridge.conform.options import check_ray_address
+
+        check_ray_address(cfg.ray_address)
 
 
 # Fields every request may carry besides its own (where to reply, the secret).
@@ -235,14 +242,10 @@ class Daemon:
             raise P.ProtocolError(P.FORBIDDEN, f"{address}: missing or wrong token")
 
     def _dispatch(self, name: str, data: dict[str, Any], reply_to: tuple[str, int]) -> None:
-        from importlib.metadata import PackageNotFoundError, version
+        from syncfoley.core.version import version
 
         if name == "ping":
-            try:
-                v = version("syncfoley")
-            except PackageNotFoundError:
-                v = "unknown"
-            self._send(reply_to, "/syncfoley/pong", v)
+            self._send(reply_to, "/syncfoley/pong", version())
         elif name == "status":
             self._send(reply_to, "/syncfoley/status", self._status(data))
         elif name == "cancel":
@@ -337,12 +340,23 @@ class Daemon:
                 except SyncfoleyError as err:
                     raise FieldError(key, str(err)) from None
                 out[key] = value
+            elif key == "ray_address":
+                if value != self.cfg.ray_address:
+                    raise FieldError(key, "this daemon sends conform work only to the Ray cluster it was started "
+                                          f"with (serve --ray-address: {self.cfg.ray_address or 'none, a local Ray'});"
+                                          " leave ray_address out")
+                out[key] = value
+            elif key == "jobs" and value > (os.cpu_count() or 1):
+                raise FieldError(key, f"jobs must be at most this machine's {os.cpu_count() or 1} cores (0 = one "
+                                      f"per core), got {value}")
             elif kind == "paths_in":
                 out[key] = [str(self._path(key, v, "in")) for v in value]
             elif kind in ("path_in", "path_out"):
                 out[key] = str(self._path(key, value, "in" if kind == "path_in" else "out"))
             else:
                 out[key] = value
+        if name == "conform" and flat.get("executor") == "ray" and self.cfg.ray_address and "ray_address" not in out:
+            out["ray_address"] = self.cfg.ray_address
         return out
 
     def _path(self, key: str, value: str, kind: str) -> Path:

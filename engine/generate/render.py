@@ -16,7 +16,7 @@ are placed at ``onset.time - start``, so the audio lines up with the range asked
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def render(request: GenerationRequest, progress: Optional[Progress] = None,
     engine = check_request(request)
     if engine == "builtin":
         return _render_builtin(request, progress)
-    return _render_diffusion(request, progress, cancel)
+    return _render_diffusion([request], progress, cancel)[0]
 
 
 def generate(request: GenerationRequest, progress: Optional[Progress] = None,
@@ -239,29 +239,61 @@ def sound_embedding(request: GenerationRequest, clap_state: Optional[dict[str, A
     return clap.audio(demo), f"CLAP of preset {preset.name} (built-in rendering)"
 
 
-def _render_diffusion(request: GenerationRequest, progress: Optional[Progress], cancel: Optional[Cancel]) -> Rendered:
-    from syncfoley.engine.generate.diffusion import load_diffusion, onset_samples, render, require_checkpoint
+def render_many(requests: Sequence[GenerationRequest], progress: Optional[Progress] = None,
+                cancel: Optional[Cancel] = None) -> list[Rendered]:
+    """Render several requests, in order. Diffusion requests that share a checkpoint and
+    sampling options go through the network together (:func:`~.diffusion.render_clips`): the
+    windows of many short events fill its batches instead of one under-filled batch each. Each
+    window's noise comes from its own request's seed, so a request renders the same audio
+    alone or in company (up to float rounding of a larger batch)."""
+    engines = [check_request(r) for r in requests]
+    out: list[Optional[Rendered]] = [None] * len(requests)
+    groups: dict[tuple[str, DiffusionOptions], list[int]] = {}
+    for i, (request, engine) in enumerate(zip(requests, engines)):
+        if engine == "builtin":
+            out[i] = _render_builtin(request, None)
+        else:
+            groups.setdefault((str(request.clap), request.diffusion), []).append(i)
+    for members in groups.values():
+        rendered = _render_diffusion([requests[i] for i in members], progress if len(requests) == 1 else None,
+                                     cancel)
+        for i, r in zip(members, rendered):
+            out[i] = r
+    return [r for r in out if r is not None]
+
+
+def _render_diffusion(requests: Sequence[GenerationRequest], progress: Optional[Progress],
+                      cancel: Optional[Cancel]) -> list[Rendered]:
+    """Requests with one checkpoint and one set of sampling options, in one :func:`render_clips`."""
+    from syncfoley.engine.generate.diffusion import Clip, load_diffusion, onset_samples, render_clips, require_checkpoint
     from syncfoley.engine.models.checkpoints import pick_device
 
-    opts = request.diffusion
+    opts = requests[0].diffusion
     device = pick_device(opts.device)
     loaded = load_diffusion(require_checkpoint(opts.checkpoint), device)
-    embedding, source = sound_embedding(request, loaded.clap_state, device)
-    total = int(round(request.duration * MODEL_RATE))
-    positions = onset_samples([o.time for o in _onsets_in(request)], request.start, total)
-    out = render(loaded, positions, total, embedding, opts, request.seed, progress, cancel)
-    audio = out.audio
-    if request.sample_rate != MODEL_RATE:
-        from math import gcd
+    clips, sources = [], []
+    for request in requests:
+        embedding, source = sound_embedding(request, loaded.clap_state, device)
+        total = int(round(request.duration * MODEL_RATE))
+        positions = onset_samples([o.time for o in _onsets_in(request)], request.start, total)
+        clips.append(Clip(tuple(positions), total, np.asarray(embedding, dtype=np.float32), request.seed))
+        sources.append(source)
+    outs = render_clips(loaded, clips, opts, progress, cancel)
+    results = []
+    for request, out, source in zip(requests, outs, sources):
+        audio = out.audio
+        if request.sample_rate != MODEL_RATE:
+            from math import gcd
 
-        from scipy.signal import resample_poly
+            from scipy.signal import resample_poly
 
-        g = gcd(request.sample_rate, MODEL_RATE)
-        audio = resample_poly(audio, request.sample_rate // g, MODEL_RATE // g).astype(np.float32)
-        n = int(round(request.duration * request.sample_rate))
-        audio = np.pad(audio, (0, max(0, n - len(audio))))[:n]
-    if request.channels == 2:
-        audio = np.ascontiguousarray(np.stack([audio, audio], axis=1))  # the model is mono
-    info = {"device": out.device, "steps": out.steps, "guidance": out.guidance, "windows": len(out.windows),
-            "embedding": source, "checkpoint": str(loaded.path)}
-    return Rendered(audio, request.sample_rate, "diffusion", info)
+            g = gcd(request.sample_rate, MODEL_RATE)
+            audio = resample_poly(audio, request.sample_rate // g, MODEL_RATE // g).astype(np.float32)
+            n = int(round(request.duration * request.sample_rate))
+            audio = np.pad(audio, (0, max(0, n - len(audio))))[:n]
+        if request.channels == 2:
+            audio = np.ascontiguousarray(np.stack([audio, audio], axis=1))  # the model is mono
+        info = {"device": out.device, "steps": out.steps, "guidance": out.guidance, "windows": len(out.windows),
+                "embedding": source, "checkpoint": str(loaded.path), "batched_with": len(requests)}
+        results.append(Rendered(audio, request.sample_rate, "diffusion", info))
+    return results
