@@ -12,6 +12,7 @@ tempo map still gives the right times.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,6 +35,23 @@ def seconds_to_ticks(t: float) -> int:
 
 def velocity(strength: float) -> int:
     return max(1, min(127, int(round(1 + strength * 126))))
+
+
+def smpte_offset(rate: Fraction, drop: bool, timecode: str) -> Optional[tuple[float, int, int, int, int]]:
+    """A timecode at ``rate`` as a MIDI SMPTE offset, or None where MIDI has no code for it.
+
+    MIDI codes 24, 25, 29.97 drop frame and 30 only: not 23.976, nor 29.97 non-drop (labelling
+    it 30 would put the file 3.6 s an hour away in a DAW that takes the code at its word).
+    Hours above 23 do not fit either."""
+    codes = {Fraction(24): 24.0, Fraction(25): 25.0, Fraction(30): 30.0}
+    code = 29.97 if drop and rate == Fraction(30000, 1001) else None if drop else codes.get(rate)
+    try:
+        hh, mm, ss, ff = (int(x) for x in timecode.replace(";", ":").split(":"))
+    except ValueError:
+        return None
+    if code is None or hh > 23:
+        return None
+    return code, hh, mm, ss, ff
 
 
 def write(

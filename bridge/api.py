@@ -349,14 +349,9 @@ def media_origin(info: media.VideoInfo) -> MediaOrigin:
     drop = ";" in info.timecode
     try:
         frames = edl.tc_to_frames(info.timecode, round(rate), drop)
-        hh, mm, ss, ff = (int(x) for x in info.timecode.replace(";", ":").split(":"))
     except ValueError:
         return MediaOrigin(0, rate, None)
-    # MIDI codes 24, 25, 29.97 drop frame and 30: not 23.976 nor 29.97 non-drop.
-    codes = {Fraction(24): 24.0, Fraction(25): 25.0, Fraction(30): 30.0}
-    code = 29.97 if drop and rate == Fraction(30000, 1001) else codes.get(rate)
-    smpte = (code, hh, mm, ss, ff) if code is not None and hh <= 23 else None
-    return MediaOrigin(frames, rate, smpte)
+    return MediaOrigin(frames, rate, midi.smpte_offset(rate, drop, info.timecode))
 
 
 def _split(fields: dict[str, Any], *types: type[Fields]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -111,3 +111,23 @@ def production_sound(
     y += (0.01 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
     y += (0.02 * np.sin(2 * np.pi * (400 * t + 40 * np.sin(2 * np.pi * 0.2 * t)))).astype(np.float32)
     return np.clip(y, -1, 1), times
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Any]:
+    """A real ``syncfoley serve`` on loopback, in its own workdir (see daemon_helpers)."""
+    from daemon_helpers import Daemon
+
+    d = Daemon(tmp_path / "work")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def client(daemon: Any) -> Iterator[Any]:
+    """A python-osc client of ``daemon``."""
+    from daemon_helpers import Client
+
+    c = Client(daemon.port)
+    yield c
+    c.close()

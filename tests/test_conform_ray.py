@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 from conftest import run_cli
+from daemon_helpers import tiny_diffusion_files
 
 from syncfoley.adapters import wav
 from syncfoley.bridge import api
@@ -56,16 +57,7 @@ def cut(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The diffusion engine's fields for a tiny random model: slow enough on a CPU (seconds an
     event) to act on while an event runs."""
-    import torch
-
-    from syncfoley.engine.generate import diffusion as dif
-    from syncfoley.engine.generate.clap import save_embedding
-    from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion
-
-    root = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), root / "tiny.ckpt")
-    emb = save_embedding(root / "e.npy", np.ones(512, np.float32) / 512 ** 0.5)
+    ckpt, emb = tiny_diffusion_files(tmp_path_factory.mktemp("tiny"))
     return {"engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb), "device": "cpu"}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE
-from test_daemon import Client, Daemon, _onsets_file, slow_request, wait_state
+from daemon_helpers import Client, Daemon, onsets_file, slow_request, wait_state
 
 from syncfoley.bridge.daemon import protocol as P
 
@@ -123,7 +123,7 @@ def test_a_worker_killed_once_is_run_again(tmp_path: Path) -> None:
 
 
 def test_a_job_that_kills_its_worker_twice_fails_saying_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    onsets = _onsets_file(tmp_path / "k.json", [0.2], 0.5)
+    onsets = onsets_file(tmp_path / "k.json", [0.2], 0.5)
     monkeypatch.setenv("SYNCFOLEY_FAULT", "write:0")  # the worker dies at its first write, every time
     d = Daemon(tmp_path / "work")
     c = Client(d.port)

@@ -9,114 +9,20 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-import numpy as np
-import pytest
 from conftest import EXAMPLE, run_cli
+from daemon_helpers import Client, Daemon, onsets_file, slow_request, tiny_diffusion_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncfoley.bridge import api
 from syncfoley.bridge.daemon import protocol as P
-from syncfoley.engine.types import Onset, OnsetTrack, TimeRange
 
 OSCSEND = shutil.which("oscsend")
 OSCDUMP = shutil.which("oscdump")
-
-
-class Daemon:
-    """``syncfoley serve`` in its own process, on a free loopback port."""
-
-    def __init__(self, workdir: Path, *extra: str) -> None:
-        self.workdir = workdir
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncfoley.bridge.cli", "serve", "--port", "0", "--workdir", str(workdir),
-             "-q", *extra],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )
-        assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()
-        if "listening on udp://" not in line:
-            rest = self.proc.stderr.read() if self.proc.poll() is not None else ""
-            raise RuntimeError(f"daemon did not start: {line}{rest}")
-        self.port = int(line.rsplit(":", 1)[1])
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # keep the pipe drained
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-class Client:
-    """A python-osc speaking UDP client with its own port."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.local_port = self.sock.getsockname()[1]
-
-    def raw(self, data: bytes) -> None:
-        self.sock.sendto(data, ("127.0.0.1", self.port))
-
-    def send(self, address: str, *args: Any) -> None:
-        self.raw(P.build(address, *args))
-
-    def recv(self, timeout: float = 5.0) -> P.Message:
-        self.sock.settimeout(timeout)
-        data, _ = self.sock.recvfrom(65536)
-        return P.parse(data)[0]
-
-    def ask(self, address: str, *args: Any, timeout: float = 5.0) -> P.Message:
-        self.send(address, *args)
-        return self.recv(timeout)
-
-    def until(self, kind: str, job: str, timeout: float = 120.0) -> tuple[P.Message, list[P.Message]]:
-        seen = []
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            m = self.recv(max(0.1, end - time.monotonic()))
-            seen.append(m)
-            if m.address == P.PREFIX + kind and (not job or job in m.args):
-                return m, seen
-            if m.address == "/syncfoley/error" and job in m.args and kind != "error":
-                raise AssertionError(f"job {job} failed: {m.args}")
-        raise AssertionError(f"no {kind} for {job}; saw {seen}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path / "work")
-    yield d
-    d.stop()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[Client]:
-    c = Client(daemon.port)
-    yield c
-    c.close()
-
-
-def _onsets_file(path: Path, times: list[float], duration: float) -> Path:
-    track = OnsetTrack(source="t", duration=duration, fps=25.0, detector="test",
-                       onsets=tuple(Onset(t, 0.8) for t in times), range=TimeRange(0.0, duration))
-    return api.save_onsets(track, path, overwrite=True)
 
 
 def test_every_address_over_python_osc(daemon: Daemon, client: Client, tmp_path: Path) -> None:
@@ -174,7 +80,7 @@ def test_every_address_over_python_osc(daemon: Daemon, client: Client, tmp_path:
 
 
 def test_identical_requests_come_from_the_cache(daemon: Daemon, client: Client, tmp_path: Path) -> None:
-    onsets = _onsets_file(tmp_path / "hits.json", [0.5, 1.0, 1.5], 2.0)
+    onsets = onsets_file(tmp_path / "hits.json", [0.5, 1.0, 1.5], 2.0)
     req = json.dumps({"onsets": str(onsets), "preset": "wood"})
     first = client.ask("/syncfoley/generate", req).args[0]
     done, _ = client.until("done", first)
@@ -184,7 +90,7 @@ def test_identical_requests_come_from_the_cache(daemon: Daemon, client: Client, 
     assert b["cached"] is True and b["cached_from"] == first and b["wav"] == a["wav"]
     # A changed input file is a different request.
     time.sleep(0.01)
-    _onsets_file(onsets, [0.5, 1.2], 2.0)
+    onsets_file(onsets, [0.5, 1.2], 2.0)
     third = client.ask("/syncfoley/generate", req).args[0]
     done3, _ = client.until("done", third)
     assert "cached" not in json.loads(done3.args[1])
@@ -221,7 +127,7 @@ def test_every_address_from_liblo(daemon: Daemon, tmp_path: Path) -> None:
         oscsend("/syncfoley/detect", {"video": str(EXAMPLE)})
         job = wait_for("/syncfoley/accepted s").split('"')[1]
         wait_for(f'/syncfoley/done ss "{job}"')
-        onsets = _onsets_file(tmp_path / "l.json", [0.3, 0.8], 1.5)
+        onsets = onsets_file(tmp_path / "l.json", [0.3, 0.8], 1.5)
         oscsend("/syncfoley/generate", {"onsets": str(onsets)})
         wait_for(f'/syncfoley/done ss "{wait_for_new(lines, "/syncfoley/accepted s", job)}"')
         oscsend("/syncfoley/run", {"video": str(EXAMPLE), "preset": "stone"})
@@ -375,7 +281,12 @@ def test_hostile_fields_are_refused_by_name_not_as_internal(daemon: Daemon, clie
         ("run", json.dumps({"video": video, "engine": "magic"}), P.BAD_REQUEST, "engine"),
         ("conform", json.dumps({"timeline": video, "media_root": ["/tmp", 3]}), P.BAD_REQUEST, "media_root"),
         ("conform", json.dumps({"timeline": video, "handles": 10**9}), P.BAD_REQUEST, "handles"),
-        ("conform", json.dumps({"timeline": video, "jobs": 2}), P.BAD_REQUEST, "jobs"),
+        ("conform", json.dumps({"timeline": video, "jobs": 100000}), P.BAD_REQUEST, "jobs"),
+        ("conform", json.dumps({"timeline": video, "jobs": 2, "executor": "ray"}), P.BAD_REQUEST, "jobs"),
+        # A cluster of the caller's choosing would send its results (pickles) into the daemon.
+        ("conform", json.dumps({"timeline": video, "executor": "ray", "ray_address": "203.0.113.9:6379"}),
+         P.BAD_REQUEST, "ray_address"),
+        ("conform", json.dumps({"timeline": video, "executor": "dask"}), P.BAD_REQUEST, "executor"),
         ("generate", json.dumps({"onsets": "/x.json", "guidance": float("inf")}).replace("Infinity", "1e999"),
          P.BAD_REQUEST, "guidance"),
         ("run", '{"video": ' + json.dumps(video) + ', "preset": ' + deep + "}", P.BAD_JSON, "JSON"),
@@ -404,42 +315,6 @@ def test_bundles_with_future_timetags_do_not_stall(daemon: Daemon, client: Clien
     assert time.monotonic() - t < 1.0
 
 
-def _slow_generation(tmp_path: Path) -> tuple[Path, Path]:
-    """A diffusion job that takes tens of seconds on a CPU (tiny model, several windows)."""
-    import torch
-
-    from syncfoley.engine.generate import diffusion as dif
-    from syncfoley.engine.generate.clap import save_embedding
-    from syncfoley.engine.generate.diffusion_net import CONFIGS, SyncFusionDiffusion
-
-    torch.manual_seed(0)
-    ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), tmp_path / "tiny.ckpt")
-    emb = save_embedding(tmp_path / "e.npy", np.ones(512, np.float32) / 512 ** 0.5)
-    return ckpt, emb
-
-
-def slow_request(folder: Path, hits: int, steps: int, **extra: Any) -> dict[str, Any]:
-    """A diffusion request slow enough to act on while it runs: ``hits`` onsets a second apart."""
-    ckpt, emb = _slow_generation(folder)
-    onsets = _onsets_file(folder / "slow.json", [0.5 + k for k in range(hits)], hits + 1.0)
-    return {"onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt), "embedding": str(emb),
-            "steps": steps, "batch": 1, "device": "cpu", **extra}
-
-
-def wait_state(c: Client, job: str, timeout: float = 120.0) -> dict[str, Any]:
-    """The job's status once it is no longer queued or running (or at ``timeout``)."""
-    end = time.monotonic() + timeout
-    while True:
-        c.send("/syncfoley/status", json.dumps({"job_id": job}))
-        reply = c.recv()
-        while reply.address != "/syncfoley/status":  # replies of the job itself, still in flight
-            reply = c.recv()
-        st: dict[str, Any] = json.loads(reply.args[0])
-        if st["state"] not in ("queued", "running") or time.monotonic() > end:
-            return st
-        time.sleep(0.2)
-
-
 def test_cancel_a_running_job_and_control_stays_live(daemon: Daemon, client: Client, tmp_path: Path) -> None:
     job = client.ask("/syncfoley/generate", json.dumps(slow_request(tmp_path, 20, 200))).args[0]
     client.until("progress", job, timeout=60)
@@ -464,16 +339,16 @@ def test_cancel_a_running_job_and_control_stays_live(daemon: Daemon, client: Cli
 
 def test_kill_during_a_job_and_restart(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    ckpt, emb = _slow_generation(tmp_path)
+    ckpt, emb = tiny_diffusion_files(tmp_path)
     d = Daemon(work)
     c = Client(d.port)
     try:
-        quick = _onsets_file(tmp_path / "q.json", [0.2, 0.6], 1.0)
+        quick = onsets_file(tmp_path / "q.json", [0.2, 0.6], 1.0)
         first = c.ask("/syncfoley/generate", json.dumps({"onsets": str(quick)})).args[0]
         done, _ = c.until("done", first)
         wav = Path(json.loads(done.args[1])["wav"])
         before = wav.read_bytes()
-        onsets = _onsets_file(tmp_path / "long.json", [0.5 + k for k in range(10)], 11.0)
+        onsets = onsets_file(tmp_path / "long.json", [0.5 + k for k in range(10)], 11.0)
         slow = c.ask("/syncfoley/generate", json.dumps({
             "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
             "embedding": str(emb), "steps": 6, "batch": 1, "device": "cpu"})).args[0]
@@ -515,11 +390,11 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> None:
 
 def test_shutdown_mid_job_queues_it_for_the_next_start(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    ckpt, emb = _slow_generation(tmp_path)
+    ckpt, emb = tiny_diffusion_files(tmp_path)
     d = Daemon(work)
     c = Client(d.port)
     try:
-        onsets = _onsets_file(tmp_path / "s.json", [0.5, 2.0, 4.0], 6.0)
+        onsets = onsets_file(tmp_path / "s.json", [0.5, 2.0, 4.0], 6.0)
         job = c.ask("/syncfoley/generate", json.dumps({
             "onsets": str(onsets), "engine": "diffusion", "diffusion_checkpoint": str(ckpt),
             "embedding": str(emb), "steps": 8, "batch": 1, "device": "cpu"})).args[0]
@@ -538,7 +413,7 @@ def test_shutdown_mid_job_queues_it_for_the_next_start(tmp_path: Path) -> None:
 
 def test_many_clients_none_lost(tmp_path: Path) -> None:
     d = Daemon(tmp_path / "work", "--queue-limit", "3")
-    onsets = _onsets_file(tmp_path / "m.json", [0.2, 0.4], 0.6)
+    onsets = onsets_file(tmp_path / "m.json", [0.2, 0.4], 0.6)
     answers: list[str] = []
     lock = threading.Lock()
 

@@ -8,10 +8,8 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-from test_daemon import Client, Daemon
+from daemon_helpers import Client, Daemon
 
 from syncfoley.bridge.daemon import protocol as P
 from syncfoley.bridge.daemon.server import Daemon as InProcessDaemon
@@ -45,20 +43,6 @@ def silent(sock: socket.socket, seconds: float) -> bool:
 
 def log_size(d: Daemon) -> int:
     return sum(p.stat().st_size for p in d.workdir.glob("syncfoley.log*"))
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path / "work")
-    yield d
-    d.stop()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[Client]:
-    c = Client(daemon.port)
-    yield c
-    c.close()
 
 
 def test_a_bundle_with_a_negative_element_size(daemon: Daemon, client: Client) -> None:

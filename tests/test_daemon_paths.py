@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pytest
 from conftest import EXAMPLE
-from test_daemon import Client, Daemon, _onsets_file, slow_request, wait_state
+from daemon_helpers import Client, Daemon, onsets_file, slow_request, wait_state
 
 from syncfoley.bridge.daemon import protocol as P
 
@@ -49,7 +49,7 @@ def wav(path: Path, seconds: float = 0.2) -> Path:
 def test_preset_is_a_name_never_a_path(tmp_path: Path) -> None:
     media = tmp_path / "media"
     media.mkdir()
-    onsets = _onsets_file(media / "o.json", [0.2], 0.5)
+    onsets = onsets_file(media / "o.json", [0.2], 0.5)
     secret = tmp_path / "elsewhere" / "x.yaml"
     secret.parent.mkdir()
     secret.write_text("password: hunter2\n[broken")
@@ -79,7 +79,7 @@ def test_one_shots_that_are_symlinks_out_of_the_roots(tmp_path: Path) -> None:
     secret = wav(outside / "secret.wav")
     (media / "samples" / "b.wav").symlink_to(secret)
     read = untouched(secret)
-    onsets = _onsets_file(media / "o.json", [0.2, 0.4], 0.6)
+    onsets = onsets_file(media / "o.json", [0.2, 0.4], 0.6)
     d = Daemon(tmp_path / "work", "--media-root", str(media))
     c = Client(d.port)
     try:
@@ -185,7 +185,7 @@ def test_the_daemons_state_is_never_an_output(tmp_path: Path) -> None:
     work = tmp_path / "work"
     media = tmp_path / "media"
     media.mkdir()
-    onsets = _onsets_file(media / "o.json", [0.2], 0.5)
+    onsets = onsets_file(media / "o.json", [0.2], 0.5)
     # An output root that holds the workdir must not open the workdir's state to requests.
     d = Daemon(work, "--media-root", str(media), "--output-root", str(tmp_path))
     c = Client(d.port)

@@ -118,3 +118,21 @@ def test_regions_and_envelope_roundtrip(tmp_path: Path) -> None:
     score = symusic.Score(str(path), ttype="second")
     lengths = sorted(round(n.duration, 3) for t in score.tracks for n in t.notes if n.pitch == 61)
     assert lengths == [0.75, 1.0]
+
+
+def test_one_rule_for_the_smpte_offset_of_run_and_conform() -> None:
+    """MIDI codes 24, 25, 29.97 drop frame and 30; a rate it has no code for gets no offset,
+    never a wrong one (29.97 non-drop labelled 30 would sit 3.6 s an hour off)."""
+    from fractions import Fraction
+
+    from syncfoley.adapters.midi import smpte_offset
+
+    assert smpte_offset(Fraction(25), False, "01:00:00:00") == (25.0, 1, 0, 0, 0)
+    assert smpte_offset(Fraction(24), False, "10:00:00:12") == (24.0, 10, 0, 0, 12)
+    assert smpte_offset(Fraction(30), False, "00:59:59:29") == (30.0, 0, 59, 59, 29)
+    assert smpte_offset(Fraction(30000, 1001), True, "01:00:00;02") == (29.97, 1, 0, 0, 2)
+    for rate, drop in ((Fraction(30000, 1001), False), (Fraction(24000, 1001), False), (Fraction(50), False),
+                       (Fraction(30), True)):
+        assert smpte_offset(rate, drop, "01:00:00:00") is None, (rate, drop)
+    assert smpte_offset(Fraction(25), False, "24:00:00:00") is None  # past MIDI's 23 hours
+    assert smpte_offset(Fraction(25), False, "garbled") is None

@@ -169,7 +169,8 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
               description=f"syncfoley Foley stem {title}", overwrite=overwrite)
     whole = OnsetTrack(source=str(paths["stem"]), duration=(s1 - s0) / sr, fps=float(rate), detector="conform",
                        onsets=tuple(all_onsets), range=TimeRange(0.0, (s1 - s0) / sr))
-    midi.write(whole, paths["timeline_midi"], overwrite=overwrite, smpte=_smpte(cut))
+    smpte = midi.smpte_offset(cut.rate, cut.drop_frame, cut.tc(cut.record_start))
+    midi.write(whole, paths["timeline_midi"], overwrite=overwrite, smpte=smpte)
     pictures = [foley_timeline.PictureClip(ep.event, ep.match.path, ep.match.start,
                                            int(round(ep.match.info.duration * float(rate))))
                 if ep.match else foley_timeline.PictureClip(ep.event, None) for ep in p.events]
@@ -196,17 +197,6 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
 def _engine(r: EventRender) -> str:
     """The engine as the report shows it: diffusion says when events shared its batches."""
     return r.engine if r.batch <= 1 else f"{r.engine} (batched with {r.batch - 1} other event{'s' * (r.batch > 2)})"
-
-
-def _smpte(cut: Any) -> Optional[tuple[float, int, int, int, int]]:
-    """The record start as a MIDI SMPTE offset (MIDI knows 24, 25, 29.97 drop frame and 30 only)."""
-    rate = {24: 24.0, 25: 25.0, 30: 29.97 if cut.drop_frame else 30.0}.get(cut.fps)
-    if rate is None or cut.fps == 24 and cut.rate != 24:
-        return None  # 23.976 has no SMPTE code in MIDI; the JSON and the report give the timecode
-    hh, mm, ss, ff = (int(x) for x in cut.tc(cut.record_start).replace(";", ":").split(":"))
-    if hh > 23:
-        return None
-    return rate, hh, mm, ss, ff
 
 
 def event_plan_row(ep: EventPlan) -> str:
