@@ -31,6 +31,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from syncfoley.bridge.conform.jobs import EventJob, EventRender
@@ -200,8 +201,6 @@ class RayRun:
         self.tag = uuid.uuid4().hex[:8]
         self.started = 0
         self.workers: list[_Worker] = []
-        self.seen_nodes: dict[str, str] = {}  # node id -> host, of every worker that said hello
-        self.executed: dict[str, str] = {}  # job key -> node id it was computed on
 
     def start_worker(self) -> None:
         ray = self.ray
@@ -253,7 +252,8 @@ class RayRun:
                     f"{' and 1 GPU' if self.shape.gpus else ''}): is a node still starting, or are its resources "
                     "taken by other work?")
             waiting = [w.ready for w in self.workers if w.ready is not None] + list(held)
-            if not waiting:
+            if not waiting:  # every worker idle with nothing queued: cannot last (finished < jobs)
+                time.sleep(0.05)
                 continue
             ready, _ = ray.wait(waiting, num_returns=1, timeout=0.2)
             for ref in ready:
@@ -271,7 +271,6 @@ class RayRun:
             self._lost(w, f"a Ray worker did not start ({_short(exc)})")
             return
         w.ready = None
-        self.seen_nodes[w.info["node"]] = w.info["host"]
         if w.info["version"] != version:
             raise ClusterError(f"node {w.info['host']} runs syncfoley {w.info['version']}, this machine "
                                f"{version}: install the same version on every machine of the cluster")
@@ -295,18 +294,17 @@ class RayRun:
                     done(i, jobs[i], ClusterError(f"{MAX_ATTEMPTS} workers died computing this event (out of "
                                                   "memory? a crash in a decoder?); try it with --executor serial"))
                 else:
-                    self.notify(f"{jobs[i].media}: the worker on {where} died under this event; retried "
-                                f"(attempt {attempts[i] + 1} of {MAX_ATTEMPTS})")
+                    self.notify(f"the event showing {Path(jobs[i].media).name} from {jobs[i].t0:.2f} s: the worker "
+                                f"on {where} died under it; retried (attempt {attempts[i] + 1} of {MAX_ATTEMPTS})")
                     queue.appendleft(i)
             return
         if len(results) != len(batch) or any(key != jobs[i].key for (key, _), i in zip(results, batch)):
             raise ClusterError("a Ray worker returned results for other events than it was sent; is every "
                                "machine running the same syncfoley?")
-        for (key, outcome), i in zip(results, batch):
+        for (_, outcome), i in zip(results, batch):  # keys checked above
             if i in finished:  # computed twice (a retry raced a late answer): the first one stands
                 continue
             finished.add(i)
-            self.executed[key] = w.info.get("node", "")
             done(i, jobs[i], outcome)
 
     def _lost(self, w: _Worker, why: str) -> None:
