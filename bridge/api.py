@@ -194,11 +194,13 @@ def embed(
     diffusion_checkpoint: Optional[str | Path] = None,
     device: str = "auto",
     overwrite: bool = False,
+    clap_tokenizer: Optional[str | Path] = None,
 ) -> Path:
     """Write the 512-d CLAP embedding of a reference recording or a text prompt to ``output`` (.npy).
 
     CLAP's weights: the diffusion checkpoint's ``clap.*`` entries when it has them,
-    else ``clap`` / $SYNCFOLEY_CLAP_CHECKPOINT.
+    else ``clap`` / $SYNCFOLEY_CLAP_CHECKPOINT. A text prompt also needs roberta-base's tokenizer
+    files: ``clap_tokenizer`` (a folder), $SYNCFOLEY_CLAP_TOKENIZER, or the Hugging Face cache.
     """
     from syncfoley.engine.generate import clap as emb
     from syncfoley.engine.generate import diffusion as dif
@@ -219,7 +221,7 @@ def embed(
         audio = emb.read_reference(reference)
         vec = emb.clap_embedder(clap, clap_state, dev, why=what).audio(audio)
     else:
-        vec = emb.clap_embedder(clap, clap_state, dev, why=what).text(str(text))
+        vec = emb.clap_embedder(clap, clap_state, dev, why=what, tokenizer=clap_tokenizer).text(str(text))
     return emb.save_embedding(output, vec, overwrite=overwrite)
 
 

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--text", metavar="PROMPT", help="describe the sound instead of giving a recording")
     em.add_argument("-o", "--output", required=True, metavar="NPY", help="embedding file to write (.npy)")
     em.add_argument("--clap", metavar="PT", help="LAION-CLAP checkpoint (default: $SYNCFOLEY_CLAP_CHECKPOINT)")
+    em.add_argument("--clap-tokenizer", metavar="DIR", help="roberta-base's tokenizer folder (vocab.json, "
+                    "merges.txt) for --text (default: $SYNCFOLEY_CLAP_TOKENIZER, else the Hugging Face cache)")
     em.add_argument("--diffusion-checkpoint", metavar="CKPT",
                     help="take CLAP's weights from this SyncFusion checkpoint (its clap.* entries)")
     em.add_argument("--device", default="auto", help="auto (CUDA if there is a GPU), cpu or cuda")
@@ -356,7 +358,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from syncfoley.bridge import api
 
     out = api.embed(args.output, reference=args.reference, text=args.text, clap=args.clap,
-                    diffusion_checkpoint=args.diffusion_checkpoint, device=args.device, overwrite=args.overwrite)
+                    diffusion_checkpoint=args.diffusion_checkpoint, device=args.device, overwrite=args.overwrite,
+                    clap_tokenizer=args.clap_tokenizer)
     print(out)
     return 0
 

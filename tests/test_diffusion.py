@@ -18,7 +18,6 @@ from syncfoley.core.errors import (  # noqa: E402
     CheckpointError,
     DependencyError,
     MediaError,
-    OutputExistsError,
     RequestError,
 )
 from syncfoley.engine.generate import diffusion as dif  # noqa: E402
@@ -327,89 +326,6 @@ def test_cli_generate_with_the_diffusion_engine(tiny_ckpt: Path, emb_file: Path,
     assert res.returncode == 2
     assert "needs CLAP" in res.stderr or "laion-clap" in res.stderr
     assert not (tmp_path / "e.npy").exists()
-
-
-class _FakeClapModule(torch.nn.Module):
-    """Stands in for laion_clap.CLAP_Module (not installed in CI): same constructor and
-    embedding calls, a small `model` whose weights come from the checkpoint under test."""
-
-    seen: list[np.ndarray] = []
-
-    def __init__(self, enable_fusion: bool = False, amodel: str = "HTSAT-tiny", device: str = "cpu") -> None:
-        super().__init__()
-        assert not enable_fusion and amodel == "HTSAT-tiny"
-        self.model = torch.nn.Linear(8, 512)
-
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        spec = torch.fft.rfft(x, dim=-1).abs()
-        bands = torch.stack([b.mean(-1) for b in spec.chunk(8, dim=-1)], dim=-1)
-        return torch.nn.functional.normalize(self.model(torch.log1p(bands)), dim=-1)
-
-    def get_audio_embedding_from_data(self, x: torch.Tensor, use_tensor: bool = False) -> torch.Tensor:
-        _FakeClapModule.seen.append(x.numpy().copy())
-        return self._features(x)
-
-    def get_text_embedding(self, texts: list[str], use_tensor: bool = False) -> torch.Tensor:
-        codes = torch.tensor([[float(ord(c) % 17) for c in (t * 8)[:8]] for t in texts])
-        return torch.nn.functional.normalize(self.model(codes), dim=-1)
-
-
-@pytest.fixture
-def fake_clap(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    module = types.ModuleType("laion_clap")
-    module.CLAP_Module = _FakeClapModule  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "laion_clap", module)
-    monkeypatch.delenv("SYNCFOLEY_CLAP_CHECKPOINT", raising=False)
-    _FakeClapModule.seen.clear()
-    return _FakeClapModule
-
-
-def _knocks(path: Path, freq: float) -> Path:
-    t = np.arange(int(0.2 * SR)) / SR
-    y = np.zeros(SR)
-    for when in (0.1, 0.5):
-        y[int(when * SR): int(when * SR) + len(t)] += np.sin(2 * np.pi * freq * t) * np.exp(-t * 30)
-    sf.write(str(path), 0.5 * y, SR)
-    return path
-
-
-def test_clap_weights_inside_the_diffusion_checkpoint_need_no_clap_file(fake_clap, tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    clap_state = {f"model.{k}": v for k, v in torch.nn.Linear(8, 512).state_dict().items()}
-    ckpt = dif.save_diffusion_checkpoint(SyncFusionDiffusion(CONFIGS["tiny"]), tmp_path / "with_clap.ckpt",
-                                         clap_state=clap_state)
-    ref = _knocks(tmp_path / "knock.wav", 700.0)
-    track = _track([0.3, 1.2], 2.0)
-    result = api.render(api.generation_request(track, engine="diffusion", reference=ref,
-                                               diffusion=api.DiffusionOptions(checkpoint=str(ckpt), steps=1)))
-    assert result.info["embedding"] == f"CLAP of {ref}"
-    heard = fake_clap.seen[-1]
-    assert np.allclose(heard * 32767, np.round(heard * 32767), atol=1e-3)  # int16 round trip, as SyncFusion
-    # syncfoley embed: same vector from the same weights, written once for later renders.
-    out = api.embed(tmp_path / "knock.npy", reference=ref, diffusion_checkpoint=ckpt, device="cpu")
-    vec = np.load(out)
-    assert vec.shape == (512,) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-4
-    other = np.load(api.embed(tmp_path / "high.npy", reference=_knocks(tmp_path / "high.wav", 3000.0),
-                              diffusion_checkpoint=ckpt, device="cpu"))
-    assert not np.allclose(vec, other, atol=1e-3), "different sounds, different embeddings"
-    text = np.load(api.embed(tmp_path / "t.npy", text="glass clink", diffusion_checkpoint=ckpt, device="cpu"))
-    assert text.shape == (512,)
-    with pytest.raises(OutputExistsError):
-        api.embed(tmp_path / "t.npy", text="glass clink", diffusion_checkpoint=ckpt, device="cpu")
-
-
-def test_a_separate_clap_checkpoint_is_checked(fake_clap, tmp_path: Path) -> None:
-    torch.manual_seed(1)
-    good = {f"module.{k}": v for k, v in torch.nn.Linear(8, 512).state_dict().items()}  # as 630k-audioset-best.pt
-    torch.save({"epoch": 45, "state_dict": good}, str(tmp_path / "clap.pt"))
-    ref = _knocks(tmp_path / "knock.wav", 700.0)
-    out = api.embed(tmp_path / "k.npy", reference=ref, clap=tmp_path / "clap.pt", device="cpu")
-    assert np.load(out).shape == (512,)
-    bad = {"module.weight": torch.zeros(512, 8)}
-    torch.save({"state_dict": bad}, str(tmp_path / "bad.pt"))
-    with pytest.raises(CheckpointError, match="model.bias"):
-        api.embed(tmp_path / "b.npy", reference=ref, clap=tmp_path / "bad.pt", device="cpu")
-    assert not (tmp_path / "b.npy").exists()
 
 
 def test_several_clips_share_batches_and_sound_as_if_rendered_alone(tiny_ckpt: Path, emb_file: Path) -> None:

@@ -68,6 +68,7 @@ class GenerationRequest:
     engine: str = DEFAULT_SOUND.engine
     diffusion: DiffusionOptions = field(default_factory=DiffusionOptions)
     clap: Optional[str] = None  # CLAP checkpoint, when the diffusion checkpoint has no clap.* weights
+    clap_tokenizer: Optional[str] = None  # roberta-base's tokenizer folder, for a text prompt
 
     @staticmethod
     def of(track: OnsetTrack, start: float, duration: float, sound: SoundOptions, *, sample_rate: int = 48000,
@@ -80,7 +81,8 @@ class GenerationRequest:
             device=device)
         return GenerationRequest(track=track, start=float(start), duration=float(duration), timbre=Timbre.of(sound),
                                  sample_rate=sample_rate, seed=sound.seed, channels=sound.channels,
-                                 engine=sound.engine, diffusion=opts, clap=sound.clap)
+                                 engine=sound.engine, diffusion=opts, clap=sound.clap,
+                                 clap_tokenizer=sound.clap_tokenizer)
 
     def validate(self) -> None:
         if not np.isfinite(self.duration) or self.duration <= 0:
@@ -223,7 +225,8 @@ def sound_embedding(request: GenerationRequest, clap_state: Optional[dict[str, A
         clap = clap_embedder(request.clap, clap_state, device, why=f"reference {t.reference}")
         return clap.audio(audio), f"CLAP of {t.reference}"
     if t.text:
-        clap = clap_embedder(request.clap, clap_state, device, why=f"text prompt {t.text!r}")
+        clap = clap_embedder(request.clap, clap_state, device, why=f"text prompt {t.text!r}",
+                             tokenizer=request.clap_tokenizer)
         return clap.text(t.text), f"CLAP of text {t.text!r}"
     preset = presets.load(t.preset)
     if preset.embedding:

@@ -44,6 +44,9 @@ class SoundOptions(Fields):
     clap: Optional[str] = option(None, "path_in", "LAION-CLAP checkpoint (630k-audioset-best.pt), when the "
                                  "diffusion checkpoint has none (default: $SYNCFOLEY_CLAP_CHECKPOINT)",
                                  metavar="PT", group="clap")
+    clap_tokenizer: Optional[str] = option(None, "path_in", "roberta-base's tokenizer folder (vocab.json, merges.txt) "
+                                           "for --text (default: $SYNCFOLEY_CLAP_TOKENIZER, else the Hugging Face "
+                                           "cache)", metavar="DIR", group="clap")
     steps: int = option(150, "int", "sampling steps (as published)", lo=1, hi=1000, group="diffusion")
     guidance: float = option(2.0, "num", "classifier-free guidance scale on the sound embedding (as published)",
                              lo=0.0, hi=20.0, group="diffusion")
