@@ -35,7 +35,7 @@ def _subparser(name: str) -> argparse.ArgumentParser:
 
 def test_the_sound_fields_are_the_ones_users_know() -> None:
     assert SOUND == ["engine", "preset", "samples", "reference", "text", "embedding", "channels", "seed",
-                     "diffusion_checkpoint", "clap", "steps", "guidance", "batch"]
+                     "diffusion_checkpoint", "clap", "clap_tokenizer", "steps", "guidance", "batch"]
 
 
 @pytest.mark.parametrize("command, request_type", [("run", RunRequest), ("generate", GenerateRequest),
