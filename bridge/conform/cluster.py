@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from syncfoley.bridge.conform.jobs import EventJob, EventRender
-from syncfoley.bridge.conform.options import check_ray_address
+from syncfoley.bridge.conform.options import ray_head
 from syncfoley.bridge.conform.render import Executor
 from syncfoley.core.errors import Cancelled, DependencyError, SyncfoleyError
 from syncfoley.core.fence import Fence, current, install
@@ -74,12 +74,11 @@ def import_ray() -> Any:
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail fast when nothing answers at ``address``: Ray itself retries for a minute or more."""
-    if address == "auto":
+    head = ray_head(address)
+    if head is None:
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    host = host.strip("[]")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
+        with socket.create_connection(head, timeout=timeout):
             pass
     except OSError as exc:
         why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
@@ -228,6 +227,7 @@ class RayRun:
         from syncfoley.core.version import version
 
         ray = self.ray
+        mine = version()
         queue: deque[int] = deque(range(len(jobs)))
         attempts = [0] * len(jobs)
         finished: set[int] = set()
@@ -260,7 +260,7 @@ class RayRun:
                 if ref in held:
                     self._collect(ref, held.pop(ref), jobs, queue, attempts, finished, done)
                 else:
-                    self._greet(ref, version())
+                    self._greet(ref, mine)
 
     def _greet(self, ref: Any, version: str) -> None:
         ray = self.ray
@@ -338,7 +338,7 @@ def connect(ray: Any, address: Optional[str]) -> bool:
         # the 30% of memory Ray reserves by default.
         kwargs.update(include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE)
     else:
-        check_reachable(check_ray_address(address))
+        check_reachable(address)
         # Something answers; if it is not a Ray head, Ray would retry for 20 s, logging each try.
         env = {"RAY_gcs_server_port_wait_time_s": str(int(CONNECT_TIMEOUT))}
     # A Ray started here turns on token authentication and says so at every start: it is Ray's

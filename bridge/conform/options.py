@@ -63,11 +63,17 @@ class ConformOptions(Fields):
 
 def check_ray_address(address: str) -> str:
     """A Ray address as ``ray.init`` takes it: 'auto', HOST:PORT or ray://HOST:PORT (Ray Client)."""
+    ray_head(address)
+    return address
+
+
+def ray_head(address: str) -> Optional[tuple[str, int]]:
+    """The (host, port) a Ray address names (None for 'auto'), or a FieldError saying what is valid."""
     if address == "auto":
-        return address
+        return None
     rest = address.removeprefix("ray://")
     host, sep, port = rest.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in rest):
         raise FieldError("ray_address", f"ray_address must be 'auto', HOST:PORT or ray://HOST:PORT (a Ray head, "
                                         f"e.g. 10.0.0.5:6379), got {address!r}")
-    return address
+    return host.strip("[]"), int(port)

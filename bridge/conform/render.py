@@ -113,11 +113,12 @@ def render_outcomes(jobs: Sequence[EventJob], cancel: Optional[Cancel] = None) -
 
     out: list[EventRender | SyncfoleyError | None] = [None] * len(jobs)
     ready: list[tuple[int, _Detected, "GenerationRequest"]] = []
+    engines: list[str] = []
     for i, job in enumerate(jobs):
         try:
             d = _detect_event(job)
             request = _request(job, d)
-            check_request(request)
+            engines.append(check_request(request))
             ready.append((i, d, request))
         except Cancelled:
             raise
@@ -126,7 +127,7 @@ def render_outcomes(jobs: Sequence[EventJob], cancel: Optional[Cancel] = None) -
     if ready:
         started = time.perf_counter()
         try:
-            rendered = render_many([r for _, _, r in ready], cancel=cancel)
+            rendered = render_many([r for _, _, r in ready], cancel=cancel, engines=engines)
         except Cancelled:
             raise
         except SyncfoleyError as exc:

@@ -338,17 +338,19 @@ class Attention(nn.Module):
         return self.output(context, x)
 
 
-class Intermediate(nn.Module):
-    def __init__(self) -> None:
+class Dense(nn.Module):
+    """A module holding one ``dense`` layer, as transformers nests its intermediate and pooler."""
+
+    def __init__(self, inner: int, outer: int) -> None:
         super().__init__()
-        self.dense = nn.Linear(ROBERTA["width"], ROBERTA["inner"])
+        self.dense = nn.Linear(inner, outer)
 
 
 class Layer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.attention = Attention()
-        self.intermediate = Intermediate()
+        self.intermediate = Dense(ROBERTA["width"], ROBERTA["inner"])
         self.output = DenseNorm(ROBERTA["inner"])
 
     def forward(self, x: Tensor, bias: Tensor) -> Tensor:
@@ -362,12 +364,6 @@ class Encoder(nn.Module):
         self.layer = nn.ModuleList([Layer() for _ in range(ROBERTA["layers"])])
 
 
-class Pooler(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.dense = nn.Linear(ROBERTA["width"], ROBERTA["width"])
-
-
 class Roberta(nn.Module):
     """roberta-base (as transformers names it): token ids -> the pooled first token (B, 768)."""
 
@@ -375,7 +371,7 @@ class Roberta(nn.Module):
         super().__init__()
         self.embeddings = Embeddings()
         self.encoder = Encoder()
-        self.pooler = Pooler()
+        self.pooler = Dense(ROBERTA["width"], ROBERTA["width"])
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
         x = self.embeddings(ids)

@@ -243,13 +243,14 @@ def sound_embedding(request: GenerationRequest, clap_state: Optional[dict[str, A
 
 
 def render_many(requests: Sequence[GenerationRequest], progress: Optional[Progress] = None,
-                cancel: Optional[Cancel] = None) -> list[Rendered]:
+                cancel: Optional[Cancel] = None, engines: Optional[Sequence[str]] = None) -> list[Rendered]:
     """Render several requests, in order. Diffusion requests that share a checkpoint and
     sampling options go through the network together (:func:`~.diffusion.render_clips`): the
     windows of many short events fill its batches instead of one under-filled batch each. Each
     window's noise comes from its own request's seed, so a request renders the same audio
-    alone or in company (up to float rounding of a larger batch)."""
-    engines = [check_request(r) for r in requests]
+    alone or in company (up to float rounding of a larger batch). ``engines``: what
+    :func:`check_request` returned for each request, when the caller has checked them already."""
+    engines = list(engines) if engines is not None else [check_request(r) for r in requests]
     out: list[Optional[Rendered]] = [None] * len(requests)
     groups: dict[tuple[str, DiffusionOptions], list[int]] = {}
     for i, (request, engine) in enumerate(zip(requests, engines)):
