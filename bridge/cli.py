@@ -203,12 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sd = sub.add_parser("send", help="send one OSC request to the daemon (for scripts without sockets)")
     sd.add_argument("address", help="ping, status, cancel, shutdown, detect, generate, run (or a full /syncfoley/ path)")
-    sd.add_argument("json", nargs="?", help="the request as a JSON object")
+    sd.add_argument("json", nargs="?", help="the request as a JSON object, or @FILE to read it from FILE (so no "
+                                            "shell or command line has to carry it)")
     sd.add_argument("--host", default="127.0.0.1")
     sd.add_argument("--port", type=int, default=9000)
     sd.add_argument("--wait", action="store_true", help="wait for the job: progress on stderr, the result on stdout")
     sd.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for a job (default 3600)")
     sd.add_argument("--token", default=None, help="added to the request (default: $SYNCFOLEY_TOKEN)")
+    sd.add_argument("--result", default=None, metavar="FILE",
+                    help="write the result (what stdout would show) to FILE, atomically; FILE must not exist")
+    sd.add_argument("--log", default=None, metavar="FILE",
+                    help="append the progress lines and any error to FILE instead of stderr")
+    sd.add_argument("--exit-status", default=None, metavar="FILE",
+                    help="when done, write the exit status to FILE (atomically, after --result), whatever "
+                         "happened: what a caller that cannot wait on the process polls for")
     sd.set_defaults(func=cmd_send)
 
     ins = sub.add_parser("install-scripts", help="copy the REAPER or Resolve scripts into that program's "
@@ -472,12 +480,83 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(cfg, ready)
 
 
-def cmd_send(args: argparse.Namespace) -> int:
+REQUEST_FILE_LIMIT = 1 << 20  # a request is a few KB; a bigger file is a mistake
 
-    from syncfoley.bridge.daemon import client as osc_client
+
+def _request_text(given: Optional[str]) -> Optional[str]:
+    """The request as given, or read from ``@FILE``."""
+    from syncfoley.core.errors import RequestError
+
+    if given is None or not given.startswith("@"):
+        return given
+    path = Path(given[1:])
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(REQUEST_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise RequestError(f"cannot read the request file {path}: {exc.strerror or exc}") from None
+    if len(data) > REQUEST_FILE_LIMIT:
+        raise RequestError(f"the request file {path} is over {REQUEST_FILE_LIMIT} bytes; a request is a JSON object "
+                           "of a few KB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"the request file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+class _SendLog:
+    """Where ``send`` reports: stderr, or the ``--log`` file (a line at a time, flushed, so a poller sees it)."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.fh = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115  (closed in close())
+
+    def line(self, text: str) -> None:
+        out = self.fh or sys.stderr
+        print(text, file=out, flush=True)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from syncfoley.core.atomic import atomic_path
     from syncfoley.core.errors import SyncfoleyError
 
-    payload = args.json
+    status = 2
+    log = _SendLog(args.log)
+    try:
+        status = _send(args, log)
+        return status
+    except SyncfoleyError as exc:
+        if log.fh is not None:
+            log.line(f"{PROG}: error [{exc.code}]: {exc}")
+        raise
+    except OSError as exc:
+        if log.fh is not None:
+            log.line(f"{PROG}: error [os]: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}")
+        raise
+    except KeyboardInterrupt:
+        status = 130
+        raise
+    finally:
+        log.close()
+        if args.exit_status:
+            # Last, and whatever happened: a caller polling for this file must never wait for ever.
+            with atomic_path(args.exit_status, overwrite=True) as tmp:
+                tmp.write_text(f"{status}\n", encoding="ascii")
+
+
+def _send(args: argparse.Namespace, log: _SendLog) -> int:
+    from syncfoley.bridge.daemon import client as osc_client
+    from syncfoley.core.atomic import atomic_path, check_writable
+    from syncfoley.core.errors import SyncfoleyError
+
+    if args.result:
+        check_writable([Path(args.result)], overwrite=False)
+    if log.fh is not None:  # a first line at once: the caller knows the command ran
+        log.line(f"sending {args.address} to {args.host}:{args.port}")
+    payload = _request_text(args.json)
     token = _token(args.token)
     if token:
         try:
@@ -490,18 +569,22 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     def show(reply: "osc_client.Reply") -> None:
         if reply.kind == "progress" and len(reply.args) >= 3:
-            print(f"progress {reply.args[0]} {float(reply.args[1]):.3f} {reply.args[2]}", file=sys.stderr,
-                  flush=True)
+            log.line(f"progress {reply.args[0]} {float(reply.args[1]):.3f} {reply.args[2]}")
         elif reply.kind == "accepted" and args.wait:
-            print(f"accepted {reply.args[0]}", file=sys.stderr, flush=True)
+            log.line(f"accepted {reply.args[0]}")
 
     # An error reply is a ClientError, printed by main with the daemon's code.
     final = osc_client.send(args.address, payload, host=args.host, port=args.port, wait=args.wait,
                             timeout=args.timeout, on_reply=show)
     if final.kind in ("done", "status"):
-        print(final.args[-1])
+        text = str(final.args[-1])
     else:
-        print(" ".join([final.kind, *(str(a) for a in final.args)]))
+        text = " ".join([final.kind, *(str(a) for a in final.args)])
+    if args.result:
+        with atomic_path(args.result) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
     return 0
 
 

@@ -7,7 +7,7 @@ local lib = dofile(script:match("^(.*[/\\])") .. "syncfoley_lib.lua")
 local f = assert(io.open(state_path, "rb"))
 local state = assert(lib.json_decode(f:read("a")))
 f:close()
-local calls, queue, project = dofile(here .. "mock_reaper.lua")(state, script)
+local calls, queue, project, dump = dofile(here .. "mock_reaper.lua")(state, script, here)
 dofile(script)
 local deadline = socket.gettime() + (state.timeout or 120)
 while #queue > 0 and socket.gettime() < deadline do
@@ -23,11 +23,12 @@ local function arrays(t)
   if next(t) == nil then setmetatable(t, lib.array) end
   for _, v in pairs(t) do arrays(v) end
 end
-for _, list in ipairs({ calls, project.tracks, project.markers, project.messages }) do
+local tracks = dump()
+for _, list in ipairs({ calls, tracks, project.markers, project.messages }) do
   arrays(list)
   if next(list) == nil then setmetatable(list, lib.array) end
 end
 local out = assert(io.open(out_path, "wb"))
-out:write(lib.json_encode({ calls = calls, tracks = project.tracks, markers = project.markers,
+out:write(lib.json_encode({ calls = calls, tracks = tracks, markers = project.markers,
                             messages = project.messages, unfinished = #queue }))
 out:close()

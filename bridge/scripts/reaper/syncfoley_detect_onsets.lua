@@ -1,14 +1,13 @@
--- @description syncfoley: Detect onsets for selected video item
--- @author syncfoley
--- @version 0.2.0
--- @about
+-- @noindex
+-- syncfoley: Detect onsets for selected video item
+--
 --   Finds the action onsets in the part of the source the selected video item plays
 --   (start offset and play rate honoured) and adds them as a MIDI item on a new track:
 --   one note per hit (velocity from strength), a longer note per contact region, the
 --   intensity as CC 11. Asks which detector and how sensitive (remembered). Set ExtState
 --   syncfoley/markers to "1" to add project markers too.
 --   Needs the engine daemon: syncfoley serve.
--- @provides [nomain] syncfoley_lib.lua
+-- Installed by ReaPack with syncfoley_lib.lua (the package), which it loads.
 
 local here = ({ reaper.get_action_context() })[2]:match("^(.*[/\\])")
 local sf = dofile(here .. "syncfoley_lib.lua")

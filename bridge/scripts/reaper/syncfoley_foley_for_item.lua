@@ -1,12 +1,11 @@
--- @description syncfoley: Foley for selected video item
--- @author syncfoley
--- @version 0.1.0
--- @about
+-- @noindex
+-- syncfoley: Foley for selected video item
+--
 --   Detect onsets for the selected video item and render Foley on them in one go: the
 --   onsets as a MIDI item on one new track, the Foley WAV on another, both in sync with
 --   the item (start offset and play rate honoured), in one undo step.
 --   Needs the engine daemon: syncfoley serve.
--- @provides [nomain] syncfoley_lib.lua
+-- Installed by ReaPack with syncfoley_lib.lua (the package), which it loads.
 
 local here = ({ reaper.get_action_context() })[2]:match("^(.*[/\\])")
 local sf = dofile(here .. "syncfoley_lib.lua")
@@ -28,7 +27,7 @@ sf.run("detect", {
     onsets[#onsets + 1] = { time = sf.to_project(info, o.time), strength = o.strength }
   end
   -- Rendered at project time, so a play rate other than 1 keeps every hit on its frame.
-  local file = sf.write_onsets(sf.temp_dir() .. "/onsets.json", info.position, info.length, onsets, {})
+  local file = sf.write_onsets(sf.temp_prefix() .. "onsets.json", info.position, info.length, onsets, {})
   sf.run("generate", { onsets = file, preset = preset, duration = info.length }, "rendering Foley",
     function(result)
       reaper.Undo_BeginBlock()

@@ -1,12 +1,11 @@
--- @description syncfoley: Generate Foley from selected MIDI item (or markers in the time selection)
--- @author syncfoley
--- @version 0.1.0
--- @about
+-- @noindex
+-- syncfoley: Generate Foley from selected MIDI item (or markers in the time selection)
+--
 --   Reads the notes of the selected MIDI item (as you edited them) - or, with no MIDI
 --   item selected, the project markers inside the time selection - and asks the engine
 --   for Foley with the preset you choose (remembered). The WAV goes on a new track,
 --   exactly under the notes. Needs the engine daemon: syncfoley serve.
--- @provides [nomain] syncfoley_lib.lua
+-- Installed by ReaPack with syncfoley_lib.lua (the package), which it loads.
 
 local here = ({ reaper.get_action_context() })[2]:match("^(.*[/\\])")
 local sf = dofile(here .. "syncfoley_lib.lua")
@@ -36,7 +35,7 @@ if not span then return sf.fail("select a MIDI item of onsets, or set a time sel
 if #onsets == 0 and #regions == 0 then return sf.fail("no notes or markers to put Foley on") end
 local preset = sf.preset()
 if not preset then return end
-local file = sf.write_onsets(sf.temp_dir() .. "/onsets.json", span.position, span.length, onsets, regions)
+local file = sf.write_onsets(sf.temp_prefix() .. "onsets.json", span.position, span.length, onsets, regions)
 sf.run("generate", { onsets = file, preset = preset, duration = span.length }, "rendering Foley",
   function(result)
     reaper.Undo_BeginBlock()

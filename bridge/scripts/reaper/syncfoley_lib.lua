@@ -1,11 +1,31 @@
--- @noindex
+-- @description syncfoley: Foley on picture (detect onsets, generate Foley, Foley for item)
+-- @author syncfoley
+-- @version 0.3.0
+-- @changelog
+--   One package for the three actions and their shared library: ReaPack installed only the
+--   first of the three separate packages, since each claimed the library's file.
+--   Without LuaSocket the actions start `syncfoley send` directly (no shell or cmd.exe;
+--   minimised on Windows), with the request in a file; send writes its own result and exit
+--   status. Cancel carries the host and the token. "localhost" and host names work. The
+--   dialogs' captions hold no commas, and a remembered value may.
+-- @metapackage
+-- @provides
+--   .
+--   [main] syncfoley_detect_onsets.lua
+--   [main] syncfoley_generate_from_midi.lua
+--   [main] syncfoley_foley_for_item.lua
+-- @about
+--   Puts Foley on picture in sync: finds the action onsets of a video item as MIDI notes you
+--   can edit, and renders Foley on them. Needs the syncfoley engine daemon (syncfoley serve).
+--
 -- syncfoley: shared code of the REAPER actions (OSC, JSON, transport, timeline edits).
--- Loaded by the actions with dofile; not an action itself.
+-- Loaded by the actions with dofile; not an action itself. It is also the ReaPack package
+-- (a metapackage) that installs the three actions beside it.
 --
 -- Transport: REAPER's Lua has no sockets. With LuaSocket present (ReaPack: "Mavriq Lua
 -- Sockets") requests go over UDP, polled from reaper.defer with settimeout(0). Without
--- it, `syncfoley send ... --wait` runs detached through reaper.ExecProcess and the
--- action polls its result file. Either way REAPER's UI never waits.
+-- it, `syncfoley send ... --wait` runs detached through reaper.ExecProcess (no shell) and
+-- the action polls the files send writes. Either way REAPER's UI never waits.
 -- (reaper.OscLocalMessageToHost only talks to REAPER itself: it cannot reach the daemon.)
 
 local M = {}
@@ -179,6 +199,57 @@ function M.osc_parse(data)
 end
 
 -- ------------------------------------------------------------------ transports
+function M.is_windows()
+  local name = reaper.GetOS and reaper.GetOS() or ""
+  if name ~= "" then return name:match("^Win") ~= nil end
+  return package.config:sub(1, 1) == "\\"
+end
+
+-- One argument as the Microsoft C runtime (CommandLineToArgvW) reads it back: the rules
+-- ExecProcess's CreateProcess hands our command line to. No cmd.exe is involved, so
+-- & % ^ ( ) in a path mean nothing.
+function M.quote_windows(arg)
+  if arg ~= "" and not arg:find('[%s"]') then return arg end
+  local out, slashes = { '"' }, 0
+  for c in arg:gmatch(".") do
+    if c == "\\" then
+      slashes = slashes + 1
+    elseif c == '"' then
+      out[#out + 1] = string.rep("\\", 2 * slashes + 1) .. '"'
+      slashes = 0
+    else
+      out[#out + 1] = string.rep("\\", slashes) .. c
+      slashes = 0
+    end
+  end
+  out[#out + 1] = string.rep("\\", 2 * slashes) .. '"'
+  return table.concat(out)
+end
+
+-- On macOS and Linux the arguments we pass are our own temporary paths, a host and a
+-- port: double quotes group them whether ExecProcess splits the line itself or hands it
+-- to a shell, as long as none holds a character either would treat specially.
+function M.quote_posix(arg)
+  if arg:find('["$`\\]') then error("cannot pass " .. arg .. " to ExecProcess safely") end
+  return '"' .. arg .. '"'
+end
+
+function M.command_line(args)
+  local quote = M.is_windows() and M.quote_windows or M.quote_posix
+  local parts = { M.setting("command", "syncfoley") }  -- a command prefix, as the user wrote it
+  for _, a in ipairs(args) do parts[#parts + 1] = quote(tostring(a)) end
+  return table.concat(parts, " ")
+end
+
+-- A fresh file name prefix in the temporary folder (no folder to create, no shell).
+function M.temp_prefix()
+  local base = os.getenv("TEMP") or os.getenv("TMP") or os.getenv("TMPDIR") or "/tmp"
+  if not M.is_windows() and base:find('["$`\\]') then base = "/tmp" end
+  base = base:gsub("[/\\]+$", "")
+  -- "/" on Windows too: its file functions take either, and a mock on Linux reads the same path.
+  return string.format("%s/syncfoley-reaper-%d-%d-", base, os.time(), math.random(1, 1e9))
+end
+
 local function load_socket()
   if M.setting("transport", "auto") == "exec" then return nil end
   local ok, socket = pcall(require, "socket")
@@ -192,22 +263,47 @@ local function load_socket()
   return nil
 end
 
--- A job over UDP: start() sends, poll() returns nil while running, else (result table | nil, error).
-local function udp_job(socket, address, payload)
-  local host = M.setting("host", "127.0.0.1")
-  local port = tonumber(M.setting("port", "9000"))
-  local udp = socket.udp()
-  udp:settimeout(0)
-  udp:setsockname("127.0.0.1", 0)
-  local job = { kind = "udp", fraction = 0, text = "sent" }
+-- LuaSocket's sendto takes an IP address only: a name is resolved here, once.
+function M.resolve_host(socket, host)
+  if host == "localhost" then return "127.0.0.1" end
+  if host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true) then return host end
+  local ip = socket.dns and socket.dns.toip(host)
+  if not ip then return nil, "cannot resolve the daemon's host '" .. host .. "' (ExtState syncfoley/host)" end
+  return ip
+end
+
+local function with_token(payload)
   local token = M.setting("token", "")
   if token ~= "" then payload.token = token end
+  return payload
+end
+
+-- A job over UDP: start() sends, poll() returns nil while running, else (result table | nil, error).
+local function udp_job(socket, address, payload)
+  local host, bad = M.resolve_host(socket, M.setting("host", "127.0.0.1"))
+  local port = tonumber(M.setting("port", "9000"))
+  local job = { kind = "udp", fraction = 0, text = "sent" }
+  if not host then
+    function job.start() end
+    function job.cancel() end
+    function job.poll() return nil, bad end
+    return job
+  end
+  local v6 = host:find(":", 1, true) ~= nil
+  local udp = v6 and socket.udp6 and socket.udp6() or socket.udp()
+  udp:settimeout(0)
+  -- Replies come back to this port: loopback only when the daemon is on this machine.
+  local loopback = host:match("^127%.") or host == "::1"
+  udp:setsockname(loopback and host or (v6 and "::" or "0.0.0.0"), 0)
+  with_token(payload)
   function job.start()
     udp:sendto(M.osc_message("/syncfoley/" .. address, M.json_encode(payload)), host, port)
     job.sent_at = reaper.time_precise()
   end
   function job.cancel()
-    if job.id then udp:sendto(M.osc_message("/syncfoley/cancel", job.id), host, port) end
+    if job.id then
+      udp:sendto(M.osc_message("/syncfoley/cancel", M.json_encode(with_token({ job_id = job.id }))), host, port)
+    end
   end
   function job.poll()
     while true do
@@ -233,58 +329,58 @@ local function udp_job(socket, address, payload)
   return job
 end
 
-local function quote(s)
-  if package.config:sub(1, 1) == "\\" then return '"' .. s:gsub('"', '\\"') .. '"' end
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+M.EXEC_START_S = 30  -- how long `syncfoley send` may take to write its first log line
 
--- A job through `syncfoley send ... --wait`, run detached; its files are polled.
+-- A job through `syncfoley send`, started by ExecProcess without waiting and without a
+-- shell: the request goes in a file, and send itself writes its log, its result and
+-- (last) its exit status to files, which poll() reads.
 local function exec_job(address, payload)
-  local cmd = M.setting("command", "syncfoley")
-  local dir = M.temp_dir()
-  local out, err, rc = dir .. "/result.json", dir .. "/progress.log", dir .. "/rc"
+  local prefix = M.temp_prefix()
+  local f = { request = prefix .. "request.json", result = prefix .. "result.json", log = prefix .. "log.txt",
+              status = prefix .. "status.txt" }
+  local host, port = M.setting("host", "127.0.0.1"), M.setting("port", "9000")
+  local wait = M.is_windows() and -2 or -1  -- don't wait (and on Windows, a minimised window)
   local job = { kind = "exec", fraction = 0, text = "started" }
-  local token = M.setting("token", "")
-  local send = cmd .. " send " .. address .. " " .. quote(M.json_encode(payload)) .. " --wait"
-    .. " --host " .. M.setting("host", "127.0.0.1") .. " --port " .. M.setting("port", "9000")
-    .. (token ~= "" and (" --token " .. quote(token)) or "")
-  local line
-  if package.config:sub(1, 1) == "\\" then
-    line = 'cmd.exe /C "' .. send .. " > " .. quote(out) .. " 2> " .. quote(err) .. " & echo %ERRORLEVEL% > " .. quote(rc) .. '"'
-  else
-    line = "/bin/sh -c " .. quote(send .. " > " .. quote(out) .. " 2> " .. quote(err) .. "; echo $? > " .. quote(rc))
+  function job.start()
+    M.write_file(f.request, M.json_encode(with_token(payload)))
+    job.started = reaper.time_precise()
+    reaper.ExecProcess(M.command_line({ "send", address, "@" .. f.request, "--wait", "--host", host, "--port", port,
+      "--result", f.result, "--log", f.log, "--exit-status", f.status }), wait)
   end
-  function job.start() reaper.ExecProcess(line, -1) end  -- -1: do not wait
   function job.cancel()
-    if job.id then reaper.ExecProcess(cmd .. " send cancel " .. job.id .. " --port " .. M.setting("port", "9000"), -1) end
+    if not job.id then return end
+    local c = prefix .. "cancel-"
+    M.write_file(c .. "request.json", M.json_encode(with_token({ job_id = job.id })))
+    reaper.ExecProcess(M.command_line({ "send", "cancel", "@" .. c .. "request.json", "--host", host, "--port", port,
+      "--log", c .. "log.txt", "--exit-status", c .. "status.txt" }), wait)
   end
   function job.poll()
-    local log = M.read_file(err) or ""
-    for l in log:gmatch("[^\n]+") do
+    local log = M.read_file(f.log)
+    if log == nil then
+      if reaper.time_precise() - job.started > M.EXEC_START_S then
+        return nil, "'" .. M.setting("command", "syncfoley") .. " send' did not start within " .. M.EXEC_START_S
+          .. " s: is syncfoley installed, or ExtState syncfoley/command set to how to run it?"
+      end
+      return nil
+    end
+    for l in log:gmatch("[^\r\n]+") do
       local id = l:match("^accepted (%S+)")
       if id then job.id = id end
-      local f, text = l:match("^progress %S+ ([%d.]+) (.*)$")
-      if f then job.fraction, job.text = tonumber(f), text end
+      local fr, text = l:match("^progress %S+ ([%d.]+) (.*)$")
+      if fr then job.fraction, job.text = tonumber(fr), text end
     end
-    local code = M.read_file(rc)
-    if not code or not code:match("%d") then return nil end
-    if tonumber(code:match("%d+")) ~= 0 then
-      local last = log:match("([^\n]+)\n?$") or ("exit status " .. code)
-      return nil, last
+    local code = (M.read_file(f.status) or ""):match("^%s*(%d+)%s*$")
+    if not code then return nil end
+    if tonumber(code) ~= 0 then
+      local last = log:match("([^\r\n]+)[\r\n]*$") or ("exit status " .. code)
+      return nil, (last:gsub("^syncfoley: error ", ""))
     end
-    local body = (M.read_file(out) or ""):match("^%s*(.-)%s*$")
+    local body = (M.read_file(f.result) or ""):match("^%s*(.-)%s*$")
     local result, bad = M.json_decode(body)
     if result == nil then return nil, "unreadable result (" .. tostring(bad) .. "): " .. body end
     return result
   end
   return job
-end
-
-function M.temp_dir()
-  local base = os.getenv("TMPDIR") or os.getenv("TEMP") or "/tmp"
-  local dir = string.format("%s/syncfoley-reaper-%d-%d", base, os.time(), math.random(1, 1e9))
-  if package.config:sub(1, 1) == "\\" then os.execute('mkdir "' .. dir .. '"') else os.execute("mkdir -p '" .. dir .. "'") end
-  return dir
 end
 
 --- Run a daemon request without blocking REAPER: a small window shows progress; closing
@@ -427,26 +523,53 @@ function M.insert_wav(path, position, name)
   return item
 end
 
+-- GetUserInputs takes its captions as one comma-separated list (a comma inside a caption
+-- starts the next one) and its values joined by the separator: a newline, which no
+-- one-line field can hold, so a value may contain commas. No caption has a comma.
+M.DIALOG_SEPARATOR = "\n"
+
+function M.ask(title, captions, values)
+  local clean = {}
+  for i, v in ipairs(values) do clean[i] = (tostring(v):gsub("[\r\n]", " ")) end
+  local ok, answer = reaper.GetUserInputs(title, #captions,
+    table.concat(captions, ",") .. ",separator=" .. M.DIALOG_SEPARATOR .. ",extrawidth=120",
+    table.concat(clean, M.DIALOG_SEPARATOR))
+  if not ok then return nil end
+  local fields = {}
+  for field in (answer .. M.DIALOG_SEPARATOR):gmatch("(.-)" .. M.DIALOG_SEPARATOR) do
+    fields[#fields + 1] = field:match("^%s*(.-)%s*$")
+  end
+  return fields
+end
+
 function M.preset()
   local last = M.setting("preset", "wood")
-  local ok, value = reaper.GetUserInputs("syncfoley: Foley", 1, "Preset (wood, metal, glass, ...)", last)
-  if not ok then return nil end
-  value = value:match("^%s*(.-)%s*$")
+  local fields = M.ask("syncfoley: Foley", { "Preset: wood / metal / glass / ... (syncfoley presets)" }, { last })
+  if not fields then return nil end
+  local value = fields[1] or ""
   if value == "" then value = last end
   reaper.SetExtState(M.SECTION, "preset", value, true)
   return value
 end
+
+M.DETECTORS = { "auto", "motion", "audio", "neural", "physics" }
 
 -- The detect action's dialog: detector and sensitivity, remembered between runs.
 -- Returns nil when cancelled, else detector, sensitivity (a number 0..1).
 function M.detect_settings()
   local detector = M.setting("detector", "auto")
   local sensitivity = M.setting("sensitivity", "0.5")
-  local ok, value = reaper.GetUserInputs("syncfoley: Detect onsets", 2,
-    "Detector (auto, motion, audio, neural, physics),Sensitivity 0..1 (picture; 0.5 balanced)", detector .. "," .. sensitivity)
-  if not ok then return nil end
-  local d, s = value:match("^%s*([^,]-)%s*,%s*([^,]-)%s*$")
-  d = (d == nil or d == "") and detector or d
+  local fields = M.ask("syncfoley: Detect onsets",
+    { "Detector: " .. table.concat(M.DETECTORS, " / "), "Sensitivity 0..1 (0.5 balanced)" }, { detector, sensitivity })
+  if not fields then return nil end
+  local d, s = fields[1], fields[2]
+  d = (d == nil or d == "") and detector or d:lower()
+  local known = false
+  for _, name in ipairs(M.DETECTORS) do known = known or name == d end
+  if not known then
+    M.fail("unknown detector '" .. d .. "'; choose one of " .. table.concat(M.DETECTORS, ", "))
+    return nil
+  end
   local number = tonumber(s)
   if number == nil or number < 0 or number > 1 then
     M.fail("sensitivity must be a number from 0 to 1, got " .. tostring(s))
