@@ -2,8 +2,21 @@
 
 - ``MediaPool.AppendToTimeline`` takes an absolute ``recordFrame`` (the timeline's
   start frame + offset) and ``startFrame``/``endFrame`` (end exclusive) in the
-  media's frames; a placement that overlaps an item on its track is dropped
-  silently, and the call still returns a TimelineItem for it.
+  media's own frames. For an audio file those are frames at the file's own rate,
+  ``AUDIO_FPS`` (24, as measured user reports of Resolve 21 say for a WAV), counted from
+  its start timecode (a BWF's TimeReference, at that rate): frame ``Start TC + j`` is
+  ``j / 24`` s into the file. The item on the timeline starts at ``recordFrame`` and is
+  ``(endFrame - startFrame) / 24`` s long, rounded to whole timeline frames. A range
+  outside the file is refused (nothing placed, nothing returned). A placement that
+  overlaps an item on its track is dropped silently, and the call still returns a
+  TimelineItem for it.
+- ``MediaPoolItem.GetClipProperty`` gives an imported WAV's ``FPS`` (24), ``Start TC``,
+  ``Frames`` and ``Duration`` in those units.
+- ``Timeline.DeleteClips(items, ripple)`` removes items.
+- ``Resolve.GetVersion()`` is ``[major, minor, patch, build, suffix]``; the fake plays
+  the version it is given. Below 19.1 ``Timeline.GetMarkInOut`` answers None, as a
+  scripting proxy does for a method its Resolve lacks; below 19.0.2 so does
+  ``TimelineItem.GetSourceStartFrame``.
 - ``Timeline.AddMarker`` takes a frame relative to the timeline start, and refuses
   a second marker on an occupied frame.
 - ``MediaPool.ImportMedia`` imports into the current folder.
@@ -18,9 +31,38 @@ Every call is recorded in ``calls``.
 
 from __future__ import annotations
 
+import itertools
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+AUDIO_FPS = 24
+_ids = itertools.count(1)
+
+
+def wav_facts(path: Path) -> tuple[int, int, int]:
+    """(sample rate, samples, BWF TimeReference or 0) from a WAV's chunks."""
+    data = path.read_bytes()
+    pos, sr, block, frames, ref = 12, 0, 1, 0, 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            sr, block = struct.unpack("<I", body[4:8])[0], struct.unpack("<H", body[12:14])[0]
+        elif cid == b"data":
+            frames = size // block
+        elif cid == b"bext":
+            lo, hi = struct.unpack("<II", body[338:346])
+            ref = lo | hi << 32
+        pos += 8 + size + (size & 1)
+    return sr, frames, ref
+
+
+def frames_to_tc(frames: int, fps: int) -> str:
+    f = frames % fps
+    s = frames // fps
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{f:02d}"
 
 
 @dataclass
@@ -38,6 +80,15 @@ class Item:
     start: int
     end: int
     media: Optional["MediaPoolItem"] = None
+    source_start: Optional[int] = None
+    version: tuple[int, ...] = (20, 2, 0)
+    uid: str = field(default_factory=lambda: f"item-{next(_ids)}")
+
+    def GetUniqueId(self) -> str:
+        return self.uid
+
+    def GetSourceStartFrame(self) -> Optional[int]:
+        return self.source_start if self.version >= (19, 0, 2) else None
 
     def GetStart(self) -> int:
         return self.start
@@ -56,8 +107,19 @@ class Item:
 class MediaPoolItem:
     path: str
 
+    def __post_init__(self) -> None:
+        self.audio = Path(self.path).suffix.lower() == ".wav"
+        if self.audio:
+            sr, samples, ref = wav_facts(Path(self.path))
+            self.first = int(ref * AUDIO_FPS // sr)  # the start timecode, in the file's own frames
+            self.frames = int(samples * AUDIO_FPS // sr)
+
     def GetClipProperty(self, key: str) -> str:
-        return {"File Path": self.path, "File Name": Path(self.path).name}.get(key, "")
+        props = {"File Path": self.path, "File Name": Path(self.path).name}
+        if self.audio:
+            props.update({"FPS": str(AUDIO_FPS), "Start TC": frames_to_tc(self.first, AUDIO_FPS),
+                          "Frames": str(self.frames), "Duration": frames_to_tc(self.frames, AUDIO_FPS), "Type": "Audio"})
+        return props.get(key, "")
 
     def GetName(self) -> str:
         return Path(self.path).name
@@ -91,11 +153,21 @@ class Timeline:
         self.audio: list[list[Item]] = []
         self.markers: dict[int, dict[str, Any]] = {}
         self.mark_in_out: dict[str, dict[str, int]] = {}
+        self.version: tuple[int, ...] = (20, 2, 0)
 
-    def GetMarkInOut(self) -> dict[str, dict[str, int]]:
-        """Resolve 19+: {"video": {"in", "out"}, "audio": {...}}, frames relative to the timeline start,
-        out inclusive; an unset mark is absent."""
+    def GetMarkInOut(self) -> Optional[dict[str, dict[str, int]]]:
+        """Resolve 19.1+: {"video": {"in", "out"}, "audio": {...}}, frames relative to the timeline start,
+        out inclusive; an unset mark is absent. Older: None (the proxy has no such method)."""
+        if self.version < (19, 1):
+            return None
         return {k: dict(v) for k, v in self.mark_in_out.items()}
+
+    def DeleteClips(self, items: list[Item], ripple: bool = False) -> bool:
+        self.calls.append(("DeleteClips", len(items)))
+        gone = {i.uid for i in items}
+        for track in self.audio:
+            track[:] = [i for i in track if i.uid not in gone]
+        return True
 
     def GetName(self) -> str:
         return self.name
@@ -197,9 +269,16 @@ class MediaPool:
         out = []
         for info in infos:
             self.calls.append(("AppendToTimeline", {k: v for k, v in info.items() if k != "mediaPoolItem"}))
+            media = info["mediaPoolItem"]
+            a, b = int(info["startFrame"]), int(info["endFrame"])
             start = int(info["recordFrame"])
-            end = start + int(info["endFrame"]) - int(info["startFrame"])
-            item = Item(info["mediaPoolItem"].GetName(), start, end, info["mediaPoolItem"])
+            if media.audio:
+                if not media.first <= a < b <= media.first + media.frames:
+                    continue  # a range outside the file: refused
+                end = start + round((b - a) / AUDIO_FPS * tl.rate)
+            else:
+                end = start + b - a
+            item = Item(media.GetName(), start, end, media, a, tl.version)
             track = tl.audio[int(info["trackIndex"]) - 1]
             if not any(o.start < end and start < o.end for o in track):  # overlaps are dropped silently
                 track.append(item)
@@ -237,9 +316,14 @@ class Resolve:
     EXPORT_OTIO = 27  # read from the live object by the script, never hard-coded there
     EXPORT_NONE = 0
 
-    def __init__(self, timeline: Timeline, fusion: Any = None) -> None:
+    def __init__(self, timeline: Timeline, fusion: Any = None, version: tuple[int, int, int] = (20, 2, 0)) -> None:
         self.pm = ProjectManager(Project(timeline))
         self.fusion = fusion
+        self.version = version
+        timeline.version = version
+
+    def GetVersion(self) -> list[Any]:
+        return [*self.version, 12, ""]
 
     def Fusion(self) -> Any:
         return self.fusion

@@ -7,7 +7,10 @@ scripts that use it):
   to elements whose properties (Text, Value, Enabled) are read and set as attributes.
 - ``disp.AddWindow(props, child)``; ``win.On.<ID>.Clicked``, ``win.On[<ID>].Close``.
 - ``ui.Timer({"ID", "Interval", "SingleShot"})`` with ``Start``/``Stop``; its Timeout
-  is delivered to ``disp.On.Timeout`` while ``disp.RunLoop()`` runs.
+  is delivered while ``disp.RunLoop()`` runs, under one of the two names published
+  scripts use, as the Resolve version does: ``disp.On.Timeout`` (``timer_route=
+  "dispatcher"``) or ``win.On.<timer ID>.Timeout`` (``"window"``). A handler under the
+  other name is never called.
 - ``RunLoop`` processes events until ``ExitLoop``; nothing runs outside it. A loop
   with no window shown and no timer running could never end: that fails the test.
 - Closing a window with its close box hides it after its Close handler runs.
@@ -163,8 +166,9 @@ class Window:
 
 class Dispatcher:
     def __init__(self, ui: UIManager, user: Optional[Callable[[Window], None]] = None,
-                 limit_s: float = 120.0) -> None:
+                 limit_s: float = 120.0, timer_route: str = "dispatcher") -> None:
         self.ui = ui
+        self.timer_route = timer_route
         self.user = user
         self.limit_s = limit_s
         self.On = Handlers()
@@ -196,7 +200,7 @@ class Dispatcher:
                 if t.active and now >= t.due:
                     t.active = not t.SingleShot
                     t.due = now + t.Interval / 1000.0
-                    handler = self.On._by_id.get("Timeout")
+                    handler = self._timeout_handler(t)
                     if handler is not None:
                         handler({"who": t.ID, "what": "Timeout"})
                 if self._exit is not None:
@@ -206,15 +210,26 @@ class Dispatcher:
         return self._exit
 
 
+    def _timeout_handler(self, t: Timer) -> Any:
+        if self.timer_route == "dispatcher":
+            return self.On._by_id.get("Timeout")
+        for w in self.windows:
+            events = w.On._by_id.get(t.ID)
+            if isinstance(events, _Events) and events.handlers.get("Timeout") is not None:
+                return events.handlers["Timeout"]
+        return None
+
+
 class Bmd:
     """The ``bmd`` global: only what the scripts use."""
 
-    def __init__(self, user: Optional[Callable[[Window], None]] = None) -> None:
+    def __init__(self, user: Optional[Callable[[Window], None]] = None, timer_route: str = "dispatcher") -> None:
         self.user = user
+        self.timer_route = timer_route
         self.dispatchers: list[Dispatcher] = []
 
     def UIDispatcher(self, ui: UIManager) -> Dispatcher:
-        d = Dispatcher(ui, self.user)
+        d = Dispatcher(ui, self.user, timer_route=self.timer_route)
         self.dispatchers.append(d)
         return d
 

@@ -28,7 +28,7 @@ import shlex
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 PKG_TYPES = {"script": ("lua", "eel", "py"), "extension": ("ext",), "effect": ("jsfx",), "data": ("data",),
              "theme": ("theme",), "langpack": ("reaperlangpack",), "webinterface": ("www",),
@@ -96,7 +96,7 @@ def ignores(conf: Path) -> list[str]:
     return [args[i + 1].rstrip("/") for i, a in enumerate(args[:-1]) if a in ("--ignore", "-i")]
 
 
-def index_repository(files: list[str], read: "callable[[str], str]", ignored: list[str]) -> tuple[list[Pkg], list[str]]:
+def index_repository(files: list[str], read: Callable[[str], str], ignored: list[str]) -> tuple[list[Pkg], list[str]]:
     """What reapack-index makes of a repository: its packages, and its errors per file."""
     packages: list[Pkg] = []
     errors: list[str] = []

@@ -578,3 +578,44 @@ def test_struct_is_enough_to_speak_to_it(daemon: Daemon, client: Client) -> None
     reply = client.recv()
     assert reply.address == "/syncfoley/status"
     assert struct.calcsize(">i") == 4
+
+
+def test_send_reads_its_request_from_a_file_and_writes_result_log_and_status(daemon: Daemon, tmp_path: Path) -> None:
+    """What the REAPER actions start through ExecProcess: no shell carries the JSON or the redirections."""
+    folder = tmp_path / "a & b %PATH% ^(x)"
+    folder.mkdir()
+    request = folder / "request.json"
+    request.write_text(json.dumps({"video": str(EXAMPLE), "start": 0.0, "end": 2.0}))
+    out = {k: folder / f"{k}.txt" for k in ("result", "log", "status")}
+    res = run_cli("send", "detect", f"@{request}", "--port", str(daemon.port), "--wait", "--result", str(out["result"]),
+                  "--log", str(out["log"]), "--exit-status", str(out["status"]))
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res.stderr
+    assert out["status"].read_text() == "0\n"
+    assert Path(json.loads(out["result"].read_text())["onsets_json"]).is_file()
+    log = out["log"].read_text().splitlines()
+    assert log[0].startswith("sending detect") and any(x.startswith("accepted ") for x in log)
+    assert not [p for p in folder.iterdir() if "partial" in p.name]
+
+    # A daemon error: exit status 2 in the file, the daemon's words last in the log, no result.
+    bad = folder / "bad.json"
+    bad.write_text(json.dumps({"video": "/nowhere.mp4"}))
+    for f in out.values():
+        f.unlink()
+    res = run_cli("send", "detect", f"@{bad}", "--port", str(daemon.port), "--wait", "--result", str(out["result"]),
+                  "--log", str(out["log"]), "--exit-status", str(out["status"]))
+    assert res.returncode == 2 and out["status"].read_text() == "2\n" and not out["result"].exists()
+    assert out["log"].read_text().splitlines()[-1].startswith("syncfoley: error [media]: no such file")
+
+    # Refusals are written the same way: a result file that exists, a request file that does not.
+    out["result"].write_text("keep me")
+    res = run_cli("send", "ping", "--port", str(daemon.port), "--result", str(out["result"]),
+                  "--exit-status", str(out["status"]))
+    assert res.returncode == 2 and "already exists" in res.stderr and out["result"].read_text() == "keep me"
+    assert out["status"].read_text() == "2\n"
+    res = run_cli("send", "detect", f"@{folder / 'missing.json'}", "--port", str(daemon.port),
+                  "--exit-status", str(out["status"]))
+    assert res.returncode == 2 and "cannot read the request file" in res.stderr and "missing.json" in res.stderr
+    big = folder / "big.json"
+    big.write_bytes(b" " * (2 << 20))
+    res = run_cli("send", "detect", f"@{big}", "--port", str(daemon.port))
+    assert res.returncode == 2 and "is over" in res.stderr

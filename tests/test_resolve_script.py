@@ -64,11 +64,10 @@ def test_clips_land_at_their_record_frames(daemon: Any, tmp_path: Path, rate: st
     names = [c[0] for c in calls]
     assert names.index("SetCurrentFolder") < names.index("ImportMedia")
     assert ("ImportMedia", "Foley", 6) in calls
-    # One new audio track; each clip at its event's absolute record frames, the visible part of its WAV.
+    # One new audio track; each clip at its event's absolute record frames, the visible part of its WAV, in the
+    # units Resolve counts an audio item's frames in: its own 24 fps, from the BWF's start timecode.
     assert len(tl.audio) == 1
-    assert [(i.start, i.end) for i in tl.audio[0]] == [(e.record_in, e.record_out) for e in cut.events]
-    appends = [c[1] for c in calls if c[0] == "AppendToTimeline"]
-    assert all(a["startFrame"] == 12 and a["mediaType"] == 2 for a in appends[1:])  # 12-frame handles
+    _check_placement(tl, cut, log)
     # Markers: frames relative to the timeline start, one per hit on picture, tagged; the editor's stays.
     ours = {f: m for f, m in tl.markers.items() if m["customData"] == "syncfoley"}
     truth = [round(t * float(cut.rate)) for t in cut.truth()]
@@ -81,6 +80,32 @@ def test_clips_land_at_their_record_frames(daemon: Any, tmp_path: Path, rate: st
     assert status == 0 and len(tl.audio) == 2
     again = {f: m for f, m in tl.markers.items() if m["customData"] == "syncfoley"}
     assert sorted(again) == sorted(ours) and tl.markers[5]["name"] == "editor's note"
+
+
+def _check_placement(tl: Timeline, cut: demo_cut.DemoCut, log: list[str]) -> None:
+    """Every clip starts on its record in, ends on its record out or says precisely where it ends, and plays the
+    WAV's audio of its record in within half a WAV frame, saying by how much when it is off."""
+    from fake_resolve import AUDIO_FPS
+
+    rate = float(cut.rate)
+    items = sorted(tl.audio[0], key=lambda i: i.start)
+    assert [i.start for i in items] == [e.record_in for e in cut.events]
+    for item, ev in zip(items, cut.events):
+        media = item.media
+        assert media is not None and item.source_start is not None
+        wav_start = ev.record_in - 12  # the clip WAVs carry 12-frame handles
+        wanted = (ev.record_in - wav_start) / rate  # seconds into the WAV
+        got = (item.source_start - media.first) / AUDIO_FPS
+        assert abs(got - wanted) <= 0.5 / AUDIO_FPS + 1e-9, (ev, got, wanted)
+        said = [line for line in log if f"at record frame {ev.record_in}:" in line]
+        if abs(got - wanted) > 0.0005:
+            assert said and f"{abs(got - wanted) * 1000:.1f} ms" in said[0], (said, got, wanted)
+        if item.end != ev.record_out:
+            assert said and f"ends at record frame {item.end}, not {ev.record_out}" in said[0], said
+            assert item.end < ev.record_out  # never into the next clip's frames
+        else:
+            assert not said or "ends at" not in said[0]
+    assert sum(i.end == e.record_out for i, e in zip(items, cut.events)) >= len(items) - 1
 
 
 def test_a_placement_resolve_drops_is_reported(daemon: Any, tmp_path: Path) -> None:
@@ -266,3 +291,57 @@ def test_install_scripts_copies_and_keeps_what_is_there(tmp_path: Path) -> None:
     assert run_cli("install-scripts", "resolve", "--dest", str(tmp_path), "--overwrite").returncode == 0
     bad = run_cli("install-scripts", "nuke", "--dest", str(tmp_path))
     assert bad.returncode == 2 and "'reaper' or 'resolve'" in bad.stderr
+
+
+@pytest.mark.parametrize("version,mode,want", [
+    ((18, 1, 4), "timeline", "needs DaVinci Resolve 18.5 or later for OTIO export"),
+    ((19, 0, 2), "selected", "Foley for selected clips needs DaVinci Resolve 19.1 or later"),
+])
+def test_an_older_resolve_is_told_which_version_it_needs(tmp_path: Path, version: tuple, mode: str,
+                                                         want: str) -> None:
+    calls: list = []
+    tl = Timeline("t", 25.0, 90000, [], calls)
+    tl.mark_in_out["video"] = {"in": 0, "out": 100}  # set: the message must be about the version, not the marks
+    log: list[str] = []
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    assert script["main"](resolve=Resolve(tl, version=version), mode=mode, port=9, log=log.append) == 2
+    assert want in log[-1] and ".".join(map(str, version)) in log[-1], log
+    assert calls == []  # nothing exported, nothing sent
+
+
+def test_the_scripts_parse_as_the_oldest_python_resolve_runs() -> None:
+    """Resolve's scripting README lists Python 3.6: vermin (an independent reader) finds nothing newer."""
+    import shutil
+    import subprocess
+
+    vermin = shutil.which("vermin") or str(Path(sys.executable).parent / "vermin")
+    proc = subprocess.run([vermin, "--target=3.6-", "--violations", "--no-tips", "-q", *map(str, SCRIPTS.glob("*.py"))],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_markers_that_cannot_be_added_are_counted(daemon: Any, tmp_path: Path) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="25", events=4, sources=1, source_seconds=10.0, size=(160, 90), seed=2)
+    calls: list = []
+    tl = _timeline(cut, calls)
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    assert script["main"](resolve=Resolve(tl), port=daemon.port, log=lambda _: None) == 0
+    ours = sorted(f for f, m in tl.markers.items() if m["customData"] == "syncfoley")
+    assert len(ours) >= 3
+    # The editor marks two of those frames; a re-run cannot put its onsets there, and says so.
+    for f in ours[:2]:
+        tl.markers[f] = {"color": "Blue", "name": "editor", "note": "", "duration": 1, "customData": ""}
+    log: list[str] = []
+    assert script["main"](resolve=Resolve(tl), port=daemon.port, log=log.append) == 0
+    assert any("2 onset markers could not be added" in line for line in log), log
+    assert all(tl.markers[f]["name"] == "editor" for f in ours[:2])
+
+
+def test_the_window_timer_arrives_under_either_name(daemon: Any, tmp_path: Path) -> None:
+    cut = demo_cut.make(tmp_path / "media", rate="24", events=3, sources=1, source_seconds=10.0, size=(160, 90), seed=4)
+    outcome: list[str] = []
+    bmd = fui.Bmd(_close_when_done(outcome), timer_route="window")
+    script = runpy.run_path(str(SCRIPT), init_globals={"bmd": bmd}, run_name="under_test")
+    tl = _timeline(cut, [])
+    assert script["main"](resolve=Resolve(tl, fui.Fusion()), port=daemon.port, log=lambda _: None) == 0
+    assert outcome and "3 Foley clips placed, 0 did not land" in outcome[0]

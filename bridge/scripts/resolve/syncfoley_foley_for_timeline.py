@@ -12,16 +12,23 @@ and every clip that did not land is reported.
 Standard library only (OSC is encoded with struct): nothing needs installing into
 Resolve's Python. Settings: SYNCFOLEY_HOST / SYNCFOLEY_PORT (default 127.0.0.1:9000),
 SYNCFOLEY_TOKEN, SYNCFOLEY_PRESET.
-"""
 
-from __future__ import annotations
+Resolve versions: 18.5 or later (OTIO export, placing on a new audio track at a
+record frame); "Foley for selected clips" needs 19.1 (Timeline.GetMarkInOut). The
+script says so, before doing anything, on an older one. Python: what Resolve runs
+scripts with, 3.6 and later (so no syntax newer than 3.6 here).
+"""
 
 import json
 import os
+import re
 import socket
 import struct
 import tempfile
 import time
+
+NEEDS = {"timeline": ((18, 5), "OTIO export and audio placement at a record frame"),
+         "selected": ((19, 1), "the timeline's In/Out marks (Timeline.GetMarkInOut)")}
 
 MARKER_TAG = "syncfoley"
 BIN_NAME = "Foley"
@@ -188,6 +195,7 @@ class WindowView(ConsoleView):
     also goes to the console."""
 
     ID = "SyncfoleyProgress"
+    TIMER_ID = "SyncfoleyPoll"
     TICK_MS = 100
 
     def __init__(self, ui, disp, title, log):
@@ -206,8 +214,11 @@ class WindowView(ConsoleView):
         self.items = self.win.GetItems()
         self.win.On.SyncfoleyButton.Clicked = self._button
         self.win.On[self.ID].Close = self._close
-        self.timer = ui.Timer({"ID": "SyncfoleyPoll", "Interval": self.TICK_MS, "SingleShot": False})
+        self.timer = ui.Timer({"ID": self.TIMER_ID, "Interval": self.TICK_MS, "SingleShot": False})
+        # Published scripts receive a timer's Timeout on the dispatcher or under the timer's ID
+        # on the window, depending on the Resolve version: listen to both (a poll is idempotent).
         disp.On.Timeout = self._tick
+        self.win.On[self.TIMER_ID].Timeout = self._tick
         self.win.Show()
 
     def status(self, text):
@@ -300,7 +311,7 @@ def foley_clips(otio_path):
                 continue
             refs = item.get("media_references") or {}
             ref = refs.get(item.get("active_media_reference_key", "DEFAULT_MEDIA")) or item.get("media_reference")
-            start, _ = _frames(item["source_range"]["start_time"])
+            start, rate = _frames(item["source_range"]["start_time"])
             dur, _ = _frames(item["source_range"]["duration"])
             first, _ = _frames(ref["available_range"]["start_time"])
             rec_in, rec_out = int(round(start)), int(round(start + dur))
@@ -309,7 +320,7 @@ def foley_clips(otio_path):
                 f, _ = _frames(m["marked_range"]["start_time"])
                 if rec_in <= f < rec_out:
                     onsets.append(int(round(f)))
-            out.append({"wav": ref["target_url"], "name": item.get("name", ""), "record_in": rec_in,
+            out.append({"wav": ref["target_url"], "name": item.get("name", ""), "rate": rate, "record_in": rec_in,
                         "record_out": rec_out, "wav_start": int(round(first)), "onsets": onsets, "lane": lane,
                         "event": (item.get("metadata", {}).get("syncfoley") or {}).get("event")})
     return out
@@ -338,8 +349,157 @@ def foley_bin(media_pool):
     return media_pool.AddSubFolder(root, BIN_NAME)
 
 
+def resolve_version(resolve):
+    """(major, minor, patch) from Resolve.GetVersion() ([major, minor, patch, build, suffix]; some builds hand
+    the list over as a dict keyed 1..5) or GetVersionString(); None when neither answers."""
+    for name in ("GetVersion", "GetVersionString"):
+        get = getattr(resolve, name, None)
+        try:
+            value = get() if callable(get) else None
+        except Exception:  # noqa: BLE001  (a proxy without the method)
+            value = None
+        if isinstance(value, dict):
+            value = [value[k] for k in sorted(value)]
+        if isinstance(value, str):
+            value = re.findall(r"\d+", value)
+        numbers = []
+        for part in list(value or [])[:3]:
+            try:
+                numbers.append(int(part))
+            except (TypeError, ValueError):
+                break
+        if numbers:
+            return tuple(numbers + [0] * (3 - len(numbers)))
+    return None
+
+
+def version_problem(resolve, mode):
+    """Why this Resolve cannot run ``mode``, or None."""
+    have = resolve_version(resolve)
+    for need_mode in ("timeline", mode):
+        need, what = NEEDS[need_mode]
+        if have is None:
+            return "this Resolve does not report its version; syncfoley needs DaVinci Resolve %d.%d or later" % need
+        if have[:2] < need:
+            action = "Foley for selected clips" if need_mode == "selected" else "syncfoley"
+            return "%s needs DaVinci Resolve %d.%d or later for %s; this is %s" % (
+                action, need[0], need[1], what, ".".join(str(n) for n in have))
+    return None
+
+
+def tc_to_frames(tc, fps):
+    """A timecode string ("01:00:00:00", drop frame with ';') as a frame count at ``fps`` (its nominal rate)."""
+    parts = [int(p) for p in re.split(r"[:;.,]", tc.strip())]
+    if len(parts) != 4:
+        raise ValueError("not a timecode: %r" % tc)
+    h, m, sec, f = parts
+    nominal = int(round(fps))
+    frames = ((h * 60 + m) * 60 + sec) * nominal + f
+    if re.search(r"[;.,]", tc) and nominal in (30, 60):
+        minutes = 60 * h + m
+        frames -= (nominal // 15) * (minutes - minutes // 10)
+    return frames
+
+
+def exact_rate(text):
+    """A frame rate as Resolve writes it ("24", "23.976", "29.97") in frames per second."""
+    value = float(text)
+    if abs(value - round(value)) > 0.001:
+        return round(value) * 1000.0 / 1001.0
+    return float(round(value))
+
+
+def item_units(item, fallback_rate):
+    """The frames an imported item's startFrame/endFrame count in: (frames per second, frame of the file's first
+    sample). Resolve counts an audio file's frames at the file's own rate (24 for a WAV) from its start timecode
+    (a BWF's TimeReference); the item's clip properties say which."""
+    try:
+        fps = exact_rate(item.GetClipProperty("FPS"))
+        first = tc_to_frames(item.GetClipProperty("Start TC"), fps)
+    except (TypeError, ValueError, AttributeError):
+        return fallback_rate, None
+    return fps, first
+
+
+def _key(ti):
+    """A timeline item's identity: its unique id where Resolve gives one (proxies are new objects each call)."""
+    get = getattr(ti, "GetUniqueId", None)
+    value = get() if callable(get) else None
+    return value if value else id(ti)
+
+
+def _find(timeline, index, item_name, start, before):
+    """The timeline item of this placement: on the track, new since ``before``, at ``start``, of this file."""
+    for ti in timeline.GetItemListInTrack("audio", index) or []:
+        if _key(ti) in before or int(ti.GetStart()) != start:
+            continue
+        media = ti.GetMediaPoolItem() if hasattr(ti, "GetMediaPoolItem") else None
+        if media is None or media.GetName() == item_name:
+            return ti
+    return None
+
+
+def place_one(timeline, media_pool, item, clip, index):
+    """Place one clip so that it covers its record frames with the WAV audio of those frames. Returns
+    (timeline item or None, a note on what differs from what was asked, or "")."""
+    rate = clip["rate"]
+    fps, first = item_units(item, rate)
+    s0 = (clip["record_in"] - clip["wav_start"]) / rate  # seconds from the WAV's first sample
+    s1 = (clip["record_out"] - clip["wav_start"]) / rate
+    if first is None:  # no clip properties: the old assumption, timeline frames from the first sample
+        first, fps = 0, rate
+    start = first + int(round(s0 * fps))
+    end = first + int(round(s1 * fps))
+    want = clip["record_out"]
+
+    def append(end_frame):
+        before = {_key(ti) for ti in timeline.GetItemListInTrack("audio", index) or []}
+        media_pool.AppendToTimeline([{"mediaPoolItem": item, "startFrame": start, "endFrame": end_frame,
+                                      "trackIndex": index, "recordFrame": clip["record_in"], "mediaType": 2}])
+        return _find(timeline, index, item.GetName(), clip["record_in"], before)
+
+    # Resolve rounds the item's length to whole timeline frames: where the first end does not land on the
+    # record out, try one WAV frame either way (each try removed again), then keep the best that does not
+    # reach into the next clip's frames.
+    best, best_end, lands = None, None, {}
+    for _ in range(3):
+        if end <= start or end in lands:
+            break
+        ti = append(end)
+        if ti is None:
+            break  # dropped (an overlap) or refused: the read-back reports it
+        got = int(ti.GetEnd())
+        if got == want:
+            best, best_end = ti, got
+            break
+        timeline.DeleteClips([ti], False)
+        lands[end] = got
+        end += 1 if got < want else -1
+    if best is None:
+        short = sorted((got, e) for e, got in lands.items() if got < want)
+        if short:
+            best = append(short[-1][1])
+            best_end = int(best.GetEnd()) if best is not None else None
+    if best is None:
+        return None, ""
+    notes = []
+    if best_end != want:
+        notes.append("ends at record frame %d, not %d (the WAV's frames at %.3f fps cannot end there)"
+                     % (best_end, want, fps))
+    offset = (start - first) / fps - s0
+    src = getattr(best, "GetSourceStartFrame", None)
+    actual = src() if callable(src) else None
+    if isinstance(actual, (int, float)) and int(actual) != start:
+        offset = (int(actual) - first) / fps - s0
+        notes.append("Resolve took source frame %d for %d" % (int(actual), start))
+    if abs(offset) > 0.0005:
+        notes.append("its audio plays %.1f ms %s (source frames at %.3f fps)"
+                     % (abs(offset) * 1000, "late" if offset < 0 else "early", fps))
+    return best, "; ".join(notes)
+
+
 def place(resolve, timeline, media_pool, clips, log):
-    """Import, place and verify; returns (placed, missing) lists of clip dicts."""
+    """Import, place and verify; returns (placed, missing, notes, markers_not_added)."""
     start = int(timeline.GetStartFrame())
     media_pool.SetCurrentFolder(foley_bin(media_pool))  # ImportMedia imports into the current folder
     items = media_pool.ImportMedia([c["wav"] for c in clips]) or []
@@ -351,33 +511,31 @@ def place(resolve, timeline, media_pool, clips, log):
     for lane in lanes:
         timeline.AddTrack("audio", "mono")
         tracks[lane] = int(timeline.GetTrackCount("audio"))
-    wanted = []
+    placed, missing, notes = [], [], []
     for c in clips:
         item = by_path.get(os.path.normcase(os.path.abspath(c["wav"])))
         if item is None:
             log("not imported: %s" % c["wav"])
+            missing.append(c)
             continue
-        info = {"mediaPoolItem": item, "startFrame": c["record_in"] - c["wav_start"],
-                "endFrame": c["record_out"] - c["wav_start"], "trackIndex": tracks[c["lane"]],
-                "recordFrame": c["record_in"], "mediaType": 2}
-        media_pool.AppendToTimeline([info])
-        wanted.append(c)
-    # Read back: a placement Resolve dropped (an overlap) is not on the track, whatever it returned.
-    landed = set()
-    for lane, index in tracks.items():
-        for ti in timeline.GetItemListInTrack("audio", index) or []:
-            landed.add((lane, int(ti.GetStart()), int(ti.GetEnd())))
-    placed, missing = [], []
-    for c in wanted:
-        (placed if (c["lane"], c["record_in"], c["record_out"]) in landed else missing).append(c)
+        ti, note = place_one(timeline, media_pool, item, c, tracks[c["lane"]])
+        if ti is None:
+            missing.append(c)
+            continue
+        placed.append(c)
+        if note:
+            notes.append("%s at record frame %d: %s" % (c["name"], c["record_in"], note))
     # Markers: ours only, replaced on a re-run.
     for frame, marker in list((timeline.GetMarkers() or {}).items()):
         if marker.get("customData") == MARKER_TAG:
             timeline.DeleteMarkerAtFrame(frame)
+    refused = 0
     for c in placed:
         for n, f in enumerate(c["onsets"], start=1):
-            timeline.AddMarker(f - start, "Red", "onset %d" % n, "syncfoley event %s" % c["event"], 1, MARKER_TAG)
-    return placed, missing
+            if not timeline.AddMarker(f - start, "Red", "onset %d" % n, "syncfoley event %s" % c["event"], 1,
+                                      MARKER_TAG):
+                refused += 1
+    return placed, missing, notes, refused
 
 
 def in_out_range(timeline):
@@ -398,6 +556,9 @@ def main(resolve=None, mode=None, host=None, port=None, log=print, window=True):
     mode = mode or MODE
     title = "syncfoley: Foley for " + ("selected clips" if mode == "selected" else "timeline")
     view = make_view(resolve, log, title) if window else ConsoleView(log)
+    problem = version_problem(resolve, mode)
+    if problem is not None:
+        return view.end([problem], 2)
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     if timeline is None:
@@ -430,10 +591,14 @@ def main(resolve=None, mode=None, host=None, port=None, log=print, window=True):
         clips = [c for c in clips if c["record_out"] > span[0] and c["record_in"] < span[1]]
     view.status("placing %d Foley clips" % len(clips))
     lines = []
-    placed, missing = place(resolve, timeline, project.GetMediaPool(), clips, lines.append)
+    placed, missing, notes, refused = place(resolve, timeline, project.GetMediaPool(), clips, lines.append)
     lines += ["skipped: %s" % problem for problem in result.get("problems", [])]
     lines += ["did not land (an overlap on the track?): %s at record frame %d" % (c["name"], c["record_in"])
               for c in missing]
+    lines += ["placed, but %s" % note for note in notes]
+    if refused:
+        lines.append("%d onset markers could not be added (a marker already on that frame: two hits on one frame?)"
+                     % refused)
     lines.append("%d Foley clips placed, %d did not land, %d events skipped; files in %s"
                  % (len(placed), len(missing), result.get("skipped", 0), os.path.dirname(result["timeline"])))
     return view.end(lines, 0 if not missing and not result.get("problems") else 1)
