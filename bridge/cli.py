@@ -524,8 +524,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     from syncfoley.core.errors import SyncfoleyError
 
     status = 2
-    log = _SendLog(args.log)
+    log = _SendLog(None)
     try:
+        log = _SendLog(args.log)
         status = _send(args, log)
         return status
     except SyncfoleyError as exc:

@@ -539,7 +539,7 @@ def place(resolve, timeline, media_pool, clips, log):
 
 
 def in_out_range(timeline):
-    """The timeline's In/Out marks (absolute frames), when set; Resolve 19 and later."""
+    """The timeline's In/Out marks (absolute frames), when set; Resolve 19.1 and later (checked in main)."""
     get = getattr(timeline, "GetMarkInOut", None)
     marks = get() if get else None
     video = (marks or {}).get("video") or {}
