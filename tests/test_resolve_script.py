@@ -345,3 +345,22 @@ def test_the_window_timer_arrives_under_either_name(daemon: Any, tmp_path: Path)
     tl = _timeline(cut, [])
     assert script["main"](resolve=Resolve(tl, fui.Fusion()), port=daemon.port, log=lambda _: None) == 0
     assert outcome and "3 Foley clips placed, 0 did not land" in outcome[0]
+
+
+def test_timecodes_and_rates_as_resolve_writes_them() -> None:
+    script = runpy.run_path(str(SCRIPT), run_name="under_test")
+    tc, rate, version = script["tc_to_frames"], script["exact_rate"], script["resolve_version"]
+    assert tc("01:00:00:00", 24.0) == 86400 and tc("01:00:00:00", 25.0) == 90000
+    assert tc("01:00:00;00", 30000 / 1001) == 107892 and tc("00:01:00;02", 30000 / 1001) == 1800  # drop frame
+    assert rate("24") == 24.0 and rate("29.97") == pytest.approx(30000 / 1001) and rate("23.976") == pytest.approx(
+        24000 / 1001)
+
+    class Old:
+        def GetVersion(self) -> dict:  # some builds hand the list over as a dict keyed 1..5
+            return {1.0: 18, 2.0: 1, 3.0: 4, 4.0: 6, 5.0: ""}
+
+    class Stringy:
+        def GetVersionString(self) -> str:
+            return "19.1.3.7"
+
+    assert version(Old()) == (18, 1, 4) and version(Stringy()) == (19, 1, 3) and version(object()) is None
