@@ -32,37 +32,12 @@ Every call is recorded in ``calls``.
 from __future__ import annotations
 
 import itertools
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 AUDIO_FPS = 24
 _ids = itertools.count(1)
-
-
-def wav_facts(path: Path) -> tuple[int, int, int]:
-    """(sample rate, samples, BWF TimeReference or 0) from a WAV's chunks."""
-    data = path.read_bytes()
-    pos, sr, block, frames, ref = 12, 0, 1, 0, 0
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        body = data[pos + 8:pos + 8 + size]
-        if cid == b"fmt ":
-            sr, block = struct.unpack("<I", body[4:8])[0], struct.unpack("<H", body[12:14])[0]
-        elif cid == b"data":
-            frames = size // block
-        elif cid == b"bext":
-            lo, hi = struct.unpack("<II", body[338:346])
-            ref = lo | hi << 32
-        pos += 8 + size + (size & 1)
-    return sr, frames, ref
-
-
-def frames_to_tc(frames: int, fps: int) -> str:
-    f = frames % fps
-    s = frames // fps
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{f:02d}"
 
 
 @dataclass
@@ -110,15 +85,21 @@ class MediaPoolItem:
     def __post_init__(self) -> None:
         self.audio = Path(self.path).suffix.lower() == ".wav"
         if self.audio:
-            sr, samples, ref = wav_facts(Path(self.path))
+            from wavinfo import WavInfoReader  # another project's reader of the fmt, data and bext chunks
+
+            wav = WavInfoReader(self.path)
+            sr, samples, ref = wav.fmt.sample_rate, wav.data.frame_count, wav.bext.time_reference if wav.bext else 0
             self.first = int(ref * AUDIO_FPS // sr)  # the start timecode, in the file's own frames
             self.frames = int(samples * AUDIO_FPS // sr)
 
     def GetClipProperty(self, key: str) -> str:
         props = {"File Path": self.path, "File Name": Path(self.path).name}
         if self.audio:
-            props.update({"FPS": str(AUDIO_FPS), "Start TC": frames_to_tc(self.first, AUDIO_FPS),
-                          "Frames": str(self.frames), "Duration": frames_to_tc(self.frames, AUDIO_FPS), "Type": "Audio"})
+            from syncfoley.adapters.edl import frames_to_tc
+
+            props.update({"FPS": str(AUDIO_FPS), "Start TC": frames_to_tc(self.first, AUDIO_FPS, False),
+                          "Frames": str(self.frames), "Duration": frames_to_tc(self.frames, AUDIO_FPS, False),
+                          "Type": "Audio"})
         return props.get(key, "")
 
     def GetName(self) -> str:

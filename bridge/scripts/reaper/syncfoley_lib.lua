@@ -229,8 +229,10 @@ end
 -- On macOS and Linux the arguments we pass are our own temporary paths, a host and a
 -- port: double quotes group them whether ExecProcess splits the line itself or hands it
 -- to a shell, as long as none holds a character either would treat specially.
+M.POSIX_UNSAFE = '["$`\\]'  -- what a shell would read inside double quotes
+
 function M.quote_posix(arg)
-  if arg:find('["$`\\]') then error("cannot pass " .. arg .. " to ExecProcess safely") end
+  if arg:find(M.POSIX_UNSAFE) then error("cannot pass " .. arg .. " to ExecProcess safely") end
   return '"' .. arg .. '"'
 end
 
@@ -244,7 +246,7 @@ end
 -- A fresh file name prefix in the temporary folder (no folder to create, no shell).
 function M.temp_prefix()
   local base = os.getenv("TEMP") or os.getenv("TMP") or os.getenv("TMPDIR") or "/tmp"
-  if not M.is_windows() and base:find('["$`\\]') then base = "/tmp" end
+  if not M.is_windows() and base:find(M.POSIX_UNSAFE) then base = "/tmp" end
   base = base:gsub("[/\\]+$", "")
   -- "/" on Windows too: its file functions take either, and a mock on Linux reads the same path.
   return string.format("%s/syncfoley-reaper-%d-%d-", base, os.time(), math.random(1, 1e9))

@@ -415,10 +415,9 @@ def item_units(item, fallback_rate):
     (a BWF's TimeReference); the item's clip properties say which."""
     try:
         fps = exact_rate(item.GetClipProperty("FPS"))
-        first = tc_to_frames(item.GetClipProperty("Start TC"), fps)
+        return fps, tc_to_frames(item.GetClipProperty("Start TC"), fps)
     except (TypeError, ValueError, AttributeError):
-        return fallback_rate, None
-    return fps, first
+        return fallback_rate, 0  # no clip properties: the old assumption, timeline frames from the first sample
 
 
 def _key(ti):
@@ -446,8 +445,6 @@ def place_one(timeline, media_pool, item, clip, index):
     fps, first = item_units(item, rate)
     s0 = (clip["record_in"] - clip["wav_start"]) / rate  # seconds from the WAV's first sample
     s1 = (clip["record_out"] - clip["wav_start"]) / rate
-    if first is None:  # no clip properties: the old assumption, timeline frames from the first sample
-        first, fps = 0, rate
     start = first + int(round(s0 * fps))
     end = first + int(round(s1 * fps))
     want = clip["record_out"]
