@@ -1,9 +1,9 @@
 """Where the physics detector loses true impacts, on the physics corpus's test split.
 
-Three measurements, each separating one stage of ``--detector physics``:
+Two measurements, each separating one stage of ``--detector physics`` (which scores
+every block; an earlier design scored a shortlist of 16 per frame and lost a third of
+the impacts there):
 
-- ``candidates``: precision and recall when each frame's scorer sees its ``TOP`` candidate
-  blocks (16 shipped), more of them, or every block (``--tops 16,64,all``);
 - ``scorer``: per true impact, the best calibrated probability among *all* blocks within
   0.08 picture widths of it (frames k-1..k+1), against the threshold; per frame with no
   impact near, the best anywhere (how often the threshold is crossed by nothing);
@@ -12,7 +12,7 @@ Three measurements, each separating one stage of ``--detector physics``:
   kind and speed: is the impact in the measured motion at all?
 
     python bench/physics_corpus.py CORPUS/test --split test --count 48
-    python bench/diagnose_motion.py CORPUS/test [--tops 16,64,all] [--skip candidates]
+    python bench/diagnose_motion.py CORPUS/test
 """
 
 from __future__ import annotations
@@ -40,33 +40,6 @@ def clips(corpus: Path) -> list[tuple[str, Path, dict[str, Any]]]:
     return out
 
 
-def candidates(items: list[tuple[str, Path, dict[str, Any]]], tops: list[int]) -> None:
-    import bench_detection as bd
-
-    from syncfoley.bridge import api
-    from syncfoley.engine.detect import motion_features as mf
-
-    shipped = mf.TOP
-    try:
-        for top in tops:
-            mf.TOP = top
-            hits = false = truth = 0
-            for family, path, t in items:
-                found = api.detect(path, detector="physics").times()
-                true_t = [i["time"] for i in t["impacts"]]
-                ok, h = bd.match(found, true_t, 0.1)
-                neutral = [not o and family != "smooth" and any(abs(d - b["time"]) <= 0.1 for b in t["band"])
-                           for d, o in zip(found, ok)]
-                hits, truth = hits + h, truth + len(true_t)
-                false += sum(1 for o, n in zip(ok, neutral) if not o and not n)
-            p, r, f = bd.prf(hits, false, truth)
-            label = "all" if top >= 10**6 else str(top)
-            print(f"candidates TOP={label:>4}: precision {p:.2f} recall {r:.2f} F1 {f:.2f} "
-                  f"({hits} of {truth} found, {false} false)", flush=True)
-    finally:
-        mf.TOP = shipped
-
-
 def scorer_and_flow(items: list[tuple[str, Path, dict[str, Any]]]) -> None:
     from syncfoley.engine.detect import motion_features as mf
     from syncfoley.engine.detect.motion_scorer import resolve_scorer
@@ -82,39 +55,34 @@ def scorer_and_flow(items: list[tuple[str, Path, dict[str, Any]]]) -> None:
     seen: list[float] = []
     speed: list[float] = []
     camera: list[str] = []
-    shipped = mf.TOP
-    mf.TOP = 10**6  # every block
-    try:
-        for _, path, truth in items:
-            info = probe(path)
-            _, feats = physics_features_of(path, info, TimeRange(0.0, info.duration))
-            fps = float(info.fps)
-            by = {f.index: f for f in feats}
-            busy: set[int] = set()
-            for imp in truth["impacts"]:
-                k = int(round(imp["time"] * fps))
-                best_p = best_change = 0.0
-                for j in (k - 1, k, k + 1):
-                    f = by.get(j)
-                    if f is None:
-                        continue
-                    sel = np.hypot(f.where[:, 0] - imp["x"], f.where[:, 1] - imp["y"]) < NEAR
-                    if sel.any():
-                        best_p = max(best_p, float(scorer.probability(scorer.block_logits(f.values[sel]).max())))
-                        best_change = max(best_change, float(np.expm1(f.values[sel][:, change]).max()))
-                    busy.update((j - 1, j, j + 1))
-                near_p.append(best_p)
-                seen.append(best_change / (imp["speed"] * width / fps))
-                speed.append(imp["speed"])
-                camera.append(truth["camera"])
-            for b in truth["band"]:
-                k = int(round(b["time"] * fps))
-                busy.update(range(k - 3, k + 4))
-            far_p += [float(scorer.probability(scorer.block_logits(f.values).max())) for f in feats
-                      if f.index not in busy]
-            print(f"  {path.name}", file=sys.stderr, flush=True)
-    finally:
-        mf.TOP = shipped
+    for _, path, truth in items:
+        info = probe(path)
+        _, feats = physics_features_of(path, info, TimeRange(0.0, info.duration))
+        fps = float(info.fps)
+        by = {f.index: f for f in feats}
+        busy: set[int] = set()
+        for imp in truth["impacts"]:
+            k = int(round(imp["time"] * fps))
+            best_p = best_change = 0.0
+            for j in (k - 1, k, k + 1):
+                f = by.get(j)
+                if f is None:
+                    continue
+                sel = np.hypot(f.where[:, 0] - imp["x"], f.where[:, 1] - imp["y"]) < NEAR
+                if sel.any():
+                    best_p = max(best_p, float(scorer.probability(scorer.block_logits(f.values[sel]).max())))
+                    best_change = max(best_change, float(np.expm1(f.values[sel][:, change]).max()))
+                busy.update((j - 1, j, j + 1))
+            near_p.append(best_p)
+            seen.append(best_change / (imp["speed"] * width / fps))
+            speed.append(imp["speed"])
+            camera.append(truth["camera"])
+        for b in truth["band"]:
+            k = int(round(b["time"] * fps))
+            busy.update(range(k - 3, k + 4))
+        far_p += [float(scorer.probability(scorer.block_logits(f.values).max())) for f in feats
+                  if f.index not in busy]
+        print(f"  {path.name}", file=sys.stderr, flush=True)
     near, far, ratio, sp, cam = map(np.array, (near_p, far_p, seen, speed, camera))
     th = scorer.threshold
     print(f"scorer: impacts {len(near)}; a block near scores >= the threshold ({th:.2f}) for {np.mean(near >= th):.2f} "
@@ -137,17 +105,12 @@ def scorer_and_flow(items: list[tuple[str, Path, dict[str, Any]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--tops", default="16,64,all")
-    parser.add_argument("--skip", action="append", default=[], choices=("candidates", "scorer"))
     args = parser.parse_args(argv)
     items = clips(args.corpus)
     if not items:
         print(f"no *.truth.json in {args.corpus}: write a corpus with bench/physics_corpus.py", file=sys.stderr)
         return 2
-    if "candidates" not in args.skip:
-        candidates(items, [10**6 if t == "all" else int(t) for t in args.tops.split(",")])
-    if "scorer" not in args.skip:
-        scorer_and_flow(items)
+    scorer_and_flow(items)
     return 0
 
 

@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                          "--motion-weights or $SYNCFOLEY_MOTION_WEIGHTS")
     tm.add_argument("--val", metavar="DIR", help="validation videos (calibration and the default threshold); "
                                                   "default: a fifth of DATA_DIR's videos held out")
-    tm.add_argument("--epochs", type=int, default=60, help="passes over the data (default 60)")
-    tm.add_argument("--hidden", type=int, default=24, help="units per hidden layer (default 24)")
+    tm.add_argument("--epochs", type=int, default=None, help="passes over the data (default 60)")
+    tm.add_argument("--hidden", type=int, default=None, help="units per hidden layer (default 32)")
     tm.add_argument("--cache", metavar="DIR", help="keep extracted motion features here between runs")
     tm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     common(tm)
@@ -406,7 +406,8 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
 def cmd_train_motion(args: argparse.Namespace) -> int:
     from syncfoley.bridge import api
 
-    config = api.MotionTrainConfig(epochs=args.epochs, hidden=args.hidden, seed=args.seed)
+    given = {"epochs": args.epochs, "hidden": args.hidden}
+    config = api.MotionTrainConfig(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     result = _with_progress(
         args,
         lambda bar: api.train_motion(args.data, args.output, config, val_dir=args.val, cache=args.cache,

@@ -128,7 +128,11 @@ def _max_filter(spec: np.ndarray, width: int) -> np.ndarray:
 def _refine(samples: np.ndarray, approx: int, sr: int) -> int:
     """Move an onset to where the signal's energy jumps: the steepest rise of a
     0.5 ms peak envelope between 30 ms before the flux peak and the loudest point
-    10 ms after it (earlier sound, a previous hit's tail, does not pull it back)."""
+    10 ms after it (earlier sound, a previous hit's tail, does not pull it back).
+
+    A quiet hit in a loud hit's tail may not rise above that tail in amplitude at all
+    (the flux found it by its spectrum): when nothing in the window rises 6 dB over its
+    first 3 ms, the flux peak stays (searching would land on the tail, 30 ms early)."""
     lo = max(0, approx - int(0.03 * sr))
     hi = min(len(samples), approx + int(0.01 * sr))
     step = max(1, int(0.0005 * sr))
@@ -136,7 +140,7 @@ def _refine(samples: np.ndarray, approx: int, sr: int) -> int:
         return approx
     env = np.maximum.reduceat(np.abs(samples[lo:hi]), np.arange(0, hi - lo, step))
     top = int(env.argmax())
-    if top < 1 or env[top] <= 0:
+    if top < 1 or env[top] <= 0 or env[top] < 2.0 * float(np.median(env[:6])):
         return approx
     before = np.array([env[max(0, k - 3) : k].max() if k else env[0] for k in range(top + 1)])
     k = int(np.argmax(env[: top + 1] - before))

@@ -57,8 +57,11 @@ class FlowMatcher:
         return 1e9
 
     def _blocks(self, a: np.ndarray) -> np.ndarray:
-        b = self.cfg.block
-        return a[: self.h, : self.w].reshape(self.rows, b, self.cols, b, *a.shape[2:]).mean(axis=(1, 3))
+        """Mean over each block. OpenCV's area resampling by a whole factor is exactly that,
+        and several times faster than NumPy's mean over two strided axes (which cost a third
+        of the whole analysis)."""
+        a = np.ascontiguousarray(a[: self.h, : self.w], dtype=np.float32)
+        return self.cv2.resize(a, (self.cols, self.rows), interpolation=self.cv2.INTER_AREA)
 
     def field(self, prev: np.ndarray, cur: np.ndarray) -> MotionField:
         """``prev``, ``cur``: uint8 grey frames."""

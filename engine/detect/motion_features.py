@@ -16,9 +16,13 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
 - the picture as a whole: the camera's own speed and jerk (handheld shake), the share
   of trusted blocks, the typical residual speed (how noisy the matching is), the frame rate.
 
+- how far the block is from the picture's edge (flow is least reliable there).
+
 Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
-Only the ``TOP`` blocks most likely to hold an impact (largest velocity change into or
-out of the frame, or lost motion) are kept per frame, for training and detection alike.
+Every block is scored: a shortlist by the largest velocity change (an earlier design)
+lost a third of the impacts, whose blocks ranked below edge and texture noise. A
+stream can still keep only the ``top`` blocks with the largest change into or out of
+the frame or lost motion (for diagnosis).
 """
 
 from __future__ import annotations
@@ -31,13 +35,13 @@ import numpy as np
 from syncfoley.engine.detect.motion_field import MotionField
 
 WINDOW = 6  # fields: motion into frames k-2 .. k+3
-TOP = 16
+EDGE = 4  # blocks: farther from the picture's edge than this counts as far
 NAMES = (
     *(f"speed{j}" for j in range(-2, 4)),
     *(f"change{j}" for j in range(-2, 3)),
     *(f"braking{j}" for j in range(-2, 3)),
     "reversal", "valid0", "valid1",
-    "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1",
+    "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1", "edge",
     "camera0", "camera1", "camera_jerk", "trusted", "noise", "busy", "fps",
 )
 FEATURES = len(NAMES)
@@ -45,9 +49,9 @@ FEATURES = len(NAMES)
 
 @dataclass(frozen=True)
 class FrameFeatures:
-    """The candidate blocks of one frame: ``values`` (TOP, FEATURES), their centres
-    ``where`` (TOP, 2) as (x, y) across the picture 0..1, and the velocity each lost
-    (TOP,) in analysis pixels per frame (how violent the impact was)."""
+    """The blocks of one frame (n of them): ``values`` (n, FEATURES), their centres
+    ``where`` (n, 2) as (x, y) across the picture 0..1, and the velocity each lost (n,)
+    in analysis pixels per frame (how violent the impact was)."""
 
     index: int
     values: np.ndarray
@@ -75,8 +79,9 @@ class FeatureStream:
     """
 
     def __init__(self, shape: tuple[int, int], block: int, picture: tuple[int, int], fps: float, reach: int,
-                 limit: float) -> None:
+                 limit: float, top: int | None = None) -> None:
         rows, cols = shape
+        self.top = top
         self.fps = fps
         self.reach, self.limit = reach, limit
         self.fields: deque[MotionField] = deque(maxlen=WINDOW)
@@ -92,6 +97,8 @@ class FeatureStream:
         gy, gx = np.meshgrid((np.arange(rows) + 0.5) * block / h, (np.arange(cols) + 0.5) * block / w, indexing="ij")
         self.where = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1).astype(np.float32)
         self.empty_lost = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+        edge = np.minimum(np.minimum(gx, cols - 1 - gx), np.minimum(gy, rows - 1 - gy))
+        self.edge = np.minimum(edge, EDGE).reshape(-1).astype(np.float32) / EDGE
 
     def push(self, field: MotionField) -> FrameFeatures | None:
         from syncfoley.engine.detect.motion_kernels import lost_motion
@@ -161,16 +168,19 @@ class FeatureStream:
         noise = float(np.median(moving)) if moving.size else 0.0
         busy = float(np.quantile(moving, 0.9)) if moving.size else 0.0
         frame = np.array([cam[2], cam[3], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
-        block = np.stack([c.reshape(-1) for c in cols], axis=1).astype(np.float32)
+        block = np.stack([c.reshape(-1) for c in cols] + [self.edge], axis=1).astype(np.float32)
         # Speeds of every kind in log(1 + px/frame); the flags, reversal and shares stay as they are.
-        logged = np.ones(speed_cols, bool)
+        logged = np.zeros(speed_cols + 1, bool)
+        logged[:speed_cols] = True
         flags = WINDOW + 2 * (WINDOW - 1)
         logged[flags: flags + 3] = False  # reversal, valid0, valid1
         block[:, logged] = np.log1p(np.maximum(block[:, logged], 0.0))
         frame[[0, 1, 2, 4, 5]] = np.log1p(frame[[0, 1, 2, 4, 5]])
-        # Candidates: the largest change into or out of frame k, or the largest lost motion.
-        key = np.maximum(np.maximum(changes[2], changes[3]), lost[1][1]).reshape(-1)
-        top = np.argsort(-key, kind="stable")[:TOP]
-        values = np.concatenate([block[top], np.broadcast_to(frame, (len(top), frame.size))], axis=1)
-        lost_speed = np.maximum(changes[2], changes[3]).reshape(-1)[top]
-        return FrameFeatures(index, values, self.where[top], lost_speed.astype(np.float32))
+        lost_speed = np.maximum(changes[2], changes[3]).reshape(-1)
+        top: slice | np.ndarray = slice(None)
+        if self.top is not None:
+            key = np.maximum(lost_speed, lost[1][1].reshape(-1))
+            top = np.argsort(-key, kind="stable")[: self.top]
+        chosen = block[top]
+        values = np.concatenate([chosen, np.broadcast_to(frame, (len(chosen), frame.size))], axis=1)
+        return FrameFeatures(index, values, self.where[top], lost_speed[top].astype(np.float32))

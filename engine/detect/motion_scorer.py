@@ -1,11 +1,12 @@
-"""The learned part of the motion detector: a small network that scores each candidate
-block's physics (see :mod:`motion_features`) as the probability that an impact happened
-there between this frame and the next.
+"""The learned part of the motion detector: a small network that scores each block's
+physics (see :mod:`motion_features`) as the probability that an impact happened there
+between this frame and the next.
 
 The weights are plain NumPy arrays in an ``.npz`` (read with ``allow_pickle=False``),
 checked against the exact key set and shapes; no PyTorch is needed to detect. Resolved
 in a fixed order: an explicit path, ``$SYNCFOLEY_MOTION_WEIGHTS``, the weights shipped
-in the package (trained by ``bench/train_motion.py`` on the physics corpus).
+in the package (trained by ``syncfoley train-motion`` on the physics corpus; the
+README says with which command).
 
 A frame's probability is the highest of its blocks' (an impact happens somewhere), passed
 through the calibration fitted on held-out clips (Platt scaling), so that 0.8 means that

@@ -5,13 +5,26 @@ Data layout (the Greatest Hits one, as for ``train-onset``): per video a
 optionally ``NAME.ignore.csv``, contacts too gentle to call either way (frames near them
 are left out of the loss). Folders are searched recursively.
 
-Each clip's motion features (:mod:`motion_features`) are extracted once and cached.
-Frame ``k`` is labelled an impact when an annotated time falls in ``[t_k, t_k+1)``; the
-frames either side of it are left out (motion blur and a late impact spread the evidence
-over two frames), as are those within two frames of an ignored contact. The network
-scores every candidate block; a frame's score is its best block's (an impact happens
-somewhere in the picture, the annotation does not say where), and the loss is binary
-cross-entropy on that, positives weighted by the negative/positive ratio.
+Where an impact happened helps a great deal: with only its time, the network must guess
+which of a frame's blocks was hit. A ``NAME.truth.json`` beside the video (what
+``bench/physics_corpus.py`` writes) may give it: ``{"impacts": [{"time": s, "x": 0..1,
+"y": 0..1}, ...], "band": [...]}``, ``x``/``y`` across the picture from the top left;
+``band`` holds the contacts of ``NAME.ignore.csv`` with their places.
+
+Each clip's motion features (:mod:`motion_features`) are extracted once and cached, for
+every block of every frame, as detection scores them. Frame ``k`` holds an impact when an annotated time falls in
+``[t_k, t_k+1)``. Each frame gives the loss up to two bags of blocks, scored by their best
+block as detection does:
+
+- the *impact* bag (label 1): with places, the blocks of frame k within ``NEAR`` picture
+  widths of the impact; without, all of frame k's blocks (the impact is somewhere);
+- the *quiet* bag (label 0): every block with no impact near it; with places, that is also
+  the rest of an impact's own frame (another thing moving while one is hit); without,
+  only frames with no impact at k-1..k+1.
+
+Blocks near an impact in the frames either side of it (motion blur, a late impact) and
+near an ignored contact (two frames either way) are in neither bag. The loss is binary
+cross-entropy, impact bags weighted by the quiet/impact ratio.
 
 On the validation videos (``val_dir``, else a held-out share of the training videos):
 Platt scaling makes the frame probability calibrated, and the threshold used at
@@ -29,26 +42,33 @@ import numpy as np
 
 from syncfoley.core.errors import RequestError
 from syncfoley.core.progress import Progress
-from syncfoley.engine.detect.motion_features import FEATURES, TOP
+from syncfoley.engine.detect.motion_features import FEATURES
 from syncfoley.engine.detect.onset_training import Example, find_examples, read_times
 
 IGNORE_SUFFIX = ".ignore.csv"
+TRUTH_SUFFIX = ".truth.json"
+# Blocks within NEAR picture widths of an impact are its bag; none within AROUND is quiet.
+NEAR = 0.08
+AROUND = 0.25
 
 
 @dataclass(frozen=True)
 class MotionTrainConfig:
-    hidden: int = 24
+    hidden: int = 32
     epochs: int = 60
     lr: float = 3e-3
     weight_decay: float = 1e-3
     val_fraction: float = 0.2
     seed: int = 0
+    # Blocks of each quiet frame trained on (see bag_arrays); None for all.
+    quiet_blocks: Optional[int] = 128
 
 
 @dataclass
 class ClipFeatures:
-    """One video's features and labels: ``values`` (frames, TOP, FEATURES), ``label``
-    1/0/-1 (impact, none, left out) per scored frame; ``times`` of every frame."""
+    """One video's features and labels: ``values`` (frames, candidates, FEATURES),
+    ``label`` 1/0/-1 (impact, none, left out) per scored frame, the bags (``impact``,
+    ``quiet``: frames x candidates, see the module's doc); ``times`` of every frame."""
 
     name: str
     times: np.ndarray
@@ -60,6 +80,9 @@ class ClipFeatures:
     truth: tuple[float, ...]
     fps: float
     width: int
+    impact: np.ndarray
+    quiet: np.ndarray
+    placed: bool
 
 
 @dataclass
@@ -80,6 +103,37 @@ def ignored_times(example: Example) -> tuple[float, ...]:
     return read_times(path) if path.is_file() else ()
 
 
+Place = tuple[float, float, float]  # time (s), x, y (0..1 across the picture)
+
+
+def impact_places(example: Example) -> Optional[tuple[list[Place], list[Place]]]:
+    """(impacts, ignored contacts) with their places from ``NAME.truth.json``, or None
+    when there is no such file. The impacts must be the times of ``NAME.times.csv``: a
+    file that disagrees is an error, not a silent second truth."""
+    import json
+
+    stem = example.video.name.rsplit(".", 1)[0].removesuffix("_denoised")
+    path = example.video.with_name(stem + TRUTH_SUFFIX)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lists = [[(float(i["time"]), float(i["x"]), float(i["y"])) for i in data.get(key, [])]
+                 for key in ("impacts", "band")]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise RequestError(f"{path}: not a truth file of impacts with places ({exc.__class__.__name__}: {exc}); "
+                           'expected {"impacts": [{"time": s, "x": 0..1, "y": 0..1}, ...], "band": [...]}') from None
+    impacts, band = lists
+    if sorted(round(t, 3) for t, _, _ in impacts) != sorted(round(t, 3) for t in example.onsets):
+        raise RequestError(f"{path}: its {len(impacts)} impacts are not the {len(example.onsets)} times of "
+                           f"{stem}.times.csv; write both from the same annotation")
+    # Ignored contacts may lie outside the picture (a fast hit just out of frame); impacts may not.
+    bad = [p for p in impacts if not (0.0 <= p[1] <= 1.0 and 0.0 <= p[2] <= 1.0)]
+    if bad:
+        raise RequestError(f"{path}: a place must be 0..1 across the picture; got x={bad[0][1]}, y={bad[0][2]}")
+    return impacts, band
+
+
 def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeatures:
     """Extract (or read from ``cache``) one video's features and label its frames."""
     from syncfoley.core.identity import file_identity
@@ -89,26 +143,35 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     from syncfoley.engine.types import TimeRange
 
     info = probe(example.video)
-    width, _ = analysis_size(info.width, info.height, PhysicsDetectorConfig().motion.width)
-    key = hashlib.sha256(repr((file_identity(example.video), NAMES, PhysicsDetectorConfig())).encode()).hexdigest()[:20]
+    cfg = PhysicsDetectorConfig()
+    width, height = analysis_size(info.width, info.height, cfg.motion.width)
+    key = hashlib.sha256(repr((file_identity(example.video), NAMES, cfg)).encode()).hexdigest()[:20]
     cached = cache / f"{example.video.stem}-{key}.npz" if cache is not None else None
     if cached is not None and cached.is_file():
         with np.load(cached, allow_pickle=False) as d:
             times, index, values, where, lost = d["times"], d["index"], d["values"], d["where"], d["lost"]
     else:
-        t, feats = physics_features_of(example.video, info, TimeRange(0.0, info.duration))
+        t, feats = physics_features_of(example.video, info, TimeRange(0.0, info.duration), cfg)
         times = np.array(t, np.float64)
         index = np.array([f.index for f in feats], np.int64)
-        values = np.stack([f.values for f in feats]) if feats else np.zeros((0, TOP, FEATURES), np.float32)
-        where = np.stack([f.where for f in feats]) if feats else np.zeros((0, TOP, 2), np.float32)
-        lost = np.stack([f.lost for f in feats]) if feats else np.zeros((0, TOP), np.float32)
+        n = 0
+        values = np.stack([f.values for f in feats]) if feats else np.zeros((0, n, FEATURES), np.float32)
+        where = np.stack([f.where for f in feats]) if feats else np.zeros((0, n, 2), np.float32)
+        lost = np.stack([f.lost for f in feats]) if feats else np.zeros((0, n), np.float32)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp.npz")
             np.savez(tmp, times=times, index=index, values=values, where=where, lost=lost)
             tmp.replace(cached)
-    label = frame_labels(times, index, example.onsets, ignored_times(example))
-    return ClipFeatures(example.video.stem, times, index, values, where, lost, label, example.onsets, info.fps, width)
+    ignore = ignored_times(example)
+    label = frame_labels(times, index, example.onsets, ignore)
+    places = impact_places(example)
+    if places is None:
+        impact, quiet = frame_bags(label, values.shape[1])
+    else:
+        impact, quiet = place_bags(times, index, where, places[0], places[1], height / width)
+    return ClipFeatures(example.video.stem, times, index, values, where, lost, label, example.onsets, info.fps, width,
+                        impact, quiet, places is not None)
 
 
 def frame_labels(times: np.ndarray, index: np.ndarray, truth, ignore) -> np.ndarray:
@@ -129,6 +192,43 @@ def frame_labels(times: np.ndarray, index: np.ndarray, truth, ignore) -> np.ndar
                 full[j] = -1
         full[k] = 1
     return full[index]
+
+
+def frame_bags(label: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bags without places: an impact frame's blocks are its impact bag, a frame with no
+    impact near is all quiet."""
+    impact = np.repeat((label == 1)[:, None], candidates, axis=1)
+    quiet = np.repeat((label == 0)[:, None], candidates, axis=1)
+    return impact, quiet
+
+
+def place_bags(times: np.ndarray, index: np.ndarray, where: np.ndarray, impacts: list[Place], band: list[Place],
+               aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bags with places (see the module's doc). ``where``: (frames, candidates, 2) block
+    centres; ``aspect``: picture height / width, so that distances are in picture widths."""
+    impact = np.zeros(where.shape[:2], bool)
+    quiet = np.ones(where.shape[:2], bool)
+    if len(times) == 0 or len(index) == 0:
+        return impact, quiet
+    row = {int(k): i for i, k in enumerate(index)}
+
+    def distance(i: int, x: float, y: float) -> np.ndarray:
+        return np.hypot(where[i, :, 0] - x, (where[i, :, 1] - y) * aspect)
+
+    for t, x, y in band:
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        for j in range(k - 2, k + 3):
+            if j in row:
+                quiet[row[j]] &= distance(row[j], x, y) >= AROUND
+    for t, x, y in impacts:
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        for j in (k - 1, k, k + 1):
+            if j in row:
+                d = distance(row[j], x, y)
+                quiet[row[j]] &= d >= AROUND
+                if j == k:
+                    impact[row[j]] |= d < NEAR
+    return impact, quiet
 
 
 def split_examples(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -189,6 +289,9 @@ def train_motion(
     from syncfoley.engine.detect.motion_scorer import MotionScorer
     from syncfoley.engine.models.checkpoints import import_torch
 
+    for name in ("hidden", "epochs"):
+        if getattr(config, name) < 1:
+            raise RequestError(f"{name} must be 1 or more; got {getattr(config, name)}")
     check_writable([Path(output)], overwrite)
     torch = import_torch()
     examples = find_examples(data_dir)
@@ -204,11 +307,10 @@ def train_motion(
             progress(i / total * 0.8, f"motion features of {e.video.name}")
         clips.append(clip_features(e, cache_dir))
     train, val = clips[: len(train_ex)], clips[len(train_ex):]
-    x = np.concatenate([c.values[c.label >= 0] for c in train])
-    y = np.concatenate([c.label[c.label >= 0] for c in train]).astype(np.float32)
-    if y.sum() == 0:
+    impact_x, quiet_x = bag_arrays(train, config.quiet_blocks, config.seed)
+    if len(impact_x) == 0:
         raise RequestError(f"no annotated impact falls on a scored frame of the {len(train)} training videos")
-    flat = x.reshape(-1, FEATURES)
+    flat = np.concatenate([impact_x[0][impact_x[1]], quiet_x[0][quiet_x[1]]])
     mean = flat.mean(axis=0)
     scale = flat.std(axis=0) + 1e-3
 
@@ -218,32 +320,47 @@ def train_motion(
         torch.nn.Linear(config.hidden, config.hidden), torch.nn.ReLU(),
         torch.nn.Linear(config.hidden, 1),
     )
-    xt = torch.from_numpy((x - mean) / scale).float()
-    yt = torch.from_numpy(y)
-    pos_weight = torch.tensor(float((y == 0).sum() / max(1.0, y.sum())))
+
+    def tensors(bags: tuple[np.ndarray, np.ndarray]):
+        values, mask = bags
+        return torch.from_numpy((values - mean) / scale).float(), torch.from_numpy(mask)
+
+    pos_x, pos_m = tensors(impact_x)
+    neg_x, neg_m = tensors(quiet_x)
+    val_pos, val_neg = (tensors(b) for b in bag_arrays(val, config.quiet_blocks, config.seed))
+    pos_weight = float(len(neg_x)) / max(1, len(pos_x))
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     losses: list[float] = []
     gen = torch.Generator().manual_seed(config.seed)
     batch = 512
-    vx = torch.from_numpy((np.concatenate([c.values[c.label >= 0] for c in val]) - mean) / scale).float()
-    vy = np.concatenate([c.label[c.label >= 0] for c in val])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def bag_logits(x, mask):
+        return net(x).squeeze(-1).masked_fill(~mask, -1e4).max(dim=1).values
+
     best_auc, best_state = -1.0, None
+    steps = max(1, (len(neg_x) + batch - 1) // batch)
+    pos_batch = max(1, (len(pos_x) + steps - 1) // steps)
     for epoch in range(config.epochs):
-        order = torch.randperm(len(yt), generator=gen)
+        neg_order = torch.randperm(len(neg_x), generator=gen)
+        pos_order = torch.randperm(len(pos_x), generator=gen)
         total_loss = 0.0
-        for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
-            logits = net(xt[idx]).squeeze(-1).max(dim=1).values
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt[idx], pos_weight=pos_weight)
+        for step in range(steps):
+            ni = neg_order[step * batch:(step + 1) * batch]
+            pi = pos_order[step * pos_batch:(step + 1) * pos_batch]
+            loss = bce(bag_logits(neg_x[ni], neg_m[ni]), torch.zeros(len(ni)), reduction="sum")
+            if len(pi):
+                loss = loss + pos_weight * bce(bag_logits(pos_x[pi], pos_m[pi]), torch.ones(len(pi)), reduction="sum")
+            loss = loss / (len(ni) + pos_weight * len(pi))
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total_loss += float(loss) * len(idx)
-        losses.append(total_loss / len(yt))
-        # Early stopping on the validation videos: the epoch that ranks their frames best.
+            total_loss += float(loss.detach())
+        losses.append(total_loss / steps)
+        # Early stopping on the validation videos: the epoch that ranks their bags best.
         with torch.no_grad():
-            score = net(vx).squeeze(-1).max(dim=1).values.numpy()
-        auc = rank_auc(score, vy)
+            score = np.concatenate([bag_logits(*val_pos).numpy(), bag_logits(*val_neg).numpy()])
+        auc = rank_auc(score, np.concatenate([np.ones(len(val_pos[0])), np.zeros(len(val_neg[0]))]))
         if auc > best_auc:
             best_auc, best_state = auc, {k: v.clone() for k, v in net.state_dict().items()}
         if progress is not None:
@@ -253,7 +370,8 @@ def train_motion(
         net.load_state_dict(best_state)
     layers = tuple((m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
                    for m in net if isinstance(m, torch.nn.Linear))
-    pos = np.concatenate([c.lost[c.label == 1].max(axis=1) * c.fps / c.width for c in train])
+    pos = np.concatenate([np.where(c.impact, c.lost, 0.0).max(axis=1)[c.impact.any(axis=1)] * c.fps / c.width
+                          for c in train])
     scorer = MotionScorer(mean=mean.astype(np.float32), scale=scale.astype(np.float32), layers=layers,
                           calibration=(1.0, 0.0), threshold=0.5, offset=_offset(train),
                           full_strength=float(np.quantile(pos, 0.9)) if pos.size else 1.0)
@@ -267,6 +385,44 @@ def train_motion(
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     return MotionTrainResult(out, len(train), len(val), losses, f1, p, r, threshold)
+
+
+def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int = 0
+               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(values, mask) of every impact bag and every quiet bag of ``clips``, each bag
+    padded (mask False) to one size.
+
+    ``keep``: each bag is cut to this many blocks, the three quarters of its own that
+    moved most (which decide the bag's best score) and a random rest (so that still blocks
+    are seen too); memory and time then no longer grow with the picture's size."""
+    from syncfoley.engine.detect.motion_features import NAMES, WINDOW
+
+    moving = [NAMES.index(n) for n in NAMES[: WINDOW + 2 * (WINDOW - 1)]]
+    rng = np.random.default_rng(seed)
+    out = []
+    for which in ("impact", "quiet"):
+        values, masks = [], []
+        for c in clips:
+            mask = getattr(c, which)
+            rows = np.flatnonzero(mask.any(axis=1))
+            v, m = c.values[rows], mask[rows]
+            if keep is not None and v.shape[1] > keep:
+                key = np.where(m, v[..., moving].sum(axis=-1), -np.inf)
+                top = np.argsort(-key, axis=1, kind="stable")
+                most, others = top[:, : keep * 3 // 4], top[:, keep * 3 // 4:]
+                rest = np.take_along_axis(others, rng.random(others.shape).argsort(axis=1)[:, : keep - most.shape[1]],
+                                          axis=1)
+                pick = np.concatenate([most, rest], axis=1)
+                v = np.take_along_axis(v, pick[..., None], axis=1)
+                m = np.take_along_axis(m, pick, axis=1)
+            values.append(v)
+            masks.append(m)
+        n = max((v.shape[1] for v in values), default=0)
+        values = [np.pad(v, ((0, 0), (0, n - v.shape[1]), (0, 0))) for v in values]
+        masks = [np.pad(m, ((0, 0), (0, n - m.shape[1]))) for m in masks]
+        out.append((np.concatenate(values) if values else np.zeros((0, n, FEATURES), np.float32),
+                    np.concatenate(masks) if masks else np.zeros((0, n), bool)))
+    return out[0], out[1]
 
 
 def rank_auc(score: np.ndarray, label: np.ndarray) -> float:

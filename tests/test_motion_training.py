@@ -1,0 +1,107 @@
+"""How train-motion labels blocks: with places from a truth file, an impact's bag is the
+blocks near where it happened and the rest of the picture stays quiet; without, the
+whole frame is the bag. Bad truth files are refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from syncfoley.core.errors import RequestError
+from syncfoley.engine.detect import motion_training as mt
+from syncfoley.engine.detect.onset_training import Example
+
+
+def grid(rows: int = 9, cols: int = 16) -> np.ndarray:
+    """Block centres (x, y across the picture) of a rows x cols picture, per frame."""
+    gy, gx = np.meshgrid((np.arange(rows) + 0.5) / rows, (np.arange(cols) + 0.5) / cols, indexing="ij")
+    return np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1)
+
+
+def test_an_impact_bag_is_the_blocks_near_it_and_the_rest_stays_quiet() -> None:
+    times = np.arange(10) / 25.0
+    index = np.arange(1, 8)
+    where = np.repeat(grid()[None], len(index), axis=0)
+    impact, quiet = mt.place_bags(times, index, where, [(4.5 / 25, 0.25, 0.5)], [], 9 / 16)
+    row = {int(k): i for i, k in enumerate(index)}
+    hit = row[4]
+    d = np.hypot(where[hit, :, 0] - 0.25, (where[hit, :, 1] - 0.5) * 9 / 16)
+    assert impact[hit].sum() == (d < mt.NEAR).sum() > 0
+    assert impact.sum() == impact[hit].sum()  # only the impact's own frame
+    # Around it (frames 3..5), blocks near are in no bag; far ones are quiet.
+    for k in (3, 4, 5):
+        assert not quiet[row[k]][d < mt.AROUND].any() and quiet[row[k]][d >= mt.AROUND].all()
+    assert quiet[row[1]].all() and quiet[row[7]].all()
+
+
+def test_an_ignored_contact_keeps_its_neighbourhood_out_of_the_quiet_bag() -> None:
+    times = np.arange(12) / 30.0
+    index = np.arange(12)
+    where = np.repeat(grid()[None], len(index), axis=0)
+    _, quiet = mt.place_bags(times, index, where, [], [(6 / 30 + 0.001, 0.8, 0.2)], 9 / 16)
+    d = np.hypot(where[0, :, 0] - 0.8, (where[0, :, 1] - 0.2) * 9 / 16)
+    for k in range(4, 9):
+        assert not quiet[k][d < mt.AROUND].any()
+    assert quiet[3].all() and quiet[9].all()
+
+
+def test_without_places_the_frame_is_the_bag() -> None:
+    label = np.array([0, -1, 1, -1, 0], np.int8)
+    impact, quiet = mt.frame_bags(label, 4)
+    assert impact[2].all() and impact.sum() == 4
+    assert quiet[0].all() and quiet[4].all() and quiet.sum() == 8
+
+
+def _example(tmp_path: Path, truth: object, times: tuple[float, ...] = (1.0,)) -> Example:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    (tmp_path / "clip.truth.json").write_text(json.dumps(truth))
+    return Example(video=video, onsets=times)
+
+
+def test_places_are_read_from_the_truth_file(tmp_path: Path) -> None:
+    ex = _example(tmp_path, {"impacts": [{"time": 1.0, "x": 0.2, "y": 0.7}],
+                             "band": [{"time": 2.0, "x": 1.3, "y": 0.5}]})
+    assert mt.impact_places(ex) == ([(1.0, 0.2, 0.7)], [(2.0, 1.3, 0.5)])
+    assert mt.impact_places(Example(video=tmp_path / "other.mp4", onsets=(1.0,))) is None
+
+
+@pytest.mark.parametrize("truth, times, message", [
+    ({"impacts": [{"time": 1.0, "x": 0.2}]}, (1.0,), "not a truth file"),
+    ([1, 2], (1.0,), "not a truth file"),
+    ({"impacts": [{"time": 1.0, "x": 0.2, "y": 0.7}]}, (1.0, 2.0), "not the 2 times of clip.times.csv"),
+    ({"impacts": [{"time": 1.0, "x": 1.5, "y": 0.7}]}, (1.0,), "0..1 across the picture; got x=1.5"),
+])
+def test_a_truth_file_that_does_not_fit_is_refused_by_name(tmp_path: Path, truth, times, message: str) -> None:
+    with pytest.raises(RequestError, match=message):
+        mt.impact_places(_example(tmp_path, truth, times))
+
+
+def test_bags_are_cut_to_the_blocks_that_moved_and_padded_to_one_size() -> None:
+    from syncfoley.engine.detect.motion_features import FEATURES
+
+    rng = np.random.default_rng(0)
+
+    def clip(blocks: int) -> mt.ClipFeatures:
+        n = 6
+        values = rng.random((n, blocks, FEATURES)).astype(np.float32)
+        label = np.array([0, 0, 1, 0, 0, 0], np.int8)
+        impact, quiet = mt.frame_bags(label, blocks)
+        return mt.ClipFeatures("c", np.arange(n) / 25, np.arange(n), values, np.zeros((n, blocks, 2)),
+                               np.zeros((n, blocks)), label, (0.09,), 25.0, 512, impact, quiet, False)
+
+    a, b = clip(40), clip(24)
+    (pv, pm), (qv, qm) = mt.bag_arrays([a, b], keep=32)
+    assert pv.shape == (2, 32, FEATURES) and qv.shape == (10, 32, FEATURES)
+    assert qm[:5].all() and qm[5:, :24].all() and not qm[5:, 24:].any()
+    # The kept blocks of the first clip include the 24 that moved most.
+    from syncfoley.engine.detect.motion_features import NAMES, WINDOW
+
+    moving = [NAMES.index(n) for n in NAMES[: WINDOW + 2 * (WINDOW - 1)]]
+    key = a.values[0][:, moving].sum(axis=1)
+    best = a.values[0][np.argsort(-key)[:24]]
+    kept = {tuple(r) for r in qv[0]}
+    assert all(tuple(r) in kept for r in best)
