@@ -91,17 +91,16 @@ def test_bags_are_cut_to_the_blocks_that_moved_and_padded_to_one_size() -> None:
         label = np.array([0, 0, 1, 0, 0, 0], np.int8)
         impact, quiet = mt.frame_bags(label, blocks)
         return mt.ClipFeatures("c", np.arange(n) / 25, np.arange(n), values, np.zeros((n, blocks, 2)),
-                               np.zeros((n, blocks)), label, (0.09,), 25.0, 512, impact, quiet, False)
+                               np.zeros((n, blocks)), label, (0.09,), 25.0, 512, impact, quiet)
 
     a, b = clip(40), clip(24)
     (pv, pm), (qv, qm) = mt.bag_arrays([a, b], keep=32)
     assert pv.shape == (2, 32, FEATURES) and qv.shape == (10, 32, FEATURES)
     assert qm[:5].all() and qm[5:, :24].all() and not qm[5:, 24:].any()
     # The kept blocks of the first clip include the 24 that moved most.
-    from syncfoley.engine.detect.motion_features import NAMES, WINDOW
+    from syncfoley.engine.detect.motion_features import MOTION
 
-    moving = [NAMES.index(n) for n in NAMES[: WINDOW + 2 * (WINDOW - 1)]]
-    key = a.values[0][:, moving].sum(axis=1)
+    key = a.values[0][:, :MOTION].sum(axis=1)
     best = a.values[0][np.argsort(-key)[:24]]
     kept = {tuple(r) for r in qv[0]}
     assert all(tuple(r) in kept for r in best)

@@ -20,9 +20,7 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
 
 Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
 Every block is scored: a shortlist by the largest velocity change (an earlier design)
-lost a third of the impacts, whose blocks ranked below edge and texture noise. A
-stream can still keep only the ``top`` blocks with the largest change into or out of
-the frame or lost motion (for diagnosis).
+lost a third of the impacts, whose blocks ranked below edge and texture noise.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from syncfoley.engine.detect.motion_field import MotionField
 
 WINDOW = 6  # fields: motion into frames k-2 .. k+3
 EDGE = 4  # blocks: farther from the picture's edge than this counts as far
+MOTION = WINDOW + 2 * (WINDOW - 1)  # the first columns: speed, change and braking per field
 NAMES = (
     *(f"speed{j}" for j in range(-2, 4)),
     *(f"change{j}" for j in range(-2, 3)),
@@ -79,9 +78,8 @@ class FeatureStream:
     """
 
     def __init__(self, shape: tuple[int, int], block: int, picture: tuple[int, int], fps: float, reach: int,
-                 limit: float, top: int | None = None) -> None:
+                 limit: float) -> None:
         rows, cols = shape
-        self.top = top
         self.fps = fps
         self.reach, self.limit = reach, limit
         self.fields: deque[MotionField] = deque(maxlen=WINDOW)
@@ -172,15 +170,9 @@ class FeatureStream:
         # Speeds of every kind in log(1 + px/frame); the flags, reversal and shares stay as they are.
         logged = np.zeros(speed_cols + 1, bool)
         logged[:speed_cols] = True
-        flags = WINDOW + 2 * (WINDOW - 1)
-        logged[flags: flags + 3] = False  # reversal, valid0, valid1
+        logged[MOTION: MOTION + 3] = False  # reversal, valid0, valid1
         block[:, logged] = np.log1p(np.maximum(block[:, logged], 0.0))
         frame[[0, 1, 2, 4, 5]] = np.log1p(frame[[0, 1, 2, 4, 5]])
-        lost_speed = np.maximum(changes[2], changes[3]).reshape(-1)
-        top: slice | np.ndarray = slice(None)
-        if self.top is not None:
-            key = np.maximum(lost_speed, lost[1][1].reshape(-1))
-            top = np.argsort(-key, kind="stable")[: self.top]
-        chosen = block[top]
-        values = np.concatenate([chosen, np.broadcast_to(frame, (len(chosen), frame.size))], axis=1)
-        return FrameFeatures(index, values, self.where[top], lost_speed[top].astype(np.float32))
+        lost_speed = np.maximum(changes[2], changes[3]).reshape(-1).astype(np.float32)
+        values = np.concatenate([block, np.broadcast_to(frame, (len(block), frame.size))], axis=1)
+        return FrameFeatures(index, values, self.where, lost_speed)

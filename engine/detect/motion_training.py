@@ -66,9 +66,9 @@ class MotionTrainConfig:
 
 @dataclass
 class ClipFeatures:
-    """One video's features and labels: ``values`` (frames, candidates, FEATURES),
+    """One video's features and labels: ``values`` (frames, blocks, FEATURES),
     ``label`` 1/0/-1 (impact, none, left out) per scored frame, the bags (``impact``,
-    ``quiet``: frames x candidates, see the module's doc); ``times`` of every frame."""
+    ``quiet``: frames x blocks, see the module's doc); ``times`` of every frame."""
 
     name: str
     times: np.ndarray
@@ -82,7 +82,6 @@ class ClipFeatures:
     width: int
     impact: np.ndarray
     quiet: np.ndarray
-    placed: bool
 
 
 @dataclass
@@ -97,9 +96,15 @@ class MotionTrainResult:
     threshold: float = 0.0
 
 
-def ignored_times(example: Example) -> tuple[float, ...]:
+def sidecar(example: Example, suffix: str) -> Path:
+    """The file beside an example's video that ends in ``suffix`` (``NAME_denoised.mp4``
+    shares ``NAME``'s)."""
     stem = example.video.name.rsplit(".", 1)[0].removesuffix("_denoised")
-    path = example.video.with_name(stem + IGNORE_SUFFIX)
+    return example.video.with_name(stem + suffix)
+
+
+def ignored_times(example: Example) -> tuple[float, ...]:
+    path = sidecar(example, IGNORE_SUFFIX)
     return read_times(path) if path.is_file() else ()
 
 
@@ -112,8 +117,7 @@ def impact_places(example: Example) -> Optional[tuple[list[Place], list[Place]]]
     file that disagrees is an error, not a silent second truth."""
     import json
 
-    stem = example.video.name.rsplit(".", 1)[0].removesuffix("_denoised")
-    path = example.video.with_name(stem + TRUTH_SUFFIX)
+    path = sidecar(example, TRUTH_SUFFIX)
     if not path.is_file():
         return None
     try:
@@ -126,7 +130,7 @@ def impact_places(example: Example) -> Optional[tuple[list[Place], list[Place]]]
     impacts, band = lists
     if sorted(round(t, 3) for t, _, _ in impacts) != sorted(round(t, 3) for t in example.onsets):
         raise RequestError(f"{path}: its {len(impacts)} impacts are not the {len(example.onsets)} times of "
-                           f"{stem}.times.csv; write both from the same annotation")
+                           f"{path.name.removesuffix(TRUTH_SUFFIX)}.times.csv; write both from the same annotation")
     # Ignored contacts may lie outside the picture (a fast hit just out of frame); impacts may not.
     bad = [p for p in impacts if not (0.0 <= p[1] <= 1.0 and 0.0 <= p[2] <= 1.0)]
     if bad:
@@ -154,10 +158,9 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
         t, feats = physics_features_of(example.video, info, TimeRange(0.0, info.duration), cfg)
         times = np.array(t, np.float64)
         index = np.array([f.index for f in feats], np.int64)
-        n = 0
-        values = np.stack([f.values for f in feats]) if feats else np.zeros((0, n, FEATURES), np.float32)
-        where = np.stack([f.where for f in feats]) if feats else np.zeros((0, n, 2), np.float32)
-        lost = np.stack([f.lost for f in feats]) if feats else np.zeros((0, n), np.float32)
+        values = np.stack([f.values for f in feats]) if feats else np.zeros((0, 0, FEATURES), np.float32)
+        where = np.stack([f.where for f in feats]) if feats else np.zeros((0, 0, 2), np.float32)
+        lost = np.stack([f.lost for f in feats]) if feats else np.zeros((0, 0), np.float32)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp.npz")
@@ -171,7 +174,7 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     else:
         impact, quiet = place_bags(times, index, where, places[0], places[1], height / width)
     return ClipFeatures(example.video.stem, times, index, values, where, lost, label, example.onsets, info.fps, width,
-                        impact, quiet, places is not None)
+                        impact, quiet)
 
 
 def frame_labels(times: np.ndarray, index: np.ndarray, truth, ignore) -> np.ndarray:
@@ -194,17 +197,17 @@ def frame_labels(times: np.ndarray, index: np.ndarray, truth, ignore) -> np.ndar
     return full[index]
 
 
-def frame_bags(label: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_bags(label: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
     """Bags without places: an impact frame's blocks are its impact bag, a frame with no
     impact near is all quiet."""
-    impact = np.repeat((label == 1)[:, None], candidates, axis=1)
-    quiet = np.repeat((label == 0)[:, None], candidates, axis=1)
+    impact = np.repeat((label == 1)[:, None], blocks, axis=1)
+    quiet = np.repeat((label == 0)[:, None], blocks, axis=1)
     return impact, quiet
 
 
 def place_bags(times: np.ndarray, index: np.ndarray, where: np.ndarray, impacts: list[Place], band: list[Place],
                aspect: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bags with places (see the module's doc). ``where``: (frames, candidates, 2) block
+    """Bags with places (see the module's doc). ``where``: (frames, blocks, 2) block
     centres; ``aspect``: picture height / width, so that distances are in picture widths."""
     impact = np.zeros(where.shape[:2], bool)
     quiet = np.ones(where.shape[:2], bool)
@@ -395,9 +398,8 @@ def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int 
     ``keep``: each bag is cut to this many blocks, the three quarters of its own that
     moved most (which decide the bag's best score) and a random rest (so that still blocks
     are seen too); memory and time then no longer grow with the picture's size."""
-    from syncfoley.engine.detect.motion_features import NAMES, WINDOW
+    from syncfoley.engine.detect.motion_features import MOTION
 
-    moving = [NAMES.index(n) for n in NAMES[: WINDOW + 2 * (WINDOW - 1)]]
     rng = np.random.default_rng(seed)
     out = []
     for which in ("impact", "quiet"):
@@ -407,7 +409,7 @@ def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int 
             rows = np.flatnonzero(mask.any(axis=1))
             v, m = c.values[rows], mask[rows]
             if keep is not None and v.shape[1] > keep:
-                key = np.where(m, v[..., moving].sum(axis=-1), -np.inf)
+                key = np.where(m, v[..., :MOTION].sum(axis=-1), -np.inf)
                 top = np.argsort(-key, axis=1, kind="stable")
                 most, others = top[:, : keep * 3 // 4], top[:, keep * 3 // 4:]
                 rest = np.take_along_axis(others, rng.random(others.shape).argsort(axis=1)[:, : keep - most.shape[1]],

@@ -27,9 +27,6 @@ class PhysicsDetectorConfig:
     reach: int = 2
     # Closest two onsets may be, in seconds (two objects landing 60 ms apart are two hits).
     min_gap: float = 0.05
-    # Blocks scored per frame: None for every block, else only those with the largest
-    # velocity change (see motion_features; for diagnosis).
-    candidates: Optional[int] = None
 
 
 @dataclass
@@ -164,7 +161,7 @@ def _feature_frames(
         if matcher is None:
             matcher = FlowMatcher(img.shape, cfg.motion)
             stream = FeatureStream((matcher.rows, matcher.cols), cfg.motion.block, (img.shape[1], img.shape[0]),
-                                   info.fps, cfg.reach, matcher.limit, cfg.candidates)
+                                   info.fps, cfg.reach, matcher.limit)
         if prev_img is not None and stream is not None:
             motion = matcher.field(prev_img, img)
             energy[-1] = frame_energy(motion) * info.fps / width
