@@ -149,9 +149,11 @@ class World:
         for p in points:
             va = a.velocity_at_world_point(p.point_a)
             vb = b.velocity_at_world_point(p.point_b)
+            # The normal points from a to b: positive is approach. A contact that is already
+            # separating (a foot pushing off, a box tipping up off its corner) is no impact.
             rel = (va - vb).dot(n)
-            if abs(rel) > speed:
-                speed, where = abs(rel), p.point_a
+            if rel > speed:
+                speed, where = rel, p.point_a
         if speed >= 0.15:  # resting and rolling contacts approach at about 0
             self.contacts.append(Contact(self.t, speed, (float(where[0]), float(where[1]))))
 
@@ -620,13 +622,15 @@ class Painter:
                 draw.line([tuple(sp[0]), tuple(sp[1])], fill=vis.stripe, width=width)
 
 
-def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
-    """Simulate, draw and encode one clip; write its truth files. Returns the truth."""
+def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True) -> dict:
+    """Simulate, draw and encode one clip; write its truth files. Returns the truth.
+    ``video=False`` simulates the same world again (nothing at run time draws from the
+    random generator) and rewrites only the truth files."""
     from syncfoley.engine.media.video import CODECS, write_video
 
     rng = np.random.default_rng(spec.seed)
     world, camera = build_world(spec, rng)
-    painter = Painter(spec.size, rng)
+    painter = Painter(spec.size, rng)  # drawn from the generator even when unused: the same clip either way
     fps = float(spec.fps)
     dt = 1.0 / (fps * SUBSTEPS)
     n_frames = int(spec.duration * fps)
@@ -658,13 +662,19 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
 
     suffix = ".mov" if spec.codec == "prores" else ".mp4"
     path = out_dir / f"{spec.name}{suffix}"
-    saved = dict(CODECS["h264"]["options"])  # type: ignore[arg-type]
-    if spec.codec == "h264":
-        CODECS["h264"]["options"] = {**saved, "crf": str(spec.crf)}
-    try:
-        write_video(path, frames(), spec.fps, codec=spec.codec)
-    finally:
-        CODECS["h264"]["options"] = saved
+    if video:
+        saved = dict(CODECS["h264"]["options"])  # type: ignore[arg-type]
+        if spec.codec == "h264":
+            CODECS["h264"]["options"] = {**saved, "crf": str(spec.crf)}
+        try:
+            write_video(path, frames(), spec.fps, codec=spec.codec)
+        finally:
+            CODECS["h264"]["options"] = saved
+    else:
+        for _ in range(n_frames):
+            views.append(camera.at(world.t))
+            for _ in range(SUBSTEPS):
+                world.step(dt)
     hits, band = [], []
     for c in _merge(world.contacts):
         k = min(len(views) - 1, max(0, int(c.time * fps)))
@@ -710,10 +720,10 @@ def _merge(contacts: list[Contact], gap: float = 0.03) -> list[Contact]:
     return out
 
 
-def _render(args: tuple[str, int, str]) -> str:
-    split, index, out = args
+def _render(args: tuple[str, int, str, bool]) -> str:
+    split, index, out, video = args
     spec = make_spec(split, index)
-    truth = render_clip(spec, Path(out))
+    truth = render_clip(spec, Path(out), video)
     return f"{spec.name}: {len(truth['impacts'])} impacts, {len(truth['band'])} in the band"
 
 
@@ -724,9 +734,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--truth-only", action="store_true",
+                        help="simulate again and rewrite only the truth files beside clips already rendered")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = [(args.split, i, str(args.out)) for i in range(args.first, args.first + args.count)]
+    todo = [(args.split, i, str(args.out), not args.truth_only) for i in range(args.first, args.first + args.count)]
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(_render, todo):
             print(line, flush=True)

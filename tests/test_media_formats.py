@@ -146,3 +146,26 @@ def test_prefetch_passes_items_errors_and_early_stops() -> None:
         if x == 5:
             break
     assert closed == [True], "stopping early closes the producer (and the file it reads)"
+
+
+def test_the_analysis_beside_the_decoder_uses_one_blas_thread() -> None:
+    # Two cores: one decodes, the analysis has the other. OpenBLAS's own threads would
+    # spin against the decoder (the physics detector lost a fifth of its time to them).
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from syncfoley.engine.media.video import prefetch
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # numpy's BLAS is loaded
+
+    def blas_threads() -> list[int]:
+        return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before
+    frames = prefetch(iter(range(3)))
+    seen = []
+    for _ in frames:
+        seen.append(blas_threads())
+    assert all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before

@@ -16,7 +16,14 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
 - the picture as a whole: the camera's own speed and jerk (handheld shake), the share
   of trusted blocks, the typical residual speed (how noisy the matching is), the frame rate.
 
-- how far the block is from the picture's edge (flow is least reliable there).
+- how far the block is from the picture's edge (flow is least reliable there),
+- the velocity of the material at the block along its own path, two fields back and two
+  on (:meth:`FeatureStream.trajectory`), signed and in the frame of its approach
+  velocity: the part along the approach (a stop drops it to zero, a bounce makes it
+  negative) and the part across it, the approach speed itself, how much of the approach
+  was downward, and whether every step of the path was trusted. An impact is steady
+  approach then a sudden loss, on one path; matching noise moves blocks too, but not
+  along a steady path.
 
 Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
 Every block is scored: a shortlist by the largest velocity change (an earlier design)
@@ -41,8 +48,10 @@ NAMES = (
     *(f"braking{j}" for j in range(-2, 3)),
     "reversal", "valid0", "valid1",
     "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1", "edge",
+    *(f"along{j}" for j in (-2, -1, 1, 2)), *(f"across{j}" for j in (-2, -1, 1, 2)), "approach", "down", "followed",
     "camera0", "camera1", "camera_jerk", "trusted", "noise", "busy", "fps",
 )
+PATH = 11  # the trajectory columns after ``edge`` (the last two, down and followed, are shares)
 FEATURES = len(NAMES)
 
 
@@ -90,13 +99,13 @@ class FeatureStream:
         gy, gx = np.mgrid[0:rows, 0:cols].astype(np.float32)
         self.grid = (gx, gy)
         self.count = 0  # fields pushed
-        # Block centres across the analysed picture (width, height), 0..1.
-        w, h = picture
-        gy, gx = np.meshgrid((np.arange(rows) + 0.5) * block / h, (np.arange(cols) + 0.5) * block / w, indexing="ij")
-        self.where = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1).astype(np.float32)
-        self.empty_lost = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
         edge = np.minimum(np.minimum(gx, cols - 1 - gx), np.minimum(gy, rows - 1 - gy))
         self.edge = np.minimum(edge, EDGE).reshape(-1).astype(np.float32) / EDGE
+        # Block centres across the analysed picture (width, height), 0..1.
+        w, h = picture
+        cy, cx = np.meshgrid((np.arange(rows) + 0.5) * block / h, (np.arange(cols) + 0.5) * block / w, indexing="ij")
+        self.where = np.stack([cx.reshape(-1), cy.reshape(-1)], axis=1).astype(np.float32)
+        self.empty_lost = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
 
     def push(self, field: MotionField) -> FrameFeatures | None:
         from syncfoley.engine.detect.motion_kernels import lost_motion
@@ -144,6 +153,48 @@ class FeatureStream:
         braking = np.where(ok, np.clip(along, 0.0, None), 0.0).astype(np.float32)
         return change, braking
 
+    def trajectory(self, f: list[MotionField]) -> list[np.ndarray]:
+        """Per block, the velocity of the material there in frame k-1 along its path: back
+        through the motion into frames k-1 and k-2 (where it came from), on through the
+        motion into k+1 and k+2 (where it went), as signed parts along and across its
+        approach (the motion into frame k); then the approach speed, its downward share,
+        and the share of the path's steps that were trusted (the PATH columns, in order)."""
+        import cv2
+
+        gx, gy = self.grid
+        block = self.block
+
+        def at(field: MotionField, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            v = cv2.remap(field.vectors, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            ok = cv2.remap(field.valid.astype(np.float32), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            return v, ok
+
+        approach = f[2].vectors  # (dy, dx), anchored where the material was in frame k-1
+        path: dict[int, np.ndarray] = {}
+        trusted = [f[2].valid.astype(np.float32)]
+        # Backwards, q + v(q) = p is solved by one fixed-point step from constant velocity.
+        x, y, v = gx, gy, approach
+        for j, field in ((-1, f[1]), (-2, f[0])):
+            guess, _ = at(field, x - v[..., 1] / block, y - v[..., 0] / block)
+            x, y = x - guess[..., 1] / block, y - guess[..., 0] / block
+            v, ok = at(field, x, y)
+            path[j] = v
+            trusted.append(ok)
+        x, y, v = gx, gy, approach
+        for j, field in ((1, f[3]), (2, f[4])):
+            x, y = x + v[..., 1] / block, y + v[..., 0] / block
+            v, ok = at(field, x, y)
+            path[j] = v
+            trusted.append(ok)
+        speed = np.linalg.norm(approach, axis=-1)
+        unit = approach / np.maximum(speed, 1e-3)[..., None]
+        along = [(path[j] * unit).sum(axis=-1) for j in (-2, -1, 1, 2)]
+        across = [np.abs(path[j][..., 0] * unit[..., 1] - path[j][..., 1] * unit[..., 0]) for j in (-2, -1, 1, 2)]
+        # Picture y grows downwards; a block barely moving has no direction worth a feature.
+        down = approach[..., 0] / (speed + 1.0)
+        followed = np.mean(trusted, axis=0)
+        return [*along, *across, speed, down, followed]
+
     def features(self, index: int, f: list[MotionField], lost: list[tuple[np.ndarray, np.ndarray]]) -> FrameFeatures:
         vec = [x.vectors for x in f]
         valid = [x.valid for x in f]
@@ -166,12 +217,17 @@ class FeatureStream:
         noise = float(np.median(moving)) if moving.size else 0.0
         busy = float(np.quantile(moving, 0.9)) if moving.size else 0.0
         frame = np.array([cam[2], cam[3], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
-        block = np.stack([c.reshape(-1) for c in cols] + [self.edge], axis=1).astype(np.float32)
+        path = self.trajectory(f)
+        block = np.stack([c.reshape(-1) for c in cols] + [self.edge] + [c.reshape(-1) for c in path],
+                         axis=1).astype(np.float32)
         # Speeds of every kind in log(1 + px/frame); the flags, reversal and shares stay as they are.
-        logged = np.zeros(speed_cols + 1, bool)
+        logged = np.zeros(block.shape[1], bool)
         logged[:speed_cols] = True
         logged[MOTION: MOTION + 3] = False  # reversal, valid0, valid1
         block[:, logged] = np.log1p(np.maximum(block[:, logged], 0.0))
+        # The path's velocities are signed (a bounce reverses them): log-compressed by sign.
+        signed = slice(speed_cols + 1, speed_cols + PATH - 1)
+        block[:, signed] = np.sign(block[:, signed]) * np.log1p(np.abs(block[:, signed]))
         frame[[0, 1, 2, 4, 5]] = np.log1p(frame[[0, 1, 2, 4, 5]])
         lost_speed = np.maximum(changes[2], changes[3]).reshape(-1).astype(np.float32)
         values = np.concatenate([block, np.broadcast_to(frame, (len(block), frame.size))], axis=1)

@@ -62,7 +62,8 @@ class MotionScorer:
 
     def probability(self, logit: float | np.ndarray) -> np.ndarray:
         a, b = self.calibration
-        return 1.0 / (1.0 + np.exp(-(a * np.asarray(logit, np.float64) + b)))
+        # Clipped: a block far beyond any seen in training would overflow exp (and warn).
+        return 1.0 / (1.0 + np.exp(-np.clip(a * np.asarray(logit, np.float64) + b, -60.0, 60.0)))
 
     def threshold_for(self, sensitivity: float) -> float:
         """The probability an onset must reach at ``sensitivity`` (0..1): 0.5 is the

@@ -220,16 +220,23 @@ def prefetch(items: Iterator[T], depth: int = 8) -> Iterator[T]:
             if close is not None:
                 close()  # in this thread, where the generator runs: its files close here
 
+    from threadpoolctl import threadpool_limits
+
     worker = threading.Thread(target=produce, name="syncfoley-decode", daemon=True)
     worker.start()
+    # The decoder has one core; the analysis gets the other. OpenBLAS would start a thread
+    # per core for every small matrix product of the analysis (camera fits, the motion
+    # scorer) and spin them against the decoder: on two cores under load that cost the
+    # physics detector a fifth of its time. Held while the frames are consumed.
     try:
-        while True:
-            kind, value = q.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value  # type: ignore[misc]
+        with threadpool_limits(limits=1, user_api="blas"):
+            while True:
+                kind, value = q.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value  # type: ignore[misc]
+                yield value  # type: ignore[misc]
     finally:
         stop.set()
         worker.join()
