@@ -78,6 +78,16 @@ def pool3(a: np.ndarray) -> np.ndarray:
     return c
 
 
+def sample(field: MotionField, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``field``'s vectors (bilinear) and trust (nearest, 0/1) at block positions ``x``, ``y``
+    (in blocks, fractional); positions beyond the picture take its edge."""
+    import cv2
+
+    v = cv2.remap(field.vectors, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    ok = cv2.remap(field.valid.astype(np.float32), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    return v, ok
+
+
 class FeatureStream:
     """Feed motion fields in frame order; get each frame's features once the fields after
     it have arrived (three frames later).
@@ -137,15 +147,10 @@ class FeatureStream:
         the magnitude of the change and its braking part (the share against the motion
         it had, as a loss of speed). An object crossing from one block into the next keeps
         its velocity and changes nothing here; one that hits something loses it."""
-        import cv2
-
         va = a.vectors
         gx, gy = self.grid
-        mx = gx + va[..., 1] / self.block
-        my = gy + va[..., 0] / self.block
-        vb = cv2.remap(b.vectors, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        ok = cv2.remap(b.valid.astype(np.float32), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > 0.5
-        ok &= a.valid
+        vb, trusted = sample(b, gx + va[..., 1] / self.block, gy + va[..., 0] / self.block)
+        ok = (trusted > 0.5) & a.valid
         diff = vb - va
         change = np.where(ok, np.linalg.norm(diff, axis=-1), 0.0).astype(np.float32)
         speed = np.linalg.norm(va, axis=-1)
@@ -159,31 +164,23 @@ class FeatureStream:
         motion into k+1 and k+2 (where it went), as signed parts along and across its
         approach (the motion into frame k); then the approach speed, its downward share,
         and the share of the path's steps that were trusted (the PATH columns, in order)."""
-        import cv2
-
         gx, gy = self.grid
         block = self.block
-
-        def at(field: MotionField, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            v = cv2.remap(field.vectors, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            ok = cv2.remap(field.valid.astype(np.float32), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-            return v, ok
-
         approach = f[2].vectors  # (dy, dx), anchored where the material was in frame k-1
         path: dict[int, np.ndarray] = {}
         trusted = [f[2].valid.astype(np.float32)]
         # Backwards, q + v(q) = p is solved by one fixed-point step from constant velocity.
         x, y, v = gx, gy, approach
         for j, field in ((-1, f[1]), (-2, f[0])):
-            guess, _ = at(field, x - v[..., 1] / block, y - v[..., 0] / block)
+            guess, _ = sample(field, x - v[..., 1] / block, y - v[..., 0] / block)
             x, y = x - guess[..., 1] / block, y - guess[..., 0] / block
-            v, ok = at(field, x, y)
+            v, ok = sample(field, x, y)
             path[j] = v
             trusted.append(ok)
         x, y, v = gx, gy, approach
         for j, field in ((1, f[3]), (2, f[4])):
             x, y = x + v[..., 1] / block, y + v[..., 0] / block
-            v, ok = at(field, x, y)
+            v, ok = sample(field, x, y)
             path[j] = v
             trusted.append(ok)
         speed = np.linalg.norm(approach, axis=-1)

@@ -61,9 +61,10 @@ class MotionScorer:
         return x[..., 0]
 
     def probability(self, logit: float | np.ndarray) -> np.ndarray:
+        from scipy.special import expit  # the logistic without overflow for far-out blocks
+
         a, b = self.calibration
-        # Clipped: a block far beyond any seen in training would overflow exp (and warn).
-        return 1.0 / (1.0 + np.exp(-np.clip(a * np.asarray(logit, np.float64) + b, -60.0, 60.0)))
+        return expit(a * np.asarray(logit, np.float64) + b)
 
     def threshold_for(self, sensitivity: float) -> float:
         """The probability an onset must reach at ``sensitivity`` (0..1): 0.5 is the

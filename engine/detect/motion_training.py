@@ -459,9 +459,11 @@ def _calibrate(scorer, val: list[ClipFeatures]):
     labels = np.concatenate([c.label[c.label >= 0] for c in val]).astype(np.float64)
     if labels.sum() == 0 or labels.sum() == len(labels):
         return scorer
+    from scipy.special import expit
+
     a, b = 1.0, 0.0
     for _ in range(50):  # Newton's method on the logistic log-likelihood
-        p = 1.0 / (1.0 + np.exp(-np.clip(a * logits + b, -60.0, 60.0)))
+        p = expit(a * logits + b)
         g = np.array([((p - labels) * logits).sum(), (p - labels).sum()])
         w = p * (1 - p) + 1e-9
         h = np.array([[(w * logits * logits).sum(), (w * logits).sum()], [(w * logits).sum(), w.sum()]])

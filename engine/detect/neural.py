@@ -174,7 +174,9 @@ def detect_neural(
     if progress is not None:
         progress(1.0, "neural onsets")
 
-    probs = 1.0 / (1.0 + np.exp(-stitch.logits()))
+    from scipy.special import expit  # no overflow warning for a confidently silent frame
+
+    probs = expit(stitch.logits())
     half_frame = 0.5 / cfg.fps
     gap = max(1, int(round(config.min_gap * cfg.fps)))
     onsets = []
