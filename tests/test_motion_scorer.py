@@ -58,6 +58,9 @@ def test_sensitivity_moves_the_threshold_monotonically() -> None:
     (lambda a: a.update(mean=np.full(FEATURES, np.nan, np.float32)), "not finite"),
     (lambda a: a.update(format=np.array("something/else")), "is not a"),
     (lambda a: a.update(names=np.array(list(reversed(NAMES)))), "other motion features"),
+    # Weights trained on an earlier, shorter feature set: told to retrain, not which shape is off.
+    (lambda a: a.update(names=np.array(NAMES[:33]), mean=a["mean"][:33], scale=a["scale"][:33],
+                        w0=a["w0"][:33]), fr"other motion features .33, these are {FEATURES}.; retrain"),
 ])
 def test_a_file_that_does_not_fit_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
     arrays = _scorer().to_arrays()

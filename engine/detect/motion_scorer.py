@@ -115,6 +115,12 @@ def load_scorer(path: str | Path) -> MotionScorer:
         raise FormatError(f"{path} is not a motion-scorer weights file (.npz): {exc}") from None
     if str(arrays.get("format", "")) != FORMAT:
         raise FormatError(f"{path} is not a {FORMAT} file (format {str(arrays.get('format', 'missing'))!r})")
+    names = arrays.get("names")
+    if names is not None and names.ndim == 1 and tuple(str(n) for n in names) != NAMES:
+        # Before the shapes: a file from an earlier feature set has other shapes too, and
+        # what its user needs to hear is that it must be retrained, not which shape is off.
+        raise FormatError(f"{path} was trained on other motion features ({len(names)}, these are {FEATURES}); "
+                          "retrain it with `syncfoley train-motion`")
     hidden = int(arrays["w0"].shape[1]) if "w0" in arrays and arrays["w0"].ndim == 2 else 0
     want = expected_shapes(hidden)
     if set(arrays) != set(want):
@@ -125,8 +131,6 @@ def load_scorer(path: str | Path) -> MotionScorer:
             raise FormatError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
         if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
             raise FormatError(f"{path}: {key} holds a value that is not finite")
-    if tuple(str(n) for n in arrays["names"]) != NAMES:
-        raise FormatError(f"{path} was trained on other motion features; retrain it with `syncfoley train-motion`")
     return MotionScorer(
         mean=arrays["mean"].astype(np.float32),
         scale=np.maximum(arrays["scale"].astype(np.float32), 1e-6),
