@@ -18,7 +18,8 @@ random quality, ProRes or MJPEG.
 
 Splits are kept apart by seed ranges (train 0-9999, validation 10000-19999, test
 20000+) and the test split alone has the ``mixed`` family (several kinds of event in
-one clip) and 1080p clips.
+one clip) and clips above 960x540 (720p, 1080p); ``--size`` renders train or validation
+clips at a size of your choice, the rest of each clip as its seed draws it.
 
 Layout written (Greatest Hits style, read by ``syncfoley train-motion``)::
 
@@ -28,6 +29,7 @@ Layout written (Greatest Hits style, read by ``syncfoley train-motion``)::
     OUT/NAME.truth.json   family, settings, impacts with speed and position
 
     python bench/physics_corpus.py OUT --split test --count 40 [--jobs 2]
+    python bench/physics_corpus.py OUT --split val --first 200 --count 16 --size 1280x720
 """
 
 from __future__ import annotations
@@ -428,7 +430,7 @@ def pendulum_distractor(world: World, rng) -> None:
 # ---- the clip --------------------------------------------------------------------------------
 
 
-def make_spec(split: str, index: int, family: str | None = None) -> ClipSpec:
+def make_spec(split: str, index: int, family: str | None = None, size: tuple[int, int] | None = None) -> ClipSpec:
     seed = SPLIT_SEEDS[split] + index
     rng = np.random.default_rng(seed)
     families = FAMILIES + (TEST_ONLY if split == "test" else ())
@@ -436,7 +438,8 @@ def make_spec(split: str, index: int, family: str | None = None) -> ClipSpec:
     fps = FPS[int(rng.integers(len(FPS)))]
     # Analysis runs at 256 px across, so train and validation stay small (fast to render).
     sizes = SIZES + ((1920, 1080),) if split == "test" else SIZES[:4]
-    size = sizes[int(rng.integers(len(sizes)))]
+    drawn = sizes[int(rng.integers(len(sizes)))]
+    size = size or drawn  # drawn either way, so that a forced size leaves the rest of the clip as it was
     codec = str(rng.choice(["h264", "h264", "h264", "h264", "prores", "mjpeg"]))
     if codec == "prores" and size[0] > 960:
         codec = "h264"
@@ -720,11 +723,21 @@ def _merge(contacts: list[Contact], gap: float = 0.03) -> list[Contact]:
     return out
 
 
-def _render(args: tuple[str, int, str, bool]) -> str:
-    split, index, out, video = args
-    spec = make_spec(split, index)
+def _render(args: tuple[str, int, str, bool, tuple[int, int] | None]) -> str:
+    split, index, out, video, size = args
+    spec = make_spec(split, index, size=size)
     truth = render_clip(spec, Path(out), video)
     return f"{spec.name}: {len(truth['impacts'])} impacts, {len(truth['band'])} in the band"
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+    if not (64 <= w <= 4096 and 64 <= h <= 4096) or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"size {text!r}: width and height must be even, 64..4096")
+    return w, h
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -736,9 +749,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--truth-only", action="store_true",
                         help="simulate again and rewrite only the truth files beside clips already rendered")
+    parser.add_argument("--size", type=_size, default=None, metavar="WxH",
+                        help="render every clip at this size instead of the split's drawn one (e.g. 1920x1080: "
+                             "train and validation draw up to 960x540 only, the test split up to 1080p)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = [(args.split, i, str(args.out), not args.truth_only) for i in range(args.first, args.first + args.count)]
+    todo = [(args.split, i, str(args.out), not args.truth_only, args.size)
+            for i in range(args.first, args.first + args.count)]
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(_render, todo):
             print(line, flush=True)

@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--val", metavar="DIR", help="validation videos (calibration and the default threshold); "
                                                   "default: a fifth of DATA_DIR's videos held out")
     tm.add_argument("--epochs", type=int, default=None, help="passes over the data (default 60)")
-    tm.add_argument("--hidden", type=int, default=None, help="units per hidden layer (default 32)")
+    tm.add_argument("--hidden", type=int, default=None, help="units per hidden layer (default 64)")
+    tm.add_argument("--members", type=int, default=None,
+                    help="networks in the committee, each from its own seed; their mean scores (default 3)")
     tm.add_argument("--cache", metavar="DIR", help="keep extracted motion features here between runs")
     tm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     common(tm)
@@ -406,7 +408,7 @@ def cmd_train_onset(args: argparse.Namespace) -> int:
 def cmd_train_motion(args: argparse.Namespace) -> int:
     from syncfoley.bridge import api
 
-    given = {"epochs": args.epochs, "hidden": args.hidden}
+    given = {"epochs": args.epochs, "hidden": args.hidden, "members": args.members}
     config = api.MotionTrainConfig(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     result = _with_progress(
         args,

@@ -275,3 +275,18 @@ def test_demo_writes_a_cut_that_conform_scores(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     scores = json.loads(proc.stdout)
     assert scores["requested"] >= 8 and scores["onset_accuracy"] >= 0.9, scores
+
+
+def test_train_motion_help_states_the_defaults_the_training_uses() -> None:
+    """The help is written out (``--help`` imports nothing heavy); the defaults live in
+    MotionTrainConfig. The help said 32 hidden units for a release after they became 64."""
+    import re
+
+    from syncfoley.bridge.api import MotionTrainConfig
+
+    text = " ".join(run_cli("train-motion", "--help").stdout.split())
+    defaults = MotionTrainConfig()
+    for option, name in (("--epochs", "epochs"), ("--hidden", "hidden"), ("--members", "members")):
+        said = re.search(re.escape(option) + r" \w+ [^(]*\(default (\d+)\)", text)
+        assert said, f"{option} states no default"
+        assert int(said.group(1)) == getattr(defaults, name), f"{option}: help says {said.group(1)}"

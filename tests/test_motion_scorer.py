@@ -12,12 +12,20 @@ from syncfoley.engine.detect.motion_features import FEATURES, NAMES, pool3
 from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, load_scorer, resolve_scorer
 
 
-def _scorer(hidden: int = 8) -> MotionScorer:
-    rng = np.random.default_rng(0)
+def _scorer(hidden: int = 8, seed: int = 0) -> MotionScorer:
+    rng = np.random.default_rng(seed)
     dims = [FEATURES, hidden, hidden, 1]
     layers = tuple((rng.standard_normal((dims[i], dims[i + 1])).astype(np.float32),
                     rng.standard_normal(dims[i + 1]).astype(np.float32)) for i in range(3))
     return MotionScorer(np.zeros(FEATURES, np.float32), np.ones(FEATURES, np.float32), layers, (1.5, -0.5), 0.4, 0.5, 1.0)
+
+
+def _committee(members: int = 3, hidden: int = 8) -> tuple[MotionScorer, list[MotionScorer]]:
+    """A committee of ``members`` networks and each of them on its own."""
+    nets = [_scorer(hidden, seed) for seed in range(members)]
+    layers = tuple((np.stack([n.layers[i][0] for n in nets]), np.stack([n.layers[i][1] for n in nets]))
+                   for i in range(3))
+    return MotionScorer(**{**nets[0].__dict__, "layers": layers}), nets
 
 
 def _write(path: Path, arrays: dict) -> Path:
@@ -41,6 +49,32 @@ def test_round_trip_and_forward_pass(tmp_path: Path) -> None:
     x = np.random.default_rng(1).standard_normal((5, FEATURES)).astype(np.float32)
     assert np.allclose(back.block_logits(x), scorer.block_logits(x), atol=1e-5)
     assert back.threshold == pytest.approx(0.4) and back.calibration == pytest.approx((1.5, -0.5))
+
+
+def test_a_committee_scores_the_mean_of_its_networks_and_round_trips(tmp_path: Path) -> None:
+    committee, nets = _committee()
+    x = np.random.default_rng(3).standard_normal((4, 6, FEATURES)).astype(np.float32)  # frames x blocks
+    want = np.mean([n.block_logits(x) for n in nets], axis=0)
+    assert committee.members == 3 and committee.block_logits(x).shape == (4, 6)
+    assert np.allclose(committee.block_logits(x), want, atol=1e-5)
+    arrays = committee.to_arrays()
+    assert str(arrays["format"]) == "syncfoley.motion-scorer/2" and arrays["w0"].shape == (3, FEATURES, 8)
+    back = load_scorer(_write(tmp_path / "c.npz", arrays))
+    assert back.members == 3 and np.allclose(back.block_logits(x), want, atol=1e-5)
+    # One network keeps the first format, which earlier versions read.
+    assert str(nets[0].to_arrays()["format"]) == "syncfoley.motion-scorer/1"
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a.update(b1=a["b1"][:2]), r"b1 has shape \(2, 8\), expected \(3, 8\)"),  # a member short
+    (lambda a: a.update(w0=a["w0"][0]), "w0 has shape"),  # one network's weights in a committee's file
+    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/3")), "reads syncfoley.motion-scorer/1 and /2"),
+])
+def test_a_committee_file_that_does_not_fit_is_refused(tmp_path: Path, change, message: str) -> None:
+    arrays = _committee()[0].to_arrays()
+    change(arrays)
+    with pytest.raises(FormatError, match=message):
+        load_scorer(_write(tmp_path / "bad.npz", arrays))
 
 
 def test_sensitivity_moves_the_threshold_monotonically() -> None:

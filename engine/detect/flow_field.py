@@ -72,11 +72,13 @@ class FlowMatcher:
         vec = self._blocks(flow)[..., ::-1].astype(np.float32)  # (dy, dx)
         warped = cv2.remap(cur, self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
-        p = prev[: self.h, : self.w].astype(np.float32)
-        err = self._blocks(np.abs(warped.astype(np.float32) - p))
-        gx = np.abs(np.diff(p, axis=1, append=p[:, -1:]))
-        gy = np.abs(np.diff(p, axis=0, append=p[-1:, :]))
-        texture = self._blocks(gx + gy)
+        p = np.ascontiguousarray(prev[: self.h, : self.w])
+        # Differences of 8-bit pictures are exact in 8 bits: OpenCV's absdiff, not float arrays.
+        err = self._blocks(cv2.absdiff(warped[: self.h, : self.w], p))
+        texture = np.zeros((self.h, self.w), np.float32)
+        texture[:, :-1] = cv2.absdiff(p[:, 1:], p[:, :-1])
+        texture[:-1] += cv2.absdiff(p[1:], p[:-1])
+        texture = self._blocks(texture)
         noise = float(np.median(texture)) * 0.1 + 0.5
         valid = (texture > noise) & (err <= self.cfg.residual * texture + noise)
         camera = self.camera(vec, valid)

@@ -8,7 +8,10 @@ in a fixed order: an explicit path, ``$SYNCFOLEY_MOTION_WEIGHTS``, the weights s
 in the package (trained by ``syncfoley train-motion`` on the physics corpus; the
 README says with which command).
 
-A frame's probability is the highest of its blocks' (an impact happens somewhere), passed
+The scorer may be a committee of networks trained alike from different seeds: a block's
+logit is their mean (one network's mistakes are mostly its own, so the mean ranks blocks
+better than any one of them). A frame's probability is the highest of its blocks' (an
+impact happens somewhere), passed
 through the calibration fitted on held-out clips (Platt scaling), so that 0.8 means that
 about 8 in 10 onsets given 0.8 were real on those clips.
 """
@@ -26,7 +29,8 @@ from syncfoley.core.errors import FormatError
 from syncfoley.engine.detect.motion_features import FEATURES, NAMES
 from syncfoley.engine.models.checkpoints import WeightsSource
 
-FORMAT = "syncfoley.motion-scorer/1"
+FORMAT = "syncfoley.motion-scorer/2"  # /2: a committee of networks (weights with a leading member axis)
+FORMATS = ("syncfoley.motion-scorer/1", FORMAT)  # /1, one network, still reads
 BUNDLED = Path(__file__).with_name("weights") / "motion_scorer.npz"
 WEIGHTS = WeightsSource(
     env_var="SYNCFOLEY_MOTION_WEIGHTS",
@@ -45,6 +49,8 @@ class MotionScorer:
 
     mean: np.ndarray
     scale: np.ndarray
+    # (weights, bias) per layer: (in, out) and (out,) for one network, (members, in, out)
+    # and (members, out) for a committee.
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     calibration: tuple[float, float]  # probability = sigmoid(a * logit + b)
     threshold: float  # calibrated probability at sensitivity 0.5
@@ -52,13 +58,21 @@ class MotionScorer:
     full_strength: float  # lost speed (picture widths per second) that is a full-strength hit
     source: str = ""
 
+    @property
+    def members(self) -> int:
+        return int(self.layers[0][0].shape[0]) if self.layers[0][0].ndim == 3 else 1
+
     def block_logits(self, values: np.ndarray) -> np.ndarray:
-        x = (values - self.mean) / self.scale
+        """The logit of every block (any leading shape), the committee's mean."""
+        x = ((values - self.mean) / self.scale).reshape(-1, values.shape[-1])
         for i, (w, b) in enumerate(self.layers):
-            x = x @ w + b
+            x = x @ w + (b[:, None, :] if w.ndim == 3 else b)
             if i < len(self.layers) - 1:
                 x = np.maximum(x, 0.0)
-        return x[..., 0]
+        logits = x[..., 0]
+        if logits.ndim == 2:
+            logits = logits.mean(axis=0)
+        return logits.reshape(values.shape[:-1])
 
     def probability(self, logit: float | np.ndarray) -> np.ndarray:
         from scipy.special import expit  # the logistic without overflow for far-out blocks
@@ -75,7 +89,8 @@ class MotionScorer:
         return 1.0 / (1.0 + math.exp(-logit))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {"format": np.array(FORMAT), "names": np.array(NAMES), "mean": self.mean, "scale": self.scale,
+        out = {"format": np.array(FORMAT if self.layers[0][0].ndim == 3 else FORMATS[0]),
+               "names": np.array(NAMES), "mean": self.mean, "scale": self.scale,
                "calibration": np.array(self.calibration, np.float64), "threshold": np.array(self.threshold),
                "offset": np.array(self.offset), "full_strength": np.array(self.full_strength)}
         for i, (w, b) in enumerate(self.layers):
@@ -83,13 +98,15 @@ class MotionScorer:
         return out
 
 
-def expected_shapes(hidden: int) -> dict[str, tuple[int, ...]]:
+def expected_shapes(hidden: int, members: int | None = None) -> dict[str, tuple[int, ...]]:
+    """The keys and shapes of a scorer file: one network (``members`` None) or a committee."""
     dims = [FEATURES, hidden, hidden, 1]
+    lead = (members,) if members is not None else ()
     shapes: dict[str, tuple[int, ...]] = {"mean": (FEATURES,), "scale": (FEATURES,), "calibration": (2,),
                                           "threshold": (), "offset": (), "full_strength": (), "format": (),
                                           "names": (FEATURES,)}
     for i in range(LAYERS):
-        shapes[f"w{i}"], shapes[f"b{i}"] = (dims[i], dims[i + 1]), (dims[i + 1],)
+        shapes[f"w{i}"], shapes[f"b{i}"] = (*lead, dims[i], dims[i + 1]), (*lead, dims[i + 1])
     return shapes
 
 
@@ -113,16 +130,22 @@ def load_scorer(path: str | Path) -> MotionScorer:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError) as exc:
         raise FormatError(f"{path} is not a motion-scorer weights file (.npz): {exc}") from None
-    if str(arrays.get("format", "")) != FORMAT:
-        raise FormatError(f"{path} is not a {FORMAT} file (format {str(arrays.get('format', 'missing'))!r})")
+    fmt = str(arrays.get("format", ""))
+    if fmt not in FORMATS:
+        raise FormatError(f"{path} is not a motion-scorer file (format {str(arrays.get('format', 'missing'))!r}; "
+                          f"this version reads {FORMATS[0]} and /{FORMAT.rsplit('/', 1)[1]})")
     names = arrays.get("names")
     if names is not None and names.ndim == 1 and tuple(str(n) for n in names) != NAMES:
         # Before the shapes: a file from an earlier feature set has other shapes too, and
         # what its user needs to hear is that it must be retrained, not which shape is off.
         raise FormatError(f"{path} was trained on other motion features ({len(names)}, these are {FEATURES}); "
                           "retrain it with `syncfoley train-motion`")
-    hidden = int(arrays["w0"].shape[1]) if "w0" in arrays and arrays["w0"].ndim == 2 else 0
-    want = expected_shapes(hidden)
+    committee = fmt == FORMAT
+    w0 = arrays.get("w0")
+    ndim = 3 if committee else 2
+    hidden = int(w0.shape[-1]) if w0 is not None and w0.ndim == ndim else 0
+    members = (int(w0.shape[0]) if w0 is not None and w0.ndim == 3 and w0.shape[0] > 0 else 1) if committee else None
+    want = expected_shapes(hidden, members)
     if set(arrays) != set(want):
         missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
         raise FormatError(f"{path}: keys do not match a motion scorer (missing {missing}, unexpected {extra})")
