@@ -436,7 +436,8 @@ def make_spec(split: str, index: int, family: str | None = None, size: tuple[int
     families = FAMILIES + (TEST_ONLY if split == "test" else ())
     fam = family or families[index % len(families)]
     fps = FPS[int(rng.integers(len(FPS)))]
-    # Analysis runs at 256 px across, so train and validation stay small (fast to render).
+    # Analysis scales every clip to at most 512 px across, so train and validation stay small
+    # (fast to render); --size renders them larger.
     sizes = SIZES + ((1920, 1080),) if split == "test" else SIZES[:4]
     drawn = sizes[int(rng.integers(len(sizes)))]
     size = size or drawn  # drawn either way, so that a forced size leaves the rest of the clip as it was

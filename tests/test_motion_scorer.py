@@ -9,7 +9,7 @@ import pytest
 
 from syncfoley.core.errors import CheckpointError, FormatError
 from syncfoley.engine.detect.motion_features import FEATURES, NAMES, pool3
-from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, load_scorer, resolve_scorer
+from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, committee, load_scorer, resolve_scorer
 
 
 def _scorer(hidden: int = 8, seed: int = 0) -> MotionScorer:
@@ -23,9 +23,7 @@ def _scorer(hidden: int = 8, seed: int = 0) -> MotionScorer:
 def _committee(members: int = 3, hidden: int = 8) -> tuple[MotionScorer, list[MotionScorer]]:
     """A committee of ``members`` networks and each of them on its own."""
     nets = [_scorer(hidden, seed) for seed in range(members)]
-    layers = tuple((np.stack([n.layers[i][0] for n in nets]), np.stack([n.layers[i][1] for n in nets]))
-                   for i in range(3))
-    return MotionScorer(**{**nets[0].__dict__, "layers": layers}), nets
+    return MotionScorer(**{**nets[0].__dict__, "layers": committee([n.layers for n in nets])}), nets
 
 
 def _write(path: Path, arrays: dict) -> Path:

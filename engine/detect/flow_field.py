@@ -74,7 +74,7 @@ class FlowMatcher:
                            borderMode=cv2.BORDER_REPLICATE)
         p = np.ascontiguousarray(prev[: self.h, : self.w])
         # Differences of 8-bit pictures are exact in 8 bits: OpenCV's absdiff, not float arrays.
-        err = self._blocks(cv2.absdiff(warped[: self.h, : self.w], p))
+        err = self._blocks(cv2.absdiff(warped, p))
         texture = np.zeros((self.h, self.w), np.float32)
         texture[:, :-1] = cv2.absdiff(p[:, 1:], p[:, :-1])
         texture[:-1] += cv2.absdiff(p[1:], p[:-1])

@@ -98,6 +98,15 @@ class MotionScorer:
         return out
 
 
+Layers = tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def committee(networks: list[Layers]) -> Layers:
+    """The layers of networks of one shape stacked on a leading member axis."""
+    return tuple((np.stack([n[i][0] for n in networks]), np.stack([n[i][1] for n in networks]))
+                 for i in range(len(networks[0])))
+
+
 def expected_shapes(hidden: int, members: int | None = None) -> dict[str, tuple[int, ...]]:
     """The keys and shapes of a scorer file: one network (``members`` None) or a committee."""
     dims = [FEATURES, hidden, hidden, 1]
@@ -140,11 +149,12 @@ def load_scorer(path: str | Path) -> MotionScorer:
         # what its user needs to hear is that it must be retrained, not which shape is off.
         raise FormatError(f"{path} was trained on other motion features ({len(names)}, these are {FEATURES}); "
                           "retrain it with `syncfoley train-motion`")
-    committee = fmt == FORMAT
-    w0 = arrays.get("w0")
-    ndim = 3 if committee else 2
-    hidden = int(w0.shape[-1]) if w0 is not None and w0.ndim == ndim else 0
-    members = (int(w0.shape[0]) if w0 is not None and w0.ndim == 3 and w0.shape[0] > 0 else 1) if committee else None
+    # A committee's weights carry a leading member axis; what does not fit fails the shape check below.
+    stacked = fmt == FORMAT
+    w0 = arrays.get("w0", np.zeros(0))
+    fits = w0.ndim == (3 if stacked else 2)
+    hidden = int(w0.shape[-1]) if fits else 0
+    members = max(1, int(w0.shape[0]) if fits else 1) if stacked else None
     want = expected_shapes(hidden, members)
     if set(arrays) != set(want):
         missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
