@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncfoley.engine.detect.motion_features import EDGE, FEATURES, NAMES, WINDOW, FeatureStream
+from syncfoley.engine.detect.motion_features import AFTER, BEFORE, EDGE, FEATURES, FIELDS, NAMES, STEPS, FeatureStream
 from syncfoley.engine.detect.motion_field import MotionField
 
 ROWS, COLS, BLOCK = 12, 16, 16
@@ -21,8 +21,9 @@ def _field(dy: float, dx: float) -> MotionField:
 def _features(fields: list[MotionField]):
     stream = FeatureStream((ROWS, COLS), BLOCK, (COLS * BLOCK, ROWS * BLOCK), 30.0, 2, 1e9)
     out = [stream.push(f) for f in fields]
-    assert out[: WINDOW - 1] == [None] * (WINDOW - 1)
-    feat = out[WINDOW - 1]
+    assert out[: FIELDS - 1] == [None] * (FIELDS - 1)
+    feat = out[FIELDS - 1]
+    assert feat is not None and feat.index == FIELDS - AFTER  # frame k: the motion into k+AFTER is the last
     assert feat is not None and feat.values.shape == (ROWS * COLS, FEATURES)
     return feat
 
@@ -37,20 +38,22 @@ def _unlog(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(("after", "expected"), [((0.0, 0.0), 0.0), ((0.0, -3.0), -3.0), ((0.0, 6.0), 6.0)])
 def test_the_path_shows_a_stop_a_bounce_and_steady_motion(after: tuple[float, float], expected: float) -> None:
-    # Moving right at 6 px/frame into frames k-2 .. k, then `after` into k+1 .. k+3.
-    feat = _features([_field(0.0, 6.0)] * 3 + [_field(*after)] * 3)
-    inner = (slice(3, -3), slice(3, -3))  # away from the picture's edge, where paths leave it
-    for name, want in (("along-2", 6.0), ("along-1", 6.0), ("along1", expected), ("along2", expected),
-                       ("approach", 6.0)):
-        np.testing.assert_allclose(_unlog(_column(feat, name)[inner]), want, atol=1e-3, err_msg=name)
-    for name in ("across-2", "across-1", "across1", "across2", "down"):
+    # Moving right at 6 px/frame into frames k-BEFORE .. k, then `after` into k+1 .. k+AFTER.
+    feat = _features([_field(0.0, 6.0)] * (BEFORE + 1) + [_field(*after)] * AFTER)
+    # Away from the picture's edge, where paths leave it.
+    inner = (slice(3, -3), slice(3, -3))
+    for j in STEPS:
+        want = 6.0 if j < 0 else expected
+        np.testing.assert_allclose(_unlog(_column(feat, f"along{j}")[inner]), want, atol=1e-3, err_msg=f"along{j}")
+    np.testing.assert_allclose(_unlog(_column(feat, "approach")[inner]), 6.0, atol=1e-3)
+    for name in (*(f"across{j}" for j in STEPS), "down"):
         np.testing.assert_allclose(_column(feat, name)[inner], 0.0, atol=1e-3, err_msg=name)
     assert np.all(_column(feat, "followed") == 1.0)
 
 
 def test_the_path_is_measured_in_the_frame_of_the_approach() -> None:
     # Falling (down the picture) at 5 px/frame, then sliding sideways at 2: all across, none along.
-    feat = _features([_field(5.0, 0.0)] * 3 + [_field(0.0, 2.0)] * 3)
+    feat = _features([_field(5.0, 0.0)] * (BEFORE + 1) + [_field(0.0, 2.0)] * AFTER)
     inner = (slice(3, -3), slice(3, -3))
     np.testing.assert_allclose(_unlog(_column(feat, "along1")[inner]), 0.0, atol=1e-3)
     np.testing.assert_allclose(_unlog(_column(feat, "across1")[inner]), 2.0, atol=1e-3)
@@ -58,9 +61,23 @@ def test_the_path_is_measured_in_the_frame_of_the_approach() -> None:
 
 
 def test_edge_distance_is_symmetric_and_counts_blocks() -> None:
-    feat = _features([_field(0.0, 0.0)] * WINDOW)
+    feat = _features([_field(0.0, 0.0)] * FIELDS)
     edge = _column(feat, "edge")
     assert edge[0, 0] == edge[-1, -1] == edge[0, -1] == edge[-1, 0] == 0.0
     np.testing.assert_allclose(edge, edge[::-1, ::-1])
     assert edge[ROWS // 2, COLS // 2] == 1.0
     np.testing.assert_allclose(edge[ROWS // 2, :EDGE + 1], np.arange(EDGE + 1) / EDGE)
+
+
+def test_each_column_reads_the_field_it_names() -> None:
+    # The motion into frame k-BEFORE+i moves i+1 px to the right: each field is told apart by its speed.
+    feat = _features([_field(0.0, float(i + 1)) for i in range(FIELDS)])
+    inner = (slice(4, -4), slice(4, -4))
+    for j in range(-2, 4):  # speed{j}: the motion into frame k+j
+        np.testing.assert_allclose(np.expm1(_column(feat, f"speed{j}")[inner]), BEFORE + 1 + j, atol=1e-3,
+                                   err_msg=f"speed{j}")
+    for j in range(-2, 3):  # change{j}: from the motion into k+j to the next, 1 px faster
+        np.testing.assert_allclose(np.expm1(_column(feat, f"change{j}")[inner]), 1.0, atol=1e-3, err_msg=f"change{j}")
+    for j in STEPS:  # along{j}: the path's velocity into frame k+j, in the approach's direction
+        np.testing.assert_allclose(_unlog(_column(feat, f"along{j}")[inner]), BEFORE + 1 + j, atol=1e-3,
+                                   err_msg=f"along{j}")

@@ -89,6 +89,21 @@ def test_onsets_say_where_in_the_picture(physics_clips, physics_tracks) -> None:
     assert matched >= 5 and near >= 0.6 * matched, (near, matched)
 
 
+def test_an_impact_at_the_edge_of_a_selection_is_found_as_in_the_whole_clip(physics_clips, physics_tracks) -> None:
+    # A frame is scored from the motion four frames either side of it: the detector reads
+    # those frames beyond the selection, so a selection may start or end right at a hit.
+    path, _ = physics_clips["drop"]
+    whole = physics_tracks["drop"]
+    fps = whole.fps
+    hit = next(o.time for o in whole.onsets if o.time > 0.5)
+    for start, end in ((hit - 1.5 / fps, hit + 1.0), (hit - 1.0, hit + 1.5 / fps)):
+        part = api.detect(path, detector="physics", start=start, end=end)
+        assert part.range is not None and (part.range.start, part.range.end) == (start, end)
+        assert all(start <= o.time < end for o in part.onsets)
+        assert part.curve is not None and start - 0.5 / fps <= part.curve.times[0] and part.curve.times[-1] < end
+        assert min(abs(t - hit) for t in part.times()) <= 0.5 / fps, (start, end, hit, part.times())
+
+
 def test_sensitivity_trades_recall_for_precision(physics_clips) -> None:
     path, _ = physics_clips["strike"]
     counts = [len(api.detect(path, detector="physics", sensitivity=s).onsets) for s in (0.0, 0.5, 1.0)]

@@ -17,13 +17,15 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
   of trusted blocks, the typical residual speed (how noisy the matching is), the frame rate.
 
 - how far the block is from the picture's edge (flow is least reliable there),
-- the velocity of the material at the block along its own path, two fields back and two
-  on (:meth:`FeatureStream.trajectory`), signed and in the frame of its approach
+- the velocity of the material at the block along its own path, REACH (two) fields back
+  and as many on (:meth:`FeatureStream.trajectory`), signed and in the frame of its approach
   velocity: the part along the approach (a stop drops it to zero, a bounce makes it
   negative) and the part across it, the approach speed itself, how much of the approach
   was downward, and whether every step of the path was trusted. An impact is steady
   approach then a sudden loss, on one path; matching noise moves blocks too, but not
-  along a steady path.
+  along a steady path. (Four fields each way, so that a slow landing would show over more
+  of its path, did better on the validation clips and no better on the test split: see
+  the README.)
 
 Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
 Every block is scored: a shortlist by the largest velocity change (an earlier design)
@@ -40,6 +42,11 @@ import numpy as np
 from syncfoley.engine.detect.motion_field import MotionField
 
 WINDOW = 6  # fields: motion into frames k-2 .. k+3
+REACH = 2  # fields the path is followed back and on
+BEFORE, AFTER = max(2, REACH), max(3, REACH)  # fields kept: motion into frames k-BEFORE .. k+AFTER
+FIELDS = BEFORE + AFTER + 1
+FIRST = BEFORE - 2  # where WINDOW starts among them
+STEPS = (*range(-REACH, 0), *range(1, REACH + 1))
 EDGE = 4  # blocks: farther from the picture's edge than this counts as far
 MOTION = WINDOW + 2 * (WINDOW - 1)  # the first columns: speed, change and braking per field
 NAMES = (
@@ -48,10 +55,10 @@ NAMES = (
     *(f"braking{j}" for j in range(-2, 3)),
     "reversal", "valid0", "valid1",
     "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1", "edge",
-    *(f"along{j}" for j in (-2, -1, 1, 2)), *(f"across{j}" for j in (-2, -1, 1, 2)), "approach", "down", "followed",
+    *(f"along{j}" for j in STEPS), *(f"across{j}" for j in STEPS), "approach", "down", "followed",
     "camera0", "camera1", "camera_jerk", "trusted", "noise", "busy", "fps",
 )
-PATH = 11  # the trajectory columns after ``edge`` (the last two, down and followed, are shares)
+PATH = 2 * len(STEPS) + 3  # the trajectory columns after ``edge`` (the last two, down and followed, are shares)
 FEATURES = len(NAMES)
 
 
@@ -90,10 +97,10 @@ def sample(field: MotionField, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
 
 class FeatureStream:
     """Feed motion fields in frame order; get each frame's features once the fields after
-    it have arrived (three frames later).
+    it have arrived (AFTER frames later).
 
     ``push(field)`` takes the motion into frame n (n = 1, 2, ...: there is no motion into
-    frame 0) and returns the features of frame n - 3, if it can be scored yet.
+    frame 0) and returns the features of frame n - AFTER, if it can be scored yet.
     """
 
     def __init__(self, shape: tuple[int, int], block: int, picture: tuple[int, int], fps: float, reach: int,
@@ -101,10 +108,12 @@ class FeatureStream:
         rows, cols = shape
         self.fps = fps
         self.reach, self.limit = reach, limit
-        self.fields: deque[MotionField] = deque(maxlen=WINDOW)
-        self.lost: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=3)  # pooled (weighted, raw)
-        self.speeds: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=WINDOW)  # (speed, pooled)
-        self.changes: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=WINDOW - 1)  # pooled (change, braking)
+        # Each in step with ``fields``: speeds[i] of fields[i], changes[i] from fields[i] to
+        # fields[i + 1]; lost[i] at the frame fields[i] went into (once there are enough).
+        self.fields: deque[MotionField] = deque(maxlen=FIELDS)
+        self.lost: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=AFTER)  # pooled (weighted, raw)
+        self.speeds: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=FIELDS)  # (speed, pooled)
+        self.changes: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=FIELDS - 1)  # pooled (change, braking)
         self.block = block
         gy, gx = np.mgrid[0:rows, 0:cols].astype(np.float32)
         self.grid = (gx, gy)
@@ -115,7 +124,6 @@ class FeatureStream:
         w, h = picture
         cy, cx = np.meshgrid((np.arange(rows) + 0.5) * block / h, (np.arange(cols) + 0.5) * block / w, indexing="ij")
         self.where = np.stack([cx.reshape(-1), cy.reshape(-1)], axis=1).astype(np.float32)
-        self.empty_lost = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
 
     def push(self, field: MotionField) -> FrameFeatures | None:
         from syncfoley.engine.detect.motion_kernels import lost_motion
@@ -136,10 +144,11 @@ class FeatureStream:
                 cur.vectors, cur.saturated, after.vectors, after.saturated, self.reach, float(self.limit),
             )
             self.lost.append((pool3(weighted), pool3(raw)))
-        if len(f) < WINDOW:
+        if len(f) < FIELDS:
             return None
-        # f[0..5]: motion into frames k-2 .. k+3 with k = count - 3.
-        return self.features(self.count - 3, f, list(self.lost))
+        # f: motion into frames k-BEFORE .. k+AFTER with k = count - AFTER; lost (computed up
+        # to frame count - 2): at frames k-1 .. k+AFTER-2, of which k-1 .. k+1 are features.
+        return self.features(self.count - AFTER, f, list(self.lost)[:3])
 
     def material_change(self, a: MotionField, b: MotionField) -> tuple[np.ndarray, np.ndarray]:
         """Per block of ``a``, how the velocity of what is there changed by the next field,
@@ -160,51 +169,55 @@ class FeatureStream:
 
     def trajectory(self, f: list[MotionField]) -> list[np.ndarray]:
         """Per block, the velocity of the material there in frame k-1 along its path: back
-        through the motion into frames k-1 and k-2 (where it came from), on through the
-        motion into k+1 and k+2 (where it went), as signed parts along and across its
+        through the motion into frames k-1 .. k-REACH (where it came from), on through the
+        motion into k+1 .. k+REACH (where it went), as signed parts along and across its
         approach (the motion into frame k); then the approach speed, its downward share,
         and the share of the path's steps that were trusted (the PATH columns, in order)."""
         gx, gy = self.grid
         block = self.block
-        approach = f[2].vectors  # (dy, dx), anchored where the material was in frame k-1
+        approach = f[BEFORE].vectors  # (dy, dx), anchored where the material was in frame k-1
         path: dict[int, np.ndarray] = {}
-        trusted = [f[2].valid.astype(np.float32)]
+        trusted = [f[BEFORE].valid.astype(np.float32)]
         # Backwards, q + v(q) = p is solved by one fixed-point step from constant velocity.
         x, y, v = gx, gy, approach
-        for j, field in ((-1, f[1]), (-2, f[0])):
+        for j in range(-1, -REACH - 1, -1):
+            field = f[BEFORE + j]
             guess, _ = sample(field, x - v[..., 1] / block, y - v[..., 0] / block)
             x, y = x - guess[..., 1] / block, y - guess[..., 0] / block
             v, ok = sample(field, x, y)
             path[j] = v
             trusted.append(ok)
         x, y, v = gx, gy, approach
-        for j, field in ((1, f[3]), (2, f[4])):
+        for j in range(1, REACH + 1):
             x, y = x + v[..., 1] / block, y + v[..., 0] / block
-            v, ok = sample(field, x, y)
+            v, ok = sample(f[BEFORE + j], x, y)
             path[j] = v
             trusted.append(ok)
         speed = np.linalg.norm(approach, axis=-1)
         unit = approach / np.maximum(speed, 1e-3)[..., None]
-        along = [(path[j] * unit).sum(axis=-1) for j in (-2, -1, 1, 2)]
-        across = [np.abs(path[j][..., 0] * unit[..., 1] - path[j][..., 1] * unit[..., 0]) for j in (-2, -1, 1, 2)]
+        along = [(path[j] * unit).sum(axis=-1) for j in STEPS]
+        across = [np.abs(path[j][..., 0] * unit[..., 1] - path[j][..., 1] * unit[..., 0]) for j in STEPS]
         # Picture y grows downwards; a block barely moving has no direction worth a feature.
         down = approach[..., 0] / (speed + 1.0)
         followed = np.mean(trusted, axis=0)
         return [*along, *across, speed, down, followed]
 
-    def features(self, index: int, f: list[MotionField], lost: list[tuple[np.ndarray, np.ndarray]]) -> FrameFeatures:
+    def features(self, index: int, fields: list[MotionField],
+                 lost: list[tuple[np.ndarray, np.ndarray]]) -> FrameFeatures:
+        window = slice(FIRST, FIRST + WINDOW)
+        f = fields[window]
         vec = [x.vectors for x in f]
         valid = [x.valid for x in f]
-        speed = [raw for raw, _ in self.speeds]
-        cols: list[np.ndarray] = [pooled for _, pooled in self.speeds]
-        changes = [c for c, _ in self.changes]
-        cols += changes + [b for _, b in self.changes]
+        speeds = list(self.speeds)[window]
+        speed = [raw for raw, _ in speeds]
+        cols: list[np.ndarray] = [pooled for _, pooled in speeds]
+        pairs = list(self.changes)[FIRST: FIRST + WINDOW - 1]
+        changes = [c for c, _ in pairs]
+        cols += changes + [b for _, b in pairs]
         v0, v1 = vec[2], vec[3]
         dot = (v0 * v1).sum(axis=-1)
         cols.append(np.where(valid[2] & valid[3], -dot / (np.square(v0).sum(axis=-1) + 1.0), 0.0))
         cols += [valid[2].astype(np.float32), valid[3].astype(np.float32)]
-        while len(lost) < 3:
-            lost = [self.empty_lost, *lost]
         cols += [w for w, _ in lost] + [r for _, r in lost]
         speed_cols = len(cols)
         cam = [np.linalg.norm(x.camera, axis=-1).mean() for x in f]
@@ -214,7 +227,7 @@ class FeatureStream:
         noise = float(np.median(moving)) if moving.size else 0.0
         busy = float(np.quantile(moving, 0.9)) if moving.size else 0.0
         frame = np.array([cam[2], cam[3], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
-        path = self.trajectory(f)
+        path = self.trajectory(fields)
         block = np.stack([c.reshape(-1) for c in cols] + [self.edge] + [c.reshape(-1) for c in path],
                          axis=1).astype(np.float32)
         # Speeds of every kind in log(1 + px/frame); the flags, reversal and shares stay as they are.

@@ -69,7 +69,9 @@ def detect_physics(
     report = DecodeReport()
     analysis = analyse_physics(path, info, span, scorer, cfg, progress, report)
     threshold = scorer.threshold_for(sensitivity)
-    onsets = pick_onsets(analysis, scorer, threshold, cfg.min_gap, info.fps)
+    # An impact between the selection's last frame and the next is the next selection's.
+    onsets = [o for o in pick_onsets(analysis, scorer, threshold, cfg.min_gap, info.fps)
+              if span.start <= o.time < span.end]
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
@@ -95,7 +97,17 @@ def analyse_physics(
     report: Optional[DecodeReport] = None,
 ) -> MotionAnalysis:
     """Score every frame of ``span`` with ``scorer``; see :func:`detect_physics` (training
-    extracts the same features unscored with :func:`physics_features_of`)."""
+    extracts the same features unscored with :func:`physics_features_of`).
+
+    A frame is scored from the motion up to three frames either side of it, so the frames
+    just outside ``span`` are decoded too (where the file has them): an impact in the
+    first or last frames of a selection is found as it would be in the middle of the file.
+    """
+    from syncfoley.engine.detect.motion_features import AFTER, BEFORE
+
+    margin = (max(BEFORE, AFTER) + 1) / info.fps
+    inner = span
+    span = TimeRange(max(0.0, span.start - margin), max(span.end, min(info.duration, span.end + margin)))
     result = MotionAnalysis([], np.zeros(0), np.zeros((0, 2)), np.zeros(0), [])
     prob: list[float] = []
     where: list[tuple[float, float]] = []
@@ -116,9 +128,13 @@ def analyse_physics(
         if feat is not None:
             score(feat)
     width, _ = analysis_size(info.width, info.height, cfg.motion.width)
-    result.probability = np.array(prob)
-    result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
-    result.lost = np.array(lost) * info.fps / width
+    half_frame = 0.5 / info.fps
+    keep = [i for i, t in enumerate(result.times) if inner.start - half_frame <= t < inner.end]
+    result.times = [result.times[i] for i in keep]
+    result.energy = [result.energy[i] for i in keep]
+    result.probability = np.array(prob)[keep]
+    result.where = np.array(where, dtype=np.float64).reshape(-1, 2)[keep]
+    result.lost = np.array(lost)[keep] * info.fps / width
     return result
 
 
@@ -144,10 +160,11 @@ def _feature_frames(
     report: Optional[DecodeReport],
     energy: list[float],
 ) -> Iterator[tuple[float, Optional[FrameFeatures]]]:
-    """(time of each frame, features of the frame three before it, once there are any).
+    """(time of each frame, features of the frame AFTER (three) before it, once there are any).
 
-    The features of frame k need the motion into frames up to k+3, so they arrive with
-    frame k+3; the last three frames get none (nothing after them to compare with).
+    The features of frame k need the motion into frames k-2 .. k+3
+    (:mod:`~syncfoley.engine.detect.motion_features`), so they arrive with frame k+3; the
+    first three frames and the last three get none (nothing to compare them with).
     """
     width, _ = analysis_size(info.width, info.height, cfg.motion.width)
     matcher: Optional[FlowMatcher] = None
