@@ -209,3 +209,16 @@ def test_a_forced_size_renders_the_same_clip_at_that_size(tmp_path: Path, capsys
         assert stop.value.code == 2
         assert "--size" in capsys.readouterr().err
     assert not list(tmp_path.iterdir()), "nothing rendered for a bad size"
+
+
+def test_the_bench_matches_one_to_one_and_breaks_recall_down_by_approach_speed() -> None:
+    import bench_detection as bd
+
+    # Two onsets near one impact: one matches it and the other is false; the nearer one is taken.
+    assert bd.pairs([1.0, 1.04], [1.05], 0.1) == {0: 1}
+    assert bd.match([1.0, 1.04, 3.0], [1.05, 2.0], 0.1) == ([False, True, False], 1)
+    rows = bd.recall_by_speed([0.25, 0.28, 0.5, 3.0], [True, False, True, False])
+    assert rows[0] == ("0.2-0.3", 2, 0.5)
+    assert rows[2] == ("0.4-0.6", 1, 1.0)
+    assert rows[-1] == (">=2.5", 1, 0.0)
+    assert sum(n for _, n, _ in rows) == 4  # every impact in exactly one bin
