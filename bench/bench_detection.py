@@ -42,10 +42,16 @@ def pairs(found: list[float], truth: list[float], tol: float) -> dict[int, int]:
     return taken
 
 
+def matched(taken: dict[int, int], count: int) -> list[bool]:
+    """Per onset of ``count``, whether :func:`pairs` matched it to a true impact."""
+    used = set(taken.values())
+    return [i in used for i in range(count)]
+
+
 def match(found: list[float], truth: list[float], tol: float) -> tuple[list[bool], int]:
     """Per onset whether it matched a true impact (see :func:`pairs`), and the count."""
-    used = set(pairs(found, truth, tol).values())
-    return [i in used for i in range(len(found))], len(used)
+    taken = pairs(found, truth, tol)
+    return matched(taken, len(found)), len(taken)
 
 
 # Approach speeds (picture widths per second) the recall is broken down by: the truth
@@ -97,16 +103,16 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         frame = 1.0 / float(track.fps)
         row = rows.setdefault(family, dict(truth=0, found=0, h1=0, f1=0, hf=0, ff=0))
         row["truth"] += len(true_t)
-        taken = pairs(found, true_t, 0.1)
-        speeds += [float(i["speed"]) for i in truth["impacts"]]
-        caught += [j in taken for j in range(len(true_t))]
         for tol, hk, fk in ((0.1, "h1", "f1"), (frame, "hf", "ff")):
-            ok, hits = match(found, true_t, tol)
+            taken = pairs(found, true_t, tol)
+            ok, hits = matched(taken, len(found)), len(taken)
             neutral = [not o and family != "smooth" and any(abs(d - b) <= tol for b in band_t) for d, o in zip(found, ok)]
             row[hk] += hits
             row[fk] += sum(1 for o, n in zip(ok, neutral) if not o and not n)
             if tol == 0.1:
                 row["found"] += len(found)
+                speeds += [float(i["speed"]) for i in truth["impacts"]]
+                caught += [j in taken for j in range(len(true_t))]
                 for o, n, onset in zip(ok, neutral, track.onsets):
                     if not n:
                         conf.append(onset.confidence)
