@@ -104,3 +104,18 @@ def test_bags_are_cut_to_the_blocks_that_moved_and_padded_to_one_size() -> None:
     best = a.values[0][np.argsort(-key)[:24]]
     kept = {tuple(r) for r in qv[0]}
     assert all(tuple(r) in kept for r in best)
+
+
+def test_feature_moments_over_kept_blocks_match_a_flat_copy_of_them() -> None:
+    from syncfoley.engine.detect.motion_features import FEATURES
+
+    rng = np.random.default_rng(1)
+    bags = []
+    for rows in (5, 9):
+        values = (rng.normal(size=(rows, 7, FEATURES)) * 3 + 2).astype(np.float32)
+        mask = rng.random((rows, 7)) < 0.6
+        values[~mask] = 1e6  # padding must not count
+        bags.append((values, mask))
+    mean, std = mt.masked_moments(bags, chunk=3)
+    flat = np.concatenate([v[m] for v, m in bags]).astype(np.float64)
+    assert np.allclose(mean, flat.mean(axis=0)) and np.allclose(std, flat.std(axis=0))

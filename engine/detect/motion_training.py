@@ -34,7 +34,7 @@ sensitivity 0.5 is the one with the best F1 of picked onsets within +-0.1 s.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -310,22 +310,33 @@ def train_motion(
         train_ex, val_ex = split_examples(examples, config.val_fraction, config.seed)
     cache_dir = Path(cache) if cache is not None else None
     clips: list[ClipFeatures] = []
+    train_bags: list[Bags] = []
+    rng = np.random.default_rng(config.seed)
     total = len(train_ex) + len(val_ex)
     for i, e in enumerate(train_ex + val_ex):
         if progress is not None:
             progress(i / total * 0.8, f"motion features of {e.video.name}")
-        clips.append(clip_features(e, cache_dir))
+        clip = clip_features(e, cache_dir)
+        if i < len(train_ex):
+            # A training clip's blocks are needed only in its bags: keeping every block of
+            # every frame would hold several GB for a few hundred clips.
+            train_bags.append(clip_bags(clip, config.quiet_blocks, rng))
+            # A fresh empty array: a slice would keep the whole buffer alive.
+            clip = replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32))
+        clips.append(clip)
     train, val = clips[: len(train_ex)], clips[len(train_ex):]
-    impact_x, quiet_x = bag_arrays(train, config.quiet_blocks, config.seed)
+    impact_x, quiet_x = stack_bags(train_bags)
+    del train_bags
     if len(impact_x) == 0:
         raise RequestError(f"no annotated impact falls on a scored frame of the {len(train)} training videos")
-    flat = np.concatenate([impact_x[0][impact_x[1]], quiet_x[0][quiet_x[1]]])
-    mean = flat.mean(axis=0)
-    scale = flat.std(axis=0) + 1e-3
+    mean, std = masked_moments([impact_x, quiet_x])
+    mean, scale = mean.astype(np.float32), (std + 1e-3).astype(np.float32)
 
     def tensors(bags: tuple[np.ndarray, np.ndarray]):
         values, mask = bags
-        return torch.from_numpy((values - mean) / scale).float(), torch.from_numpy(mask)
+        values -= mean  # in place: the training bags are the largest arrays held
+        values /= scale
+        return torch.from_numpy(values).float(), torch.from_numpy(mask)
 
     pos, neg = tensors(impact_x), tensors(quiet_x)
     val_bags = tuple(tensors(b) for b in bag_arrays(val, config.quiet_blocks, config.seed))
@@ -421,33 +432,68 @@ def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int 
     ``keep``: each bag is cut to this many blocks, the three quarters of its own that
     moved most (which decide the bag's best score) and a random rest (so that still blocks
     are seen too); memory and time then no longer grow with the picture's size."""
+    rng = np.random.default_rng(seed)
+    return stack_bags([clip_bags(c, keep, rng) for c in clips])
+
+
+Bags = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def clip_bags(clip: ClipFeatures, keep: Optional[int], rng: np.random.Generator) -> Bags:
+    """One clip's (impact, quiet) bags as ``bag_arrays`` cuts them, unpadded."""
     from syncfoley.engine.detect.motion_features import MOTION
 
-    rng = np.random.default_rng(seed)
     out = []
     for which in ("impact", "quiet"):
-        values, masks = [], []
-        for c in clips:
-            mask = getattr(c, which)
-            rows = np.flatnonzero(mask.any(axis=1))
-            v, m = c.values[rows], mask[rows]
-            if keep is not None and v.shape[1] > keep:
-                key = np.where(m, v[..., :MOTION].sum(axis=-1), -np.inf)
-                top = np.argsort(-key, axis=1, kind="stable")
-                most, others = top[:, : keep * 3 // 4], top[:, keep * 3 // 4:]
-                rest = np.take_along_axis(others, rng.random(others.shape).argsort(axis=1)[:, : keep - most.shape[1]],
-                                          axis=1)
-                pick = np.concatenate([most, rest], axis=1)
-                v = np.take_along_axis(v, pick[..., None], axis=1)
-                m = np.take_along_axis(m, pick, axis=1)
-            values.append(v)
-            masks.append(m)
-        n = max((v.shape[1] for v in values), default=0)
-        values = [np.pad(v, ((0, 0), (0, n - v.shape[1]), (0, 0))) for v in values]
-        masks = [np.pad(m, ((0, 0), (0, n - m.shape[1]))) for m in masks]
-        out.append((np.concatenate(values) if values else np.zeros((0, n, FEATURES), np.float32),
-                    np.concatenate(masks) if masks else np.zeros((0, n), bool)))
+        mask = getattr(clip, which)
+        rows = np.flatnonzero(mask.any(axis=1))
+        v, m = clip.values[rows], mask[rows]
+        if keep is not None and v.shape[1] > keep:
+            key = np.where(m, v[..., :MOTION].sum(axis=-1), -np.inf)
+            top = np.argsort(-key, axis=1, kind="stable")
+            most, others = top[:, : keep * 3 // 4], top[:, keep * 3 // 4:]
+            rest = np.take_along_axis(others, rng.random(others.shape).argsort(axis=1)[:, : keep - most.shape[1]],
+                                      axis=1)
+            pick = np.concatenate([most, rest], axis=1)
+            v = np.take_along_axis(v, pick[..., None], axis=1)
+            m = np.take_along_axis(m, pick, axis=1)
+        out.append((v, m))
     return out[0], out[1]
+
+
+def stack_bags(bags: list[Bags]) -> Bags:
+    """Clips' bags (``clip_bags``) as one array per kind, padded (mask False) to one size.
+    Filled in place: padding each clip's and then joining them would hold three copies."""
+    out = []
+    for kind in (0, 1):
+        parts = [b[kind] for b in bags]
+        n = max((v.shape[1] for v, _ in parts), default=0)
+        rows = sum(len(v) for v, _ in parts)
+        values = np.zeros((rows, n, FEATURES), np.float32)
+        masks = np.zeros((rows, n), bool)
+        at = 0
+        for v, m in parts:
+            values[at: at + len(v), : v.shape[1]] = v
+            masks[at: at + len(v), : m.shape[1]] = m
+            at += len(v)
+        out.append((values, masks))
+    return out[0], out[1]
+
+
+def masked_moments(bags: list[tuple[np.ndarray, np.ndarray]], chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of every feature over the blocks the masks keep, a
+    chunk of bags at a time (a flat copy of every block would double the memory)."""
+    total = np.zeros(FEATURES, np.float64)
+    square = np.zeros(FEATURES, np.float64)
+    count = 0
+    for values, mask in bags:
+        for i in range(0, len(values), chunk):
+            v = values[i: i + chunk][mask[i: i + chunk]].astype(np.float64)
+            total += v.sum(axis=0)
+            square += np.square(v).sum(axis=0)
+            count += len(v)
+    mean = total / max(count, 1)
+    return mean, np.sqrt(np.maximum(square / max(count, 1) - np.square(mean), 0.0))
 
 
 def rank_auc(score: np.ndarray, label: np.ndarray) -> float:
