@@ -424,8 +424,10 @@ def _fit_network(torch, config: MotionTrainConfig, seed: int, pos, neg, val, rep
     return layers, losses
 
 
-def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int = 0
-               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+Bags = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int = 0) -> Bags:
     """(values, mask) of every impact bag and every quiet bag of ``clips``, each bag
     padded (mask False) to one size.
 
@@ -434,9 +436,6 @@ def bag_arrays(clips: list[ClipFeatures], keep: Optional[int] = None, seed: int 
     are seen too); memory and time then no longer grow with the picture's size."""
     rng = np.random.default_rng(seed)
     return stack_bags([clip_bags(c, keep, rng) for c in clips])
-
-
-Bags = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def clip_bags(clip: ClipFeatures, keep: Optional[int], rng: np.random.Generator) -> Bags:
