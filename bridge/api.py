@@ -33,7 +33,13 @@ from syncfoley.core.errors import FieldError, FormatError, RequestError, one_of
 from syncfoley.core.fence import check_write
 from syncfoley.core.fields import Fields
 from syncfoley.core.progress import Cancel, Progress, stage
-from syncfoley.engine.detect.motion_training import MotionTrainConfig, MotionTrainResult, train_motion
+from syncfoley.engine.detect.motion_training import (
+    MotionTrainConfig,
+    MotionTrainResult,
+    MotionTuneResult,
+    train_motion,
+    tune_motion,
+)
 from syncfoley.engine.detect.onset_training import TrainConfig, TrainResult, train_onset
 from syncfoley.engine.detect.onsets import check_detector, detect_file
 from syncfoley.engine.detect.onsets import detect as detect_onsets
@@ -45,16 +51,16 @@ from syncfoley.engine.generate.sound import SoundOptions
 from syncfoley.engine.media import video as media
 from syncfoley.engine.types import OnsetTrack
 
-# train_onset (with TrainConfig, TrainResult) and train_motion (MotionTrainConfig, MotionTrainResult)
-# are the engine's own: see syncfoley.engine.detect.onset_training and .motion_training for the
+# train_onset (with TrainConfig, TrainResult), train_motion (MotionTrainConfig, MotionTrainResult)
+# and tune_motion (MotionTuneResult) are the engine's own: see syncfoley.engine.detect.onset_training and .motion_training for the
 # data layout and the recipes.
 __all__ = [
     "ConformOptions", "ConformPlan", "ConformResult", "DetectOptions", "DiffusionOptions", "GenerationRequest",
-    "MotionTrainConfig", "MotionTrainResult", "OnsetScores", "OnsetTrack", "Rendered", "RunResult", "SoundOptions",
-    "Timbre", "TrainConfig", "TrainResult",
+    "MotionTrainConfig", "MotionTrainResult", "MotionTuneResult", "OnsetScores", "OnsetTrack", "Rendered", "RunResult",
+    "SoundOptions", "Timbre", "TrainConfig", "TrainResult",
     "check_request", "check_timbre", "conform", "conform_plan", "demo", "detect", "embed", "evaluate", "generate",
     "generation_request", "load_onsets", "onset_format", "render", "run", "run_outputs", "save_onsets",
-    "train_motion", "train_onset", "write_wav",
+    "train_motion", "train_onset", "tune_motion", "write_wav",
 ]
 
 ONSET_FORMATS = {".json": "json", ".mid": "midi", ".midi": "midi", ".csv": "csv"}

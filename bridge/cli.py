@@ -179,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(tm)
     tm.set_defaults(func=cmd_train_motion)
 
+    tu = sub.add_parser("tune-motion", help="refit the motion scorer's calibration and default threshold on "
+                                            "annotated videos, keeping its networks")
+    tu.add_argument("data", metavar="DATA_DIR", nargs="+", help="folders of videos with NAME.times.csv impacts "
+                                                                "(the layout train-motion reads)")
+    tu.add_argument("-o", "--output", required=True, metavar="NPZ", help="tuned weights to write (.npz)")
+    tu.add_argument("--motion-weights", metavar="NPZ", help="the scorer to tune (default: "
+                                                            "$SYNCFOLEY_MOTION_WEIGHTS, else the bundled one)")
+    tu.add_argument("--cache", metavar="DIR", help="keep extracted motion features here between runs")
+    common(tu)
+    tu.set_defaults(func=cmd_tune_motion)
+
     co = sub.add_parser("conform", help="Foley for a whole cut: EDL/OTIO/FCP XML in, a Foley track conformed "
                                         "to the edit out (re-conforms redo only what changed)")
     _add_fields(co, ConformRequest, require=("outdir",))
@@ -420,6 +431,20 @@ def cmd_train_motion(args: argparse.Namespace) -> int:
         print(f"training loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}")
     print(f"validation at sensitivity 0.5 (probability >= {result.threshold:.2f}): precision {result.val_precision:.2f}, "
           f"recall {result.val_recall:.2f}, F1 {result.val_f1:.2f} within +-0.1 s")
+    print(result.weights)
+    return 0
+
+
+def cmd_tune_motion(args: argparse.Namespace) -> int:
+    from syncfoley.bridge import api
+
+    result = _with_progress(
+        args,
+        lambda bar: api.tune_motion(args.data, args.output, weights=args.motion_weights, cache=args.cache,
+                                    overwrite=args.overwrite, progress=bar),
+    )
+    print(f"tuned on {result.videos} videos: at sensitivity 0.5 (probability >= {result.threshold:.2f}) "
+          f"precision {result.val_precision:.2f}, recall {result.val_recall:.2f}, F1 {result.val_f1:.2f} within +-0.1 s")
     print(result.weights)
     return 0
 

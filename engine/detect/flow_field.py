@@ -83,7 +83,7 @@ class FlowMatcher:
         valid = (texture > noise) & (err <= self.cfg.residual * texture + noise)
         camera = self.camera(vec, valid)
         residual = np.where(valid[..., None], vec - camera, 0.0).astype(np.float32)
-        return MotionField(residual, valid, np.zeros_like(valid), camera)
+        return MotionField(residual, valid, np.zeros_like(valid), camera, err)
 
     def camera(self, vec: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """The camera's own motion (see motion_field.camera_fit)."""

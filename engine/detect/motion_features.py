@@ -13,6 +13,10 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
 - whether its motion reversed (a bounce) and whether the matches are trusted,
 - the steady motion lost without carrying on into a neighbour (the kernel
   :func:`~syncfoley.engine.detect.motion_kernels.lost_motion`) at k-1, k and k+1,
+- in each field, the grey-level change the motion leaves unexplained (3x3 maximum): a
+  stick's tip moving 30 pixels a frame is thin and blurred and the flow does not follow
+  it, so it has no speed here, but it leaves change the flow cannot explain, and leaves
+  none once it stops,
 - the picture as a whole: the camera's own speed and jerk (handheld shake), the share
   of trusted blocks, the typical residual speed (how noisy the matching is), the frame rate.
 
@@ -54,7 +58,7 @@ NAMES = (
     *(f"change{j}" for j in range(-2, 3)),
     *(f"braking{j}" for j in range(-2, 3)),
     "reversal", "valid0", "valid1",
-    "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1", "edge",
+    "lost-1", "lost0", "lost1", "raw-1", "raw0", "raw1", *(f"unexplained{j}" for j in range(-2, 4)), "edge",
     *(f"along{j}" for j in STEPS), *(f"across{j}" for j in STEPS), "approach", "down", "followed",
     "camera0", "camera1", "camera_jerk", "trusted", "noise", "busy", "fps",
 )
@@ -114,6 +118,7 @@ class FeatureStream:
         self.lost: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=AFTER)  # pooled (weighted, raw)
         self.speeds: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=FIELDS)  # (speed, pooled)
         self.changes: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=FIELDS - 1)  # pooled (change, braking)
+        self.unexplained: deque[np.ndarray] = deque(maxlen=FIELDS)  # pooled
         self.block = block
         gy, gx = np.mgrid[0:rows, 0:cols].astype(np.float32)
         self.grid = (gx, gy)
@@ -131,6 +136,8 @@ class FeatureStream:
         self.fields.append(field)
         speed = np.where(field.valid, np.linalg.norm(field.vectors, axis=-1), 0.0).astype(np.float32)
         self.speeds.append((speed, pool3(speed)))
+        left = field.unexplained if field.unexplained is not None else np.zeros(speed.shape, np.float32)
+        self.unexplained.append(pool3(left.astype(np.float32)))
         if len(self.fields) >= 2:
             change, braking = self.material_change(self.fields[-2], self.fields[-1])
             self.changes.append((pool3(change), pool3(braking)))
@@ -219,6 +226,7 @@ class FeatureStream:
         cols.append(np.where(valid[2] & valid[3], -dot / (np.square(v0).sum(axis=-1) + 1.0), 0.0))
         cols += [valid[2].astype(np.float32), valid[3].astype(np.float32)]
         cols += [w for w, _ in lost] + [r for _, r in lost]
+        cols += list(self.unexplained)[window]
         speed_cols = len(cols)
         cam = [np.linalg.norm(x.camera, axis=-1).mean() for x in f]
         jerk = float(np.linalg.norm(f[3].camera - 2 * f[2].camera + f[1].camera, axis=-1).mean())

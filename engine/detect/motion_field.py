@@ -11,6 +11,7 @@ leaving the motion of things in the scene.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -40,13 +41,17 @@ class MotionField:
 
     ``vectors`` has shape (rows, cols, 2) as (dy, dx); ``valid`` marks blocks whose
     match is trustworthy; ``saturated`` marks blocks whose best match lay on the
-    edge of the search window (motion faster than the search can follow).
+    edge of the search window (motion faster than the search can follow). ``unexplained``
+    (rows, cols), where the matcher measures it: the mean grey-level difference the motion
+    leaves unexplained (the next frame warped back against this one), which is what a
+    thin, fast or blurred object the flow cannot follow leaves behind.
     """
 
     vectors: np.ndarray
     valid: np.ndarray
     saturated: np.ndarray
     camera: np.ndarray
+    unexplained: Optional[np.ndarray] = None
 
 
 def normalise(frame: np.ndarray) -> np.ndarray:

@@ -29,6 +29,9 @@ cross-entropy, impact bags weighted by the quiet/impact ratio.
 On the validation videos (``val_dir``, else a held-out share of the training videos):
 Platt scaling makes the frame probability calibrated, and the threshold used at
 sensitivity 0.5 is the one with the best F1 of picked onsets within +-0.1 s.
+:func:`tune_motion` refits just those two on other annotated videos, keeping the
+networks (the shipped weights' were set on 160 validation clips, four times the ones
+that chose the networks' epoch).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -100,6 +103,16 @@ class MotionTrainResult:
     val_precision: float = 0.0
     val_recall: float = 0.0
     threshold: float = 0.0
+
+
+@dataclass
+class MotionTuneResult:
+    weights: Path
+    videos: int
+    val_f1: float
+    val_precision: float
+    val_recall: float
+    threshold: float
 
 
 def sidecar(example: Example, suffix: str) -> Path:
@@ -253,19 +266,27 @@ def split_examples(examples: list[Example], fraction: float, seed: int) -> tuple
     return train, val
 
 
-def frame_scores(scorer, clip: ClipFeatures) -> np.ndarray:
-    """Calibrated probability for every frame of ``clip`` (0 where it cannot be scored)."""
+def frame_logits(scorer, clip: ClipFeatures) -> np.ndarray:
+    """The logit of each scored frame of ``clip``: its most likely block's, uncalibrated
+    (what calibration and the threshold are fitted to, so it is worked out once)."""
+    if not len(clip.index):
+        return np.zeros(0)
+    return scorer.block_logits(clip.values).max(axis=1)
+
+
+def frame_scores(scorer, clip: ClipFeatures, logits: Optional[np.ndarray] = None) -> np.ndarray:
+    """Calibrated probability for every frame of ``clip`` (0 where it cannot be scored);
+    ``logits`` from :func:`frame_logits`, when already known."""
     prob = np.zeros(len(clip.times))
     if len(clip.index):
-        logits = scorer.block_logits(clip.values).max(axis=1)
-        prob[clip.index] = scorer.probability(logits)
+        prob[clip.index] = scorer.probability(frame_logits(scorer, clip) if logits is None else logits)
     return prob
 
 
-def picked_onsets(scorer, clip: ClipFeatures, threshold: float) -> list[float]:
+def picked_onsets(scorer, clip: ClipFeatures, threshold: float, logits: Optional[np.ndarray] = None) -> list[float]:
     from syncfoley.engine.detect.physics import MotionAnalysis, PhysicsDetectorConfig, pick_onsets
 
-    prob = frame_scores(scorer, clip)
+    prob = frame_scores(scorer, clip, logits)
     n = len(clip.times)
     analysis = MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [])
     return [o.time for o in pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)]
@@ -294,7 +315,7 @@ def train_motion(
     progress: Optional[Progress] = None,
 ) -> MotionTrainResult:
     """Train a motion scorer on the annotated videos under ``data_dir``; write it to ``output``."""
-    from syncfoley.core.atomic import atomic_path, check_writable
+    from syncfoley.core.atomic import check_writable
     from syncfoley.engine.detect.motion_scorer import MotionScorer, committee
     from syncfoley.engine.models.checkpoints import import_torch
 
@@ -357,16 +378,68 @@ def train_motion(
     scorer = MotionScorer(mean=mean.astype(np.float32), scale=scale.astype(np.float32), layers=layers,
                           calibration=(1.0, 0.0), threshold=0.5, offset=_offset(train),
                           full_strength=float(np.quantile(hit_lost, 0.9)) if hit_lost.size else 1.0)
-    scorer = _calibrate(scorer, val)
-    threshold, (f1, p, r) = _tune_threshold(scorer, val, val_ex)
-    scorer = MotionScorer(**{**scorer.__dict__, "threshold": threshold, "source": str(output)})
+    val_logits = [frame_logits(scorer, c) for c in val]
+    scorer = _calibrate(scorer, val, val_logits)
+    threshold, (f1, p, r) = _tune_threshold(scorer, val, val_ex, val_logits)
+    out = _write_scorer(replace(scorer, threshold=threshold, source=str(output)), output, overwrite)
+    return MotionTrainResult(out, len(train), len(val), losses, f1, p, r, threshold)
+
+
+def tune_motion(
+    data_dirs: Sequence[str | Path],
+    output: str | Path,
+    weights: Optional[str | Path] = None,
+    cache: Optional[str | Path] = None,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+) -> MotionTuneResult:
+    """Refit a trained scorer's calibration and its sensitivity-0.5 threshold on the
+    annotated videos under ``data_dirs``, keeping its networks; write it to ``output``.
+
+    The scorer is ``weights``, else $SYNCFOLEY_MOTION_WEIGHTS, else the bundled one. The
+    operating point is the one thing that depends most on how many validation clips there
+    are: F1 flattens near its best, so a few dozen clips put the threshold anywhere along
+    a broad ridge. This sets it on as many clips as are given (the networks' epoch still
+    chosen on ``train-motion``'s ``--val``), or on a user's own footage.
+    """
+    from syncfoley.core.atomic import check_writable
+    from syncfoley.engine.detect.motion_scorer import BUNDLED, WEIGHTS, load_scorer
+
+    if not data_dirs:
+        raise RequestError("tune-motion needs at least one folder of annotated videos")
+    check_writable([Path(output)], overwrite)
+    scorer = load_scorer(WEIGHTS.resolve(weights) or BUNDLED)
+    examples = [e for d in data_dirs for e in find_examples(d)]
+    cache_dir = Path(cache) if cache is not None else None
+    clips: list[ClipFeatures] = []
+    logits: list[np.ndarray] = []
+    for i, e in enumerate(examples):
+        if progress is not None:
+            progress(i / len(examples), f"scoring {e.video.name}")
+        clip = clip_features(e, cache_dir)
+        logits.append(frame_logits(scorer, clip))
+        # Only the frame logits are needed from here on; every block of every frame of a
+        # few hundred clips would be several GB.
+        clips.append(replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32)))
+    if not any(c.truth for c in clips):
+        raise RequestError(f"none of the {len(clips)} videos under {', '.join(str(d) for d in data_dirs)} has an "
+                           "impact in its NAME.times.csv: the threshold needs impacts to find")
+    scorer = _calibrate(scorer, clips, logits)
+    threshold, (f1, p, r) = _tune_threshold(scorer, clips, examples, logits)
+    out = _write_scorer(replace(scorer, threshold=threshold, source=str(output)), output, overwrite)
+    return MotionTuneResult(out, len(clips), f1, p, r, threshold)
+
+
+def _write_scorer(scorer, output: str | Path, overwrite: bool) -> Path:
+    from syncfoley.core.atomic import atomic_path
+
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out, overwrite) as tmp:
         arrays: dict[str, Any] = scorer.to_arrays()
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    return MotionTrainResult(out, len(train), len(val), losses, f1, p, r, threshold)
+    return out
 
 
 def _fit_network(torch, config: MotionTrainConfig, seed: int, pos, neg, val, report):
@@ -517,11 +590,9 @@ def _offset(train: list[ClipFeatures]) -> float:
     return float(np.mean(fractions)) if fractions else 0.5
 
 
-def _calibrate(scorer, val: list[ClipFeatures]):
+def _calibrate(scorer, val: list[ClipFeatures], frame_logits: list[np.ndarray]):
     """Platt scaling of the frame logit on the validation frames (labels 0/1)."""
-    from syncfoley.engine.detect.motion_scorer import MotionScorer
-
-    logits = np.concatenate([scorer.block_logits(c.values[c.label >= 0]).max(axis=1) for c in val])
+    logits = np.concatenate([f[c.label >= 0] for c, f in zip(val, frame_logits)])
     labels = np.concatenate([c.label[c.label >= 0] for c in val]).astype(np.float64)
     if labels.sum() == 0 or labels.sum() == len(labels):
         return scorer
@@ -537,17 +608,18 @@ def _calibrate(scorer, val: list[ClipFeatures]):
         a, b = a - step[0], b - step[1]
         if np.abs(step).max() < 1e-8:
             break
-    return MotionScorer(**{**scorer.__dict__, "calibration": (float(a), float(b))})
+    return replace(scorer, calibration=(float(a), float(b)))
 
 
-def _tune_threshold(scorer, val: list[ClipFeatures], examples: list[Example]) -> tuple[float, tuple[float, float, float]]:
+def _tune_threshold(scorer, val: list[ClipFeatures], examples: list[Example],
+                    frame_logits: list[np.ndarray]) -> tuple[float, tuple[float, float, float]]:
     """The probability threshold with the best pooled F1 within +-0.1 s on validation."""
     ignores = [ignored_times(e) for e in examples]
     best = (0.5, (-1.0, 0.0, 0.0))
     for thr in np.linspace(0.05, 0.95, 37):
         hits = false = truth = 0
-        for clip, ignore in zip(val, ignores):
-            found = picked_onsets(scorer, clip, float(thr))
+        for clip, ignore, logits in zip(val, ignores, frame_logits):
+            found = picked_onsets(scorer, clip, float(thr), logits)
             h, f = match_count(found, clip.truth, ignore, 0.1)
             hits, false, truth = hits + h, false + f, truth + len(clip.truth)
         p = hits / (hits + false) if hits + false else 1.0
