@@ -266,6 +266,13 @@ def split_examples(examples: list[Example], fraction: float, seed: int) -> tuple
     return train, val
 
 
+def without_blocks(clip: ClipFeatures) -> ClipFeatures:
+    """``clip`` without its blocks' features, for when only its labels, bags or frame
+    logits are needed: every block of every frame of a few hundred clips is several GB.
+    A fresh empty array, as a slice would keep the whole buffer alive."""
+    return replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32))
+
+
 def frame_logits(scorer, clip: ClipFeatures) -> np.ndarray:
     """The logit of each scored frame of ``clip``: its most likely block's, uncalibrated
     (what calibration and the threshold are fitted to, so it is worked out once)."""
@@ -342,8 +349,7 @@ def train_motion(
             # A training clip's blocks are needed only in its bags: keeping every block of
             # every frame would hold several GB for a few hundred clips.
             train_bags.append(clip_bags(clip, config.quiet_blocks, rng))
-            # A fresh empty array: a slice would keep the whole buffer alive.
-            clip = replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32))
+            clip = without_blocks(clip)
         clips.append(clip)
     train, val = clips[: len(train_ex)], clips[len(train_ex):]
     impact_x, quiet_x = stack_bags(train_bags)
@@ -418,9 +424,8 @@ def tune_motion(
             progress(i / len(examples), f"scoring {e.video.name}")
         clip = clip_features(e, cache_dir)
         logits.append(frame_logits(scorer, clip))
-        # Only the frame logits are needed from here on; every block of every frame of a
-        # few hundred clips would be several GB.
-        clips.append(replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32)))
+        # Only the frame logits are needed from here on.
+        clips.append(without_blocks(clip))
     if not any(c.truth for c in clips):
         raise RequestError(f"none of the {len(clips)} videos under {', '.join(str(d) for d in data_dirs)} has an "
                            "impact in its NAME.times.csv: the threshold needs impacts to find")
