@@ -443,7 +443,8 @@ def cmd_tune_motion(args: argparse.Namespace) -> int:
         lambda bar: api.tune_motion(args.data, args.output, weights=args.motion_weights, cache=args.cache,
                                     overwrite=args.overwrite, progress=bar),
     )
-    print(f"tuned on {result.videos} videos: at sensitivity 0.5 (probability >= {result.threshold:.2f}) "
+    videos = f"{result.videos} video" + ("s" if result.videos != 1 else "")
+    print(f"tuned on {videos}: at sensitivity 0.5 (probability >= {result.threshold:.2f}) "
           f"precision {result.val_precision:.2f}, recall {result.val_recall:.2f}, F1 {result.val_f1:.2f} within +-0.1 s")
     print(result.weights)
     return 0
