@@ -190,6 +190,43 @@ def test_tune_motion_refits_the_operating_point_and_keeps_the_networks(physics_c
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
 
 
+def test_scorers_compared_from_cached_features_count_as_detection_does(physics_clips, physics_tracks,
+                                                                       tmp_path: Path) -> None:
+    import bench_detection as bd
+    import compare_scorers as cs
+
+    from syncfoley.engine.detect.motion_scorer import resolve_scorer
+
+    data = tmp_path / "data"
+    _annotate(physics_clips, data)
+    scorer = resolve_scorer()
+    clips = cs.load_clips([data], [scorer, scorer], tmp_path / "cache")
+    hits = false = 0
+    for clip in clips:
+        # From the cached features, at the scorer's own threshold: the onsets detection gives.
+        track = physics_tracks[clip.truth["family"]]
+        offline = cs.onsets_of(scorer, clip, clip.logits[0], scorer.threshold)
+        np.testing.assert_allclose([o.time for o in offline], track.times(), atol=1e-9)
+        np.testing.assert_allclose([o.confidence for o in offline], [o.confidence for o in track.onsets], atol=1e-9)
+        # Counted as bench_detection.py counts them.
+        found, truth = track.times(), [i["time"] for i in clip.truth["impacts"]]
+        ok, h = bd.match(found, truth, 0.1)
+        smooth = clip.truth["family"] == "smooth"
+        hits += h
+        false += sum(1 for d, o in zip(found, ok)
+                     if not o and (smooth or all(abs(d - b["time"]) > 0.1 for b in clip.truth["band"])))
+    rows = cs.compare([scorer, scorer], ["a", "b"], clips, by="family")
+    first = next(r for r in rows if r["scorer"] == "a" and r["clips"] == "data")
+    precision, recall, _ = bd.prf(hits, false, sum(len(c.truth["impacts"]) for c in clips))
+    assert (first["precision"], first["recall"]) == (precision, recall)
+    assert first["smooth"] == len(physics_tracks["smooth"].onsets)
+    again = next(r for r in rows if r["scorer"] == "b" and r["clips"] == "data")
+    assert {k: v for k, v in first.items() if k != "scorer"} == {k: v for k, v in again.items() if k != "scorer"}
+    families = {r["clips"] for r in rows if r["scorer"] == "a"} - {"data"}
+    assert families == {f"family={f}" for f in physics_clips}
+    assert cs.main([str(tmp_path / "x.npz"), "--data", str(tmp_path / "nowhere")]) == 2
+
+
 def test_the_corpus_truth_is_contacts_that_approach_not_ones_that_separate() -> None:
     # A foot resting on the ground pushes off upwards at 0.5 s and lands again: the landing
     # is an impact, the push-off is not (the contact it leaves was measured as one once, by

@@ -1,0 +1,198 @@
+"""Motion scorers compared on annotated clips from cached features: how candidates are chosen.
+
+For each scorer file, per folder and pooled over them: F1 within +-0.1 s at the scorer's
+own threshold (with precision, recall, onsets on smooth-only clips and the confidence ROC
+AUC) and the best F1 over thresholds, which says how good the networks are whatever the
+operating point (F1 is flat near its best, so a threshold set on a few dozen clips can
+hide or flatter a candidate). ``--by KEY`` breaks the figures at the own threshold down by
+a field of the clips' ``NAME.truth.json`` (``family``, ``size``, ``camera``, ``codec``;
+``flicker`` and ``noise`` as none / some).
+
+Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact in the
+truth's band count neither way, every onset on a smooth-only clip is false. At a scorer's
+own threshold these are the figures ``bench_detection.py`` prints for detection with it,
+without decoding a clip twice: features are extracted once into ``--cache`` (the folder
+``train-motion`` and ``tune-motion`` keep them in) and each scorer's frame logits are
+worked out once per clip. Keep the test split out of it: it is for choosing.
+
+    python bench/compare_scorers.py SHIPPED.npz CANDIDATE.npz --data C/val2 C/valhd --cache C/features [--by flicker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_detection import auc, matched, pairs, prf  # noqa: E402
+
+# Thresholds swept for the best F1 (each scorer's own is added).
+SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
+
+
+@dataclass
+class Clip:
+    """One annotated clip: where it came from, its truth, and each scorer's frame logits."""
+
+    folder: str
+    name: str
+    truth: dict
+    times: np.ndarray
+    index: np.ndarray
+    fps: float
+    logits: list[np.ndarray]
+
+
+@dataclass
+class Tally:
+    hits: int = 0
+    false: int = 0
+    truth: int = 0
+    smooth: int = 0
+    conf: list[float] = field(default_factory=list)
+    labels: list[bool] = field(default_factory=list)
+
+    def add(self, other: "Tally") -> None:
+        self.hits, self.false, self.truth = self.hits + other.hits, self.false + other.false, self.truth + other.truth
+        self.smooth += other.smooth
+        self.conf += other.conf
+        self.labels += other.labels
+
+    @property
+    def f1(self) -> float:
+        return prf(self.hits, self.false, self.truth)[2]
+
+
+def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
+    """Every annotated clip under ``folders`` with each scorer's frame logits (features from
+    ``cache`` where they are, extracted and kept there where not)."""
+    from syncfoley.engine.detect.motion_training import clip_features, find_examples, frame_logits, ignored_times
+
+    clips = []
+    for folder in folders:
+        for example in find_examples(folder):
+            path = example.video.with_name(example.video.stem + ".truth.json")
+            truth = json.loads(path.read_text()) if path.is_file() else {
+                "impacts": [{"time": t} for t in example.onsets],
+                "band": [{"time": t} for t in ignored_times(example)]}
+            features = clip_features(example, cache)
+            clips.append(Clip(folder.name, example.video.stem, truth, features.times, features.index, features.fps,
+                              [frame_logits(s, features) for s in scorers]))
+            print(f"  {example.video.name}", file=sys.stderr, flush=True)
+    return clips
+
+
+def onsets_of(scorer, clip: Clip, logits: np.ndarray, threshold: float) -> list:
+    """The onsets detection with ``scorer`` at ``threshold`` gives on the clip (without places)."""
+    from syncfoley.engine.detect.physics import MotionAnalysis, PhysicsDetectorConfig, pick_onsets
+
+    prob = np.zeros(len(clip.times))
+    if len(clip.index):
+        prob[clip.index] = scorer.probability(logits)
+    n = len(clip.times)
+    analysis = MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [])
+    return pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)
+
+
+def tally(scorer, clip: Clip, logits: np.ndarray, threshold: float) -> Tally:
+    """One clip's onsets at ``threshold`` counted against its truth."""
+    onsets = onsets_of(scorer, clip, logits, threshold)
+    found = [o.time for o in onsets]
+    smooth = clip.truth.get("family") == "smooth"
+    true_t = [i["time"] for i in clip.truth["impacts"]]
+    band_t = [b["time"] for b in clip.truth.get("band", [])]
+    taken = pairs(found, true_t, 0.1)
+    ok = matched(taken, len(found))
+    neutral = [not o and not smooth and any(abs(d - b) <= 0.1 for b in band_t) for d, o in zip(found, ok)]
+    out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(true_t),
+                len(found) if smooth else 0)
+    for o, m, onset in zip(ok, neutral, onsets):
+        if not m:
+            out.conf.append(onset.confidence)
+            out.labels.append(o)
+    return out
+
+
+def group_of(truth: dict, key: str) -> str:
+    value = truth.get(key, "?")
+    if key in ("flicker", "noise"):
+        return "none" if not value else "some"
+    return "x".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str] = None) -> list[dict]:
+    """Per scorer and set of clips (each folder, then all): the figures the module's doc lists."""
+    folders = list(dict.fromkeys(c.folder for c in clips))
+    sets = [(f, [c for c in clips if c.folder == f]) for f in folders]
+    if len(folders) > 1:
+        sets.append(("pooled", clips))
+    rows = []
+    for k, (scorer, name) in enumerate(zip(scorers, names)):
+        for label, members in sets:
+            own = Tally()
+            for c in members:
+                own.add(tally(scorer, c, c.logits[k], scorer.threshold))
+            best_f1, best_t = own.f1, scorer.threshold
+            for t in SWEEP:
+                swept = Tally()
+                for c in members:
+                    swept.add(tally(scorer, c, c.logits[k], t))
+                if swept.f1 > best_f1:
+                    best_f1, best_t = swept.f1, t
+            p, r, f = prf(own.hits, own.false, own.truth)
+            rows.append(dict(scorer=name, clips=label, n=len(members), threshold=scorer.threshold, f1=f, precision=p,
+                             recall=r, smooth=own.smooth, auc=auc(own.conf, own.labels), best_f1=best_f1,
+                             best_threshold=best_t))
+        if by is not None:
+            groups: dict[str, Tally] = {}
+            counts: dict[str, int] = {}
+            for c in clips:
+                g = group_of(c.truth, by)
+                groups.setdefault(g, Tally()).add(tally(scorer, c, c.logits[k], scorer.threshold))
+                counts[g] = counts.get(g, 0) + 1
+            for g, t in sorted(groups.items()):
+                p, r, f = prf(t.hits, t.false, t.truth)
+                rows.append(dict(scorer=name, clips=f"{by}={g}", n=counts[g], threshold=scorer.threshold, f1=f,
+                                 precision=p, recall=r, smooth=t.smooth, auc=auc(t.conf, t.labels), best_f1=None,
+                                 best_threshold=None))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scorers", type=Path, nargs="+", help="motion-scorer .npz files (train-motion, tune-motion)")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="annotated folders (not the test split)")
+    parser.add_argument("--cache", type=Path, help="motion features kept between runs")
+    parser.add_argument("--by", help="also break down by this field of NAME.truth.json (e.g. family, size, flicker)")
+    args = parser.parse_args(argv)
+    from syncfoley.core.errors import SyncfoleyError
+    from syncfoley.engine.detect.motion_scorer import load_scorer
+
+    try:
+        missing = [str(d) for d in args.data if not d.is_dir()]
+        if missing:
+            print(f"not a folder: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        scorers = [load_scorer(p) for p in args.scorers]
+        clips = load_clips(args.data, scorers, args.cache)
+    except SyncfoleyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'smooth':>7}{'AUC':>7}"
+          f"{'best F1':>9}{'at':>7}")
+    for row in compare(scorers, [p.name for p in args.scorers], clips, args.by):
+        best = f"{row['best_f1']:>9.3f}{row['best_threshold']:>7.3f}" if row["best_f1"] is not None else ""
+        print(f"{row['scorer']:<24}{row['clips']:<18}{row['n']:>4}{row['threshold']:>7.3f}{row['f1']:>7.3f}"
+              f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['smooth']:>7}{row['auc']:>7.3f}{best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
