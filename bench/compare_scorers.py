@@ -185,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an unreadable clip, a cache folder that cannot be written
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if not clips:
+        print(f"no annotated clips (NAME.times.csv beside a video) under {', '.join(map(str, args.data))}",
+              file=sys.stderr)
+        return 2
     print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'smooth':>7}{'AUC':>7}"
           f"{'best F1':>9}{'at':>7}")
     for row in compare(scorers, [p.name for p in args.scorers], clips, args.by):
