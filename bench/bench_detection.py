@@ -70,6 +70,17 @@ def recall_by_speed(speeds: list[float], found: list[bool]) -> list[tuple[str, i
     return rows
 
 
+def judge(found: list[float], truth: list[float], band: list[float], tol: float,
+          smooth: bool) -> tuple[dict[int, int], list[bool], list[bool]]:
+    """One clip's onsets against its truth: the matching (:func:`pairs`), per onset whether
+    it matched, and per onset whether it counts neither way (unmatched, but within ``tol``
+    of a contact in the band; on a smooth-only clip every unmatched onset is false)."""
+    taken = pairs(found, truth, tol)
+    ok = matched(taken, len(found))
+    neutral = [not o and not smooth and any(abs(d - b) <= tol for b in band) for d, o in zip(found, ok)]
+    return taken, ok, neutral
+
+
 def auc(scores: list[float], labels: list[bool]) -> float:
     pos = [s for s, lab in zip(scores, labels) if lab]
     neg = [s for s, lab in zip(scores, labels) if not lab]
@@ -104,10 +115,8 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         row = rows.setdefault(family, dict(truth=0, found=0, h1=0, f1=0, hf=0, ff=0))
         row["truth"] += len(true_t)
         for tol, hk, fk in ((0.1, "h1", "f1"), (frame, "hf", "ff")):
-            taken = pairs(found, true_t, tol)
-            ok, hits = matched(taken, len(found)), len(taken)
-            neutral = [not o and family != "smooth" and any(abs(d - b) <= tol for b in band_t) for d, o in zip(found, ok)]
-            row[hk] += hits
+            taken, ok, neutral = judge(found, true_t, band_t, tol, family == "smooth")
+            row[hk] += len(taken)
             row[fk] += sum(1 for o, n in zip(ok, neutral) if not o and not n)
             if tol == 0.1:
                 row["found"] += len(found)

@@ -25,13 +25,16 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from syncfoley.engine.detect.motion_training import ClipFeatures
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_detection import auc, matched, pairs, prf  # noqa: E402
+from bench_detection import auc, judge, prf  # noqa: E402
 
 # Thresholds swept for the best F1 (each scorer's own is added).
 SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
@@ -39,14 +42,12 @@ SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
 
 @dataclass
 class Clip:
-    """One annotated clip: where it came from, its truth, and each scorer's frame logits."""
+    """One annotated clip: the folder it came from, its truth, its frames (features without
+    the blocks) and each scorer's frame logits."""
 
     folder: str
-    name: str
     truth: dict
-    times: np.ndarray
-    index: np.ndarray
-    fps: float
+    features: "ClipFeatures"
     logits: list[np.ndarray]
 
 
@@ -73,7 +74,13 @@ class Tally:
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
     """Every annotated clip under ``folders`` with each scorer's frame logits (features from
     ``cache`` where they are, extracted and kept there where not)."""
-    from syncfoley.engine.detect.motion_training import clip_features, find_examples, frame_logits, ignored_times
+    from syncfoley.engine.detect.motion_training import (
+        clip_features,
+        find_examples,
+        frame_logits,
+        ignored_times,
+        without_blocks,
+    )
 
     clips = []
     for folder in folders:
@@ -83,40 +90,34 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
                 "impacts": [{"time": t} for t in example.onsets],
                 "band": [{"time": t} for t in ignored_times(example)]}
             features = clip_features(example, cache)
-            clips.append(Clip(folder.name, example.video.stem, truth, features.times, features.index, features.fps,
-                              [frame_logits(s, features) for s in scorers]))
+            clips.append(Clip(folder.name, truth, without_blocks(features), [frame_logits(s, features) for s in scorers]))
             print(f"  {example.video.name}", file=sys.stderr, flush=True)
     return clips
 
 
-def onsets_of(scorer, clip: Clip, logits: np.ndarray, threshold: float) -> list:
-    """The onsets detection with ``scorer`` at ``threshold`` gives on the clip (without places)."""
-    from syncfoley.engine.detect.physics import MotionAnalysis, PhysicsDetectorConfig, pick_onsets
-
-    prob = np.zeros(len(clip.times))
-    if len(clip.index):
-        prob[clip.index] = scorer.probability(logits)
-    n = len(clip.times)
-    analysis = MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [])
-    return pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)
-
-
 def tally(scorer, clip: Clip, logits: np.ndarray, threshold: float) -> Tally:
     """One clip's onsets at ``threshold`` counted against its truth."""
-    onsets = onsets_of(scorer, clip, logits, threshold)
+    from syncfoley.engine.detect.motion_training import picked_onsets
+
+    onsets = picked_onsets(scorer, clip.features, threshold, logits)
     found = [o.time for o in onsets]
     smooth = clip.truth.get("family") == "smooth"
     true_t = [i["time"] for i in clip.truth["impacts"]]
     band_t = [b["time"] for b in clip.truth.get("band", [])]
-    taken = pairs(found, true_t, 0.1)
-    ok = matched(taken, len(found))
-    neutral = [not o and not smooth and any(abs(d - b) <= 0.1 for b in band_t) for d, o in zip(found, ok)]
+    taken, ok, neutral = judge(found, true_t, band_t, 0.1, smooth)
     out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(true_t),
                 len(found) if smooth else 0)
     for o, m, onset in zip(ok, neutral, onsets):
         if not m:
             out.conf.append(onset.confidence)
             out.labels.append(o)
+    return out
+
+
+def pooled(tallies: list[Tally]) -> Tally:
+    out = Tally()
+    for t in tallies:
+        out.add(t)
     return out
 
 
@@ -128,40 +129,35 @@ def group_of(truth: dict, key: str) -> str:
 
 
 def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str] = None) -> list[dict]:
-    """Per scorer and set of clips (each folder, then all): the figures the module's doc lists."""
+    """Per scorer and set of clips (each folder, then all; then each ``by`` group): the
+    figures the module's doc lists. Each clip is counted once per threshold, for every set
+    it is in."""
     folders = list(dict.fromkeys(c.folder for c in clips))
-    sets = [(f, [c for c in clips if c.folder == f]) for f in folders]
+    sets = [(f, [i for i, c in enumerate(clips) if c.folder == f]) for f in folders]
     if len(folders) > 1:
-        sets.append(("pooled", clips))
+        sets.append(("pooled", list(range(len(clips)))))
+    groups: dict[str, list[int]] = {}
+    if by is not None:
+        for i, c in enumerate(clips):
+            groups.setdefault(group_of(c.truth, by), []).append(i)
     rows = []
     for k, (scorer, name) in enumerate(zip(scorers, names)):
-        for label, members in sets:
-            own = Tally()
-            for c in members:
-                own.add(tally(scorer, c, c.logits[k], scorer.threshold))
-            best_f1, best_t = own.f1, scorer.threshold
-            for t in SWEEP:
-                swept = Tally()
-                for c in members:
-                    swept.add(tally(scorer, c, c.logits[k], t))
-                if swept.f1 > best_f1:
-                    best_f1, best_t = swept.f1, t
-            p, r, f = prf(own.hits, own.false, own.truth)
+        own = [tally(scorer, c, c.logits[k], scorer.threshold) for c in clips]
+        best = [(pooled([own[i] for i in members]).f1, scorer.threshold) for _, members in sets]
+        for t in SWEEP:
+            swept = [tally(scorer, c, c.logits[k], t) for c in clips]
+            for j, (_, members) in enumerate(sets):
+                f1 = pooled([swept[i] for i in members]).f1
+                if f1 > best[j][0]:
+                    best[j] = (f1, t)
+        labelled = [(label, members, b) for (label, members), b in zip(sets, best)]
+        labelled += [(f"{by}={g}", members, (None, None)) for g, members in sorted(groups.items())]
+        for label, members, (best_f1, best_t) in labelled:
+            total = pooled([own[i] for i in members])
+            p, r, f = prf(total.hits, total.false, total.truth)
             rows.append(dict(scorer=name, clips=label, n=len(members), threshold=scorer.threshold, f1=f, precision=p,
-                             recall=r, smooth=own.smooth, auc=auc(own.conf, own.labels), best_f1=best_f1,
+                             recall=r, smooth=total.smooth, auc=auc(total.conf, total.labels), best_f1=best_f1,
                              best_threshold=best_t))
-        if by is not None:
-            groups: dict[str, Tally] = {}
-            counts: dict[str, int] = {}
-            for c in clips:
-                g = group_of(c.truth, by)
-                groups.setdefault(g, Tally()).add(tally(scorer, c, c.logits[k], scorer.threshold))
-                counts[g] = counts.get(g, 0) + 1
-            for g, t in sorted(groups.items()):
-                p, r, f = prf(t.hits, t.false, t.truth)
-                rows.append(dict(scorer=name, clips=f"{by}={g}", n=counts[g], threshold=scorer.threshold, f1=f,
-                                 precision=p, recall=r, smooth=t.smooth, auc=auc(t.conf, t.labels), best_f1=None,
-                                 best_threshold=None))
     return rows
 
 

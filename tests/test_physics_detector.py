@@ -196,6 +196,7 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     import compare_scorers as cs
 
     from syncfoley.engine.detect.motion_scorer import resolve_scorer
+    from syncfoley.engine.detect.motion_training import picked_onsets
 
     data = tmp_path / "data"
     _annotate(physics_clips, data)
@@ -205,7 +206,7 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     for clip in clips:
         # From the cached features, at the scorer's own threshold: the onsets detection gives.
         track = physics_tracks[clip.truth["family"]]
-        offline = cs.onsets_of(scorer, clip, clip.logits[0], scorer.threshold)
+        offline = picked_onsets(scorer, clip.features, scorer.threshold, clip.logits[0])
         np.testing.assert_allclose([o.time for o in offline], track.times(), atol=1e-9)
         np.testing.assert_allclose([o.confidence for o in offline], [o.confidence for o in track.onsets], atol=1e-9)
         # Counted as bench_detection.py counts them.

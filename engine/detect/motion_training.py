@@ -47,6 +47,7 @@ from syncfoley.core.errors import RequestError
 from syncfoley.core.progress import Progress
 from syncfoley.engine.detect.motion_features import FEATURES
 from syncfoley.engine.detect.onset_training import Example, find_examples, read_times
+from syncfoley.engine.types import Onset
 
 IGNORE_SUFFIX = ".ignore.csv"
 TRUTH_SUFFIX = ".truth.json"
@@ -290,13 +291,15 @@ def frame_scores(scorer, clip: ClipFeatures, logits: Optional[np.ndarray] = None
     return prob
 
 
-def picked_onsets(scorer, clip: ClipFeatures, threshold: float, logits: Optional[np.ndarray] = None) -> list[float]:
+def picked_onsets(scorer, clip: ClipFeatures, threshold: float, logits: Optional[np.ndarray] = None) -> list[Onset]:
+    """The onsets detection with ``scorer`` at ``threshold`` gives on ``clip`` (times and
+    confidences; no places, the blocks may have been dropped)."""
     from syncfoley.engine.detect.physics import MotionAnalysis, PhysicsDetectorConfig, pick_onsets
 
     prob = frame_scores(scorer, clip, logits)
     n = len(clip.times)
     analysis = MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [])
-    return [o.time for o in pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)]
+    return pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)
 
 
 def match_count(found: list[float], truth, ignore, tol: float) -> tuple[int, int]:
@@ -624,7 +627,7 @@ def _tune_threshold(scorer, val: list[ClipFeatures], examples: list[Example],
     for thr in np.linspace(0.05, 0.95, 37):
         hits = false = truth = 0
         for clip, ignore, logits in zip(val, ignores, frame_logits):
-            found = picked_onsets(scorer, clip, float(thr), logits)
+            found = [o.time for o in picked_onsets(scorer, clip, float(thr), logits)]
             h, f = match_count(found, clip.truth, ignore, 0.1)
             hits, false, truth = hits + h, false + f, truth + len(clip.truth)
         p = hits / (hits + false) if hits + false else 1.0
