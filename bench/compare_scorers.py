@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         missing = [str(d) for d in args.data if not d.is_dir()]
         if missing:
-            print(f"not a folder: {', '.join(missing)}", file=sys.stderr)
+            print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
             return 2
         scorers = [load_scorer(p) for p in args.scorers]
         clips = load_clips(args.data, scorers, args.cache)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     if not clips:
-        print(f"no annotated clips (NAME.times.csv beside a video) under {', '.join(map(str, args.data))}",
+        print(f"error: no annotated clips (NAME.times.csv beside a video) under {', '.join(map(str, args.data))}",
               file=sys.stderr)
         return 2
     print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'smooth':>7}{'AUC':>7}"
