@@ -135,6 +135,10 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
             total[k] += row[k]
         _row(family, row)
     _row("pooled", total)
+    f01, f1f = prf(int(total["h1"]), int(total["f1"]), int(total["truth"]))[2], prf(
+        int(total["hf"]), int(total["ff"]), int(total["truth"]))[2]
+    print(f"pooled: {total['h1']:.0f} of {total['truth']:.0f} impacts found and {total['f1']:.0f} false within 0.1 s "
+          f"(F1 {f01:.3f}); {total['hf']:.0f} and {total['ff']:.0f} within a frame (F1 {f1f:.3f})")
     smooth = rows.get("smooth")
     if smooth is not None:
         print(f"onsets on smooth-only clips: {smooth['found']:.0f}")

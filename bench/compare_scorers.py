@@ -12,8 +12,9 @@ Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact
 truth's band count neither way, every onset on a smooth-only clip is false. At a scorer's
 own threshold these are the figures ``bench_detection.py`` prints for detection with it,
 without decoding a clip twice: features are extracted once into ``--cache`` (the folder
-``train-motion`` and ``tune-motion`` keep them in) and each scorer's frame logits are
-worked out once per clip. Keep the test split out of it: it is for choosing.
+``train-motion`` and ``tune-motion`` keep them in) and each scorer's frame summaries
+(the best block's logit and what its onset verifier reads) are worked out once per clip.
+Keep the test split out of it: it is for choosing.
 
     python bench/compare_scorers.py SHIPPED.npz CANDIDATE.npz --data C/val2 C/valhd --cache C/features [--by flicker]
 """
@@ -43,12 +44,12 @@ SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
 @dataclass
 class Clip:
     """One annotated clip: the folder it came from, its truth, its frames (features without
-    the blocks) and each scorer's frame logits."""
+    the blocks) and each scorer's frame summaries (``motion_training.frame_summaries``)."""
 
     folder: str
     truth: dict
     features: "ClipFeatures"
-    logits: list[np.ndarray]
+    summaries: list[np.ndarray]
 
 
 @dataclass
@@ -72,12 +73,12 @@ class Tally:
 
 
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
-    """Every annotated clip under ``folders`` with each scorer's frame logits (features from
+    """Every annotated clip under ``folders`` with each scorer's frame summaries (features from
     ``cache`` where they are, extracted and kept there where not)."""
     from syncfoley.engine.detect.motion_training import (
         clip_features,
         find_examples,
-        frame_logits,
+        frame_summaries,
         ignored_times,
         without_blocks,
     )
@@ -90,16 +91,16 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
                 "impacts": [{"time": t} for t in example.onsets],
                 "band": [{"time": t} for t in ignored_times(example)]}
             features = clip_features(example, cache)
-            clips.append(Clip(folder.name, truth, without_blocks(features), [frame_logits(s, features) for s in scorers]))
+            clips.append(Clip(folder.name, truth, without_blocks(features), [frame_summaries(s, features) for s in scorers]))
             print(f"  {example.video.name}", file=sys.stderr, flush=True)
     return clips
 
 
-def tally(scorer, clip: Clip, logits: np.ndarray, threshold: float) -> Tally:
+def tally(scorer, clip: Clip, summaries: np.ndarray, threshold: float) -> Tally:
     """One clip's onsets at ``threshold`` counted against its truth."""
     from syncfoley.engine.detect.motion_training import picked_onsets
 
-    onsets = picked_onsets(scorer, clip.features, threshold, logits)
+    onsets = picked_onsets(scorer, clip.features, threshold, summaries)
     found = [o.time for o in onsets]
     smooth = clip.truth.get("family") == "smooth"
     true_t = [i["time"] for i in clip.truth["impacts"]]
@@ -142,10 +143,10 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
             groups.setdefault(group_of(c.truth, by), []).append(i)
     rows = []
     for k, (scorer, name) in enumerate(zip(scorers, names)):
-        own = [tally(scorer, c, c.logits[k], scorer.threshold) for c in clips]
+        own = [tally(scorer, c, c.summaries[k], scorer.threshold) for c in clips]
         best = [(pooled([own[i] for i in members]).f1, scorer.threshold) for _, members in sets]
         for t in SWEEP:
-            swept = [tally(scorer, c, c.logits[k], t) for c in clips]
+            swept = [tally(scorer, c, c.summaries[k], t) for c in clips]
             for j, (_, members) in enumerate(sets):
                 f1 = pooled([swept[i] for i in members]).f1
                 if f1 > best[j][0]:

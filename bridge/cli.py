@@ -179,14 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(tm)
     tm.set_defaults(func=cmd_train_motion)
 
-    tu = sub.add_parser("tune-motion", help="refit the motion scorer's calibration and default threshold on "
-                                            "annotated videos, keeping its networks")
+    tu = sub.add_parser("tune-motion", help="fit the motion scorer's onset verifier, calibration and default "
+                                            "threshold on annotated videos, keeping its networks")
     tu.add_argument("data", metavar="DATA_DIR", nargs="+", help="folders of videos with NAME.times.csv impacts "
                                                                 "(the layout train-motion reads)")
     tu.add_argument("-o", "--output", required=True, metavar="NPZ", help="tuned weights to write (.npz)")
     tu.add_argument("--motion-weights", metavar="NPZ", help="the scorer to tune (default: "
                                                             "$SYNCFOLEY_MOTION_WEIGHTS, else the bundled one)")
     tu.add_argument("--cache", metavar="DIR", help="keep extracted motion features here between runs")
+    tu.add_argument("--no-verifier", dest="verifier", action="store_false",
+                    help="refit only the calibration and threshold, without the onset verifier (which needs "
+                         "scikit-learn and a few dozen annotated videos)")
+    tu.add_argument("--seed", type=int, default=0, help="random seed of the verifier (default 0)")
     common(tu)
     tu.set_defaults(func=cmd_tune_motion)
 
@@ -441,10 +445,11 @@ def cmd_tune_motion(args: argparse.Namespace) -> int:
     result = _with_progress(
         args,
         lambda bar: api.tune_motion(args.data, args.output, weights=args.motion_weights, cache=args.cache,
-                                    overwrite=args.overwrite, progress=bar),
+                                    overwrite=args.overwrite, progress=bar, verifier=args.verifier, seed=args.seed),
     )
     videos = f"{result.videos} video" + ("s" if result.videos != 1 else "")
-    print(f"tuned on {videos}: at sensitivity 0.5 (probability >= {result.threshold:.2f}) "
+    how = " (onset verifier, out of fold)" if args.verifier else ""
+    print(f"tuned on {videos}{how}: at sensitivity 0.5 (probability >= {result.threshold:.2f}) "
           f"precision {result.val_precision:.2f}, recall {result.val_recall:.2f}, F1 {result.val_f1:.2f} within +-0.1 s")
     print(result.weights)
     return 0

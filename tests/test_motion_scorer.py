@@ -66,7 +66,9 @@ def test_a_committee_scores_the_mean_of_its_networks_and_round_trips(tmp_path: P
 @pytest.mark.parametrize("change,message", [
     (lambda a: a.update(b1=a["b1"][:2]), r"b1 has shape \(2, 8\), expected \(3, 8\)"),  # a member short
     (lambda a: a.update(w0=a["w0"][0]), "w0 has shape"),  # one network's weights in a committee's file
-    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/3")), "reads syncfoley.motion-scorer/1 and /2"),
+    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/4")), "reads syncfoley.motion-scorer/1, /2 and /3"),
+    # A /3 file is a committee with an onset verifier: one without it is incomplete.
+    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/3")), "missing .'verifier_calibration'"),
 ])
 def test_a_committee_file_that_does_not_fit_is_refused(tmp_path: Path, change, message: str) -> None:
     arrays = _committee()[0].to_arrays()
@@ -125,3 +127,63 @@ def test_pool3_is_the_neighbourhood_maximum() -> None:
     padded = np.pad(a, 1, mode="edge")
     want = np.max([padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)], axis=0)
     assert np.array_equal(pool3(a), want)
+
+
+def _verifier(seed: int = 0):
+    """Trees fitted by scikit-learn on random candidates whose label depends on two features."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from syncfoley.engine.detect.motion_training import VERIFIER_TREES, verifier_of
+    from syncfoley.engine.detect.onset_verifier import FEATURES as VFEATURES
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((400, VFEATURES))
+    y = (x[:, 0] + 0.5 * x[:, 70] + 0.3 * rng.standard_normal(400) > 0).astype(int)
+    model = GradientBoostingClassifier(**{**VERIFIER_TREES, "n_estimators": 40}, init="zero", random_state=0)
+    return model.fit(x, y), verifier_of(model.fit(x, y)), x
+
+
+def test_the_verifier_scores_candidates_as_scikit_learn_does() -> None:
+    model, verifier, x = _verifier()
+    test = np.random.default_rng(9).standard_normal((200, x.shape[1]))
+    # The NumPy walk down the exported trees is scikit-learn's own prediction, to rounding.
+    np.testing.assert_allclose(verifier.raw(test), model.decision_function(test), atol=1e-9)
+    assert len(verifier.roots) == 40 and (verifier.feature[verifier.roots] >= 0).all()
+
+
+def test_a_scorer_with_a_verifier_round_trips(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    _, verifier, x = _verifier()
+    scorer = replace(_committee()[0], verifier=replace(verifier, calibration=(0.8, -0.2)))
+    arrays = scorer.to_arrays()
+    assert str(arrays["format"]) == "syncfoley.motion-scorer/3"
+    back = load_scorer(_write(tmp_path / "v.npz", arrays))
+    assert back.verifier is not None and back.verifier.calibration == (0.8, -0.2)
+    np.testing.assert_allclose(back.verifier.probability(x), scorer.verifier.probability(x), atol=1e-12)
+
+
+def _break_a_tree(a: dict) -> None:
+    left = a["verifier_left"].copy()
+    inner = np.flatnonzero(a["verifier_feature"] >= 0)
+    left[inner[3]] = inner[3]  # a node that is its own child: a walk down it would never end
+    a["verifier_left"] = left
+
+
+@pytest.mark.parametrize("change,message", [
+    (_break_a_tree, "malformed"),
+    (lambda a: a.update(verifier_feature=np.where(a["verifier_feature"] >= 0, 999, -1).astype(np.int32)),
+     "outside 0"),
+    (lambda a: a.update(verifier_names=a["verifier_names"][::-1]), "fitted on other features; refit"),
+    (lambda a: a.update(verifier_value=np.full_like(a["verifier_value"], np.nan)), "finite"),
+    (lambda a: a.update(verifier_split=a["verifier_split"][:5]), "verifier_split has shape"),
+    (lambda a: a.update(verifier_roots=a["verifier_roots"] + 10**6), "outside the"),
+    (lambda a: a.pop("verifier_roots"), "missing .'verifier_roots'"),
+])
+def test_a_verifier_that_does_not_fit_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
+    from dataclasses import replace
+
+    arrays = replace(_committee()[0], verifier=_verifier()[1]).to_arrays()
+    change(arrays)
+    with pytest.raises(FormatError, match=message):
+        load_scorer(_write(tmp_path / "bad.npz", arrays))

@@ -8,6 +8,10 @@ in a fixed order: an explicit path, ``$SYNCFOLEY_MOTION_WEIGHTS``, the weights s
 in the package (trained by ``syncfoley train-motion`` on the physics corpus; the
 README says with which command).
 
+A scorer file may also hold an onset verifier (:mod:`onset_verifier`, format /3): trees
+that take a second look at every candidate peak with what surrounds it, and whose
+calibrated probability the threshold then applies to.
+
 The scorer may be a committee of networks trained alike from different seeds: a block's
 logit is their mean (one network's mistakes are mostly its own, so the mean ranks blocks
 better than any one of them). A frame's probability is the highest of its blocks' (an
@@ -21,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -29,8 +33,12 @@ from syncfoley.core.errors import FormatError
 from syncfoley.engine.detect.motion_features import FEATURES, NAMES
 from syncfoley.engine.models.checkpoints import WeightsSource
 
-FORMAT = "syncfoley.motion-scorer/2"  # /2: a committee of networks (weights with a leading member axis)
-FORMATS = ("syncfoley.motion-scorer/1", FORMAT)  # /1, one network, still reads
+if TYPE_CHECKING:
+    from syncfoley.engine.detect.onset_verifier import Verifier
+
+COMMITTEE = "syncfoley.motion-scorer/2"  # /2: a committee of networks (weights with a leading member axis)
+FORMAT = "syncfoley.motion-scorer/3"  # /3: a committee and an onset verifier (:mod:`onset_verifier`)
+FORMATS = ("syncfoley.motion-scorer/1", COMMITTEE, FORMAT)  # /1, one network, and /2 still read
 BUNDLED = Path(__file__).with_name("weights") / "motion_scorer.npz"
 WEIGHTS = WeightsSource(
     env_var="SYNCFOLEY_MOTION_WEIGHTS",
@@ -53,10 +61,12 @@ class MotionScorer:
     # and (members, out) for a committee.
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     calibration: tuple[float, float]  # probability = sigmoid(a * logit + b)
-    threshold: float  # calibrated probability at sensitivity 0.5
+    # Calibrated probability at sensitivity 0.5: the verifier's where there is one, else the frame's.
+    threshold: float
     offset: float  # frames from the scored frame to the impact, on average
     full_strength: float  # lost speed (picture widths per second) that is a full-strength hit
     source: str = ""
+    verifier: Optional["Verifier"] = None
 
     @property
     def members(self) -> int:
@@ -89,12 +99,15 @@ class MotionScorer:
         return 1.0 / (1.0 + math.exp(-logit))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {"format": np.array(FORMAT if self.layers[0][0].ndim == 3 else FORMATS[0]),
+        fmt = FORMATS[0] if self.layers[0][0].ndim == 2 else COMMITTEE if self.verifier is None else FORMAT
+        out = {"format": np.array(fmt),
                "names": np.array(NAMES), "mean": self.mean, "scale": self.scale,
                "calibration": np.array(self.calibration, np.float64), "threshold": np.array(self.threshold),
                "offset": np.array(self.offset), "full_strength": np.array(self.full_strength)}
         for i, (w, b) in enumerate(self.layers):
             out[f"w{i}"], out[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
+        if self.verifier is not None:
+            out.update(self.verifier.to_arrays())
         return out
 
 
@@ -142,7 +155,7 @@ def load_scorer(path: str | Path) -> MotionScorer:
     fmt = str(arrays.get("format", ""))
     if fmt not in FORMATS:
         raise FormatError(f"{path} is not a motion-scorer file (format {str(arrays.get('format', 'missing'))!r}; "
-                          f"this version reads {FORMATS[0]} and /{FORMAT.rsplit('/', 1)[1]})")
+                          f"this version reads {FORMATS[0]}, /2 and /3)")
     names = arrays.get("names")
     if names is not None and names.ndim == 1 and tuple(str(n) for n in names) != NAMES:
         # Before the shapes: a file from an earlier feature set has other shapes too, and
@@ -150,16 +163,23 @@ def load_scorer(path: str | Path) -> MotionScorer:
         raise FormatError(f"{path} was trained on other motion features ({len(names)}, these are {FEATURES}); "
                           "retrain it with `syncfoley train-motion`")
     # A committee's weights carry a leading member axis; what does not fit fails the shape check below.
-    stacked = fmt == FORMAT
+    from syncfoley.engine.detect.onset_verifier import KEYS, verifier_from_arrays
+
+    stacked = fmt != FORMATS[0]
     w0 = arrays.get("w0", np.zeros(0))
     fits = w0.ndim == (3 if stacked else 2)
     hidden = int(w0.shape[-1]) if fits else 0
     members = max(1, int(w0.shape[0]) if fits else 1) if stacked else None
     want = expected_shapes(hidden, members)
+    if fmt == FORMAT:
+        want.update({k: arrays[k].shape for k in KEYS if k in arrays})
+        want.update({k: (-1,) for k in KEYS if k not in arrays})
     if set(arrays) != set(want):
         missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
         raise FormatError(f"{path}: keys do not match a motion scorer (missing {missing}, unexpected {extra})")
     for key, shape in want.items():
+        if key in KEYS:  # checked with the verifier
+            continue
         if tuple(arrays[key].shape) != shape:
             raise FormatError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
         if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
@@ -173,6 +193,7 @@ def load_scorer(path: str | Path) -> MotionScorer:
         offset=float(arrays["offset"]),
         full_strength=float(arrays["full_strength"]),
         source=str(path),
+        verifier=verifier_from_arrays(arrays, str(path)) if fmt == FORMAT else None,
     )
 
 

@@ -282,6 +282,19 @@ def frame_logits(scorer, clip: ClipFeatures) -> np.ndarray:
     return scorer.block_logits(clip.values).max(axis=1)
 
 
+def frame_summaries(scorer, clip: ClipFeatures) -> np.ndarray:
+    """Each scored frame's summary for the onset verifier (column 0: its best block's
+    logit, uncalibrated; see :func:`~syncfoley.engine.detect.onset_verifier.frame_summary`),
+    worked out once per clip: it is all that calibration, the threshold and the verifier need."""
+    from syncfoley.engine.detect.onset_verifier import SUMMARY, frame_summary
+
+    if not len(clip.index):
+        return np.zeros((0, SUMMARY), np.float32)
+    out = [frame_summary(scorer.block_logits(clip.values[i:i + 256]), clip.values[i:i + 256],
+                         clip.where[i:i + 256], clip.lost[i:i + 256]) for i in range(0, len(clip.index), 256)]
+    return np.concatenate(out)
+
+
 def frame_scores(scorer, clip: ClipFeatures, logits: Optional[np.ndarray] = None) -> np.ndarray:
     """Calibrated probability for every frame of ``clip`` (0 where it cannot be scored);
     ``logits`` from :func:`frame_logits`, when already known."""
@@ -291,15 +304,28 @@ def frame_scores(scorer, clip: ClipFeatures, logits: Optional[np.ndarray] = None
     return prob
 
 
-def picked_onsets(scorer, clip: ClipFeatures, threshold: float, logits: Optional[np.ndarray] = None) -> list[Onset]:
-    """The onsets detection with ``scorer`` at ``threshold`` gives on ``clip`` (times and
-    confidences; no places, the blocks may have been dropped)."""
-    from syncfoley.engine.detect.physics import MotionAnalysis, PhysicsDetectorConfig, pick_onsets
+def clip_analysis(scorer, clip: ClipFeatures, summaries: np.ndarray):
+    """What detection's analysis holds for ``clip`` (no places: the blocks may have been dropped)."""
+    from syncfoley.engine.detect.onset_verifier import CANDIDATE, UNSCORED
+    from syncfoley.engine.detect.physics import MotionAnalysis
 
-    prob = frame_scores(scorer, clip, logits)
+    prob = frame_scores(scorer, clip, summaries[:, 0])
     n = len(clip.times)
-    analysis = MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [])
-    return pick_onsets(analysis, scorer, threshold, PhysicsDetectorConfig().min_gap, clip.fps)
+    logit = np.full(n, UNSCORED)
+    logit[clip.index] = summaries[:, 0]
+    rows = {int(k): summaries[j] for j, k in enumerate(clip.index) if prob[k] >= CANDIDATE}
+    return MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [], logit, rows)
+
+
+def picked_onsets(scorer, clip: ClipFeatures, threshold: float, summaries: Optional[np.ndarray] = None) -> list[Onset]:
+    """The onsets detection with ``scorer`` at ``threshold`` gives on ``clip`` (times and
+    confidences; no places, the blocks may have been dropped); ``summaries`` from
+    :func:`frame_summaries`, when already known."""
+    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, pick_onsets
+
+    summaries = frame_summaries(scorer, clip) if summaries is None else summaries
+    return pick_onsets(clip_analysis(scorer, clip, summaries), scorer, threshold, PhysicsDetectorConfig().min_gap,
+                       clip.fps)
 
 
 def match_count(found: list[float], truth, ignore, tol: float) -> tuple[int, int]:
@@ -387,9 +413,9 @@ def train_motion(
     scorer = MotionScorer(mean=mean.astype(np.float32), scale=scale.astype(np.float32), layers=layers,
                           calibration=(1.0, 0.0), threshold=0.5, offset=_offset(train),
                           full_strength=float(np.quantile(hit_lost, 0.9)) if hit_lost.size else 1.0)
-    val_logits = [frame_logits(scorer, c) for c in val]
-    scorer = _calibrate(scorer, val, val_logits)
-    threshold, (f1, p, r) = _tune_threshold(scorer, val, val_ex, val_logits)
+    val_summaries = [frame_summaries(scorer, c) for c in val]
+    scorer = _calibrate(scorer, val, [s[:, 0] for s in val_summaries])
+    threshold, (f1, p, r) = _tune_threshold(scorer, val, val_ex, val_summaries)
     out = _write_scorer(replace(scorer, threshold=threshold, source=str(output)), output, overwrite)
     return MotionTrainResult(out, len(train), len(val), losses, f1, p, r, threshold)
 
@@ -401,9 +427,12 @@ def tune_motion(
     cache: Optional[str | Path] = None,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
+    verifier: bool = True,
+    seed: int = 0,
 ) -> MotionTuneResult:
     """Refit a trained scorer's calibration and its sensitivity-0.5 threshold on the
-    annotated videos under ``data_dirs``, keeping its networks; write it to ``output``.
+    annotated videos under ``data_dirs``, keeping its networks, and (``verifier``) fit the
+    onset verifier on them (:func:`fit_verifier`); write it to ``output``.
 
     The scorer is ``weights``, else $SYNCFOLEY_MOTION_WEIGHTS, else the bundled one. The
     operating point is the one thing that depends most on how many validation clips there
@@ -420,20 +449,27 @@ def tune_motion(
     scorer = load_scorer(WEIGHTS.resolve(weights) or BUNDLED)
     examples = [e for d in data_dirs for e in find_examples(d)]
     cache_dir = Path(cache) if cache is not None else None
+    if verifier:
+        _import_sklearn()
     clips: list[ClipFeatures] = []
-    logits: list[np.ndarray] = []
+    summaries: list[np.ndarray] = []
     for i, e in enumerate(examples):
         if progress is not None:
-            progress(i / len(examples), f"scoring {e.video.name}")
+            progress(0.8 * i / len(examples), f"scoring {e.video.name}")
         clip = clip_features(e, cache_dir)
-        logits.append(frame_logits(scorer, clip))
-        # Only the frame logits are needed from here on.
+        summaries.append(frame_summaries(scorer, clip))
+        # Only the frame summaries are needed from here on.
         clips.append(without_blocks(clip))
     if not any(c.truth for c in clips):
         raise RequestError(f"none of the {len(clips)} videos under {', '.join(str(d) for d in data_dirs)} has an "
                            "impact in its NAME.times.csv: the threshold needs impacts to find")
-    scorer = _calibrate(scorer, clips, logits)
-    threshold, (f1, p, r) = _tune_threshold(scorer, clips, examples, logits)
+    scorer = _calibrate(replace(scorer, verifier=None), clips, [s[:, 0] for s in summaries])
+    if verifier:
+        if progress is not None:
+            progress(0.85, "fitting the onset verifier")
+        scorer, threshold, (f1, p, r) = fit_verifier(scorer, clips, examples, summaries, seed)
+    else:
+        threshold, (f1, p, r) = _tune_threshold(scorer, clips, examples, summaries)
     out = _write_scorer(replace(scorer, threshold=threshold, source=str(output)), output, overwrite)
     return MotionTuneResult(out, len(clips), f1, p, r, threshold)
 
@@ -604,8 +640,15 @@ def _calibrate(scorer, val: list[ClipFeatures], frame_logits: list[np.ndarray]):
     labels = np.concatenate([c.label[c.label >= 0] for c in val]).astype(np.float64)
     if labels.sum() == 0 or labels.sum() == len(labels):
         return scorer
+    return replace(scorer, calibration=_platt(logits, labels))
+
+
+def _platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) of the calibrated probability sigmoid(a * logit + b) that fits ``labels`` best."""
     from scipy.special import expit
 
+    if labels.sum() == 0 or labels.sum() == len(labels):
+        return 1.0, 0.0
     a, b = 1.0, 0.0
     for _ in range(50):  # Newton's method on the logistic log-likelihood
         p = expit(a * logits + b)
@@ -616,19 +659,26 @@ def _calibrate(scorer, val: list[ClipFeatures], frame_logits: list[np.ndarray]):
         a, b = a - step[0], b - step[1]
         if np.abs(step).max() < 1e-8:
             break
-    return replace(scorer, calibration=(float(a), float(b)))
+    return float(a), float(b)
 
 
 def _tune_threshold(scorer, val: list[ClipFeatures], examples: list[Example],
-                    frame_logits: list[np.ndarray]) -> tuple[float, tuple[float, float, float]]:
+                    summaries: list[np.ndarray]) -> tuple[float, tuple[float, float, float]]:
     """The probability threshold with the best pooled F1 within +-0.1 s on validation."""
     ignores = [ignored_times(e) for e in examples]
+    return _best_threshold([[(o.time, o.confidence) for o in picked_onsets(scorer, clip, 0.0, s)]
+                            for clip, s in zip(val, summaries)], val, ignores)
+
+
+def _best_threshold(onsets: list[list[tuple[float, float]]], clips: list[ClipFeatures],
+                    ignores: list[tuple[float, ...]]) -> tuple[float, tuple[float, float, float]]:
+    """Of 0.05 .. 0.95, the threshold on the onsets' (time, probability) with the best pooled
+    F1 within +-0.1 s, and its (F1, precision, recall)."""
     best = (0.5, (-1.0, 0.0, 0.0))
     for thr in np.linspace(0.05, 0.95, 37):
         hits = false = truth = 0
-        for clip, ignore, logits in zip(val, ignores, frame_logits):
-            found = [o.time for o in picked_onsets(scorer, clip, float(thr), logits)]
-            h, f = match_count(found, clip.truth, ignore, 0.1)
+        for found, clip, ignore in zip(onsets, clips, ignores):
+            h, f = match_count([t for t, p in found if p >= thr], clip.truth, ignore, 0.1)
             hits, false, truth = hits + h, false + f, truth + len(clip.truth)
         p = hits / (hits + false) if hits + false else 1.0
         r = hits / truth if truth else 1.0
@@ -636,3 +686,106 @@ def _tune_threshold(scorer, val: list[ClipFeatures], examples: list[Example],
         if f1 > best[1][0]:
             best = (float(thr), (f1, p, r))
     return best
+
+
+# The verifier's trees (chosen by cross-validation on the 160 validation clips of seeds
+# 0-159; see the README): shallow, slowly learned, on four fifths of the candidates each.
+VERIFIER_TREES = dict(n_estimators=300, learning_rate=0.03, max_depth=3, subsample=0.8, min_samples_leaf=10)
+FOLDS = 5
+
+
+def _import_sklearn():
+    try:
+        import sklearn.ensemble
+    except ImportError:
+        raise RequestError("fitting the onset verifier needs scikit-learn: pip install 'syncfoley[train]' "
+                           "(or tune-motion --no-verifier)") from None
+    return sklearn.ensemble
+
+
+def verifier_candidates(scorer, clip: ClipFeatures, summaries: np.ndarray, ignore: Sequence[float]):
+    """Every candidate of ``clip`` (see :mod:`onset_verifier`): its time, its features and
+    its label (1: the nearest within 0.1 s of an impact; -1: else within 0.1 s of an ignored
+    contact; else 0)."""
+    from syncfoley.engine.detect.onset_verifier import SUMMARY, candidate_features
+    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, candidate_peaks, onset_time
+
+    analysis = clip_analysis(scorer, clip, summaries)
+    ks = candidate_peaks(analysis, PhysicsDetectorConfig().min_gap, clip.fps)
+    rows = np.array([analysis.summaries[k] for k in ks], np.float32).reshape(len(ks), SUMMARY)
+    x = candidate_features(analysis.logit, rows, ks, clip.fps)
+    times = [onset_time(analysis.times, k, scorer.offset, clip.fps) for k in ks]
+    # One onset per impact, as detection is judged: the candidate nearest each impact is
+    # true, a second one near it false (left true, the verifier learnt to pass both).
+    label = np.array([-1 if any(abs(t - g) <= 0.1 for g in ignore) else 0 for t in times], np.int64)
+    for g in clip.truth:
+        near = [i for i, t in enumerate(times) if abs(t - g) <= 0.1 and label[i] != 1]
+        if near:
+            label[min(near, key=lambda i: abs(times[i] - g))] = 1
+    return times, x, label
+
+
+def fit_verifier(scorer, clips: list[ClipFeatures], examples: list[Example], summaries: list[np.ndarray],
+                 seed: int = 0):
+    """Fit the onset verifier on the candidates of ``clips`` (videos the networks were not
+    trained on): gradient-boosted trees, calibrated (Platt) and thresholded (best F1 within
+    +-0.1 s) on out-of-fold predictions, the folds splitting clips, not candidates, then
+    refitted on all. Returns the scorer with it, the threshold and (F1, precision, recall)
+    out of fold."""
+    ensemble = _import_sklearn()
+    ignores = [ignored_times(e) for e in examples]
+    found = [verifier_candidates(scorer, c, s, ig) for c, s, ig in zip(clips, summaries, ignores)]
+    x = np.concatenate([f[1] for f in found])
+    y = np.concatenate([f[2] for f in found])
+    clip_of = np.concatenate([np.full(len(f[2]), i) for i, f in enumerate(found)])
+    fold = np.random.default_rng(seed).permutation(len(clips))[clip_of] % FOLDS if len(y) else clip_of
+    # Every fold must be judged by trees that saw both kinds of candidate.
+    short = [k for k in range(FOLDS) if len(set(y[(fold != k) & (y >= 0)].tolist())) < 2 or not (fold == k).any()]
+    if len(clips) < FOLDS or short:
+        raise RequestError(f"the onset verifier is fitted and judged on {FOLDS} folds of the videos and needs "
+                           f"impacts and look-alikes in each: the {len(clips)} videos give {int((y == 1).sum())} "
+                           f"true and {int((y == 0).sum())} false candidates; give more annotated videos (a few "
+                           "dozen), or tune with --no-verifier")
+
+    def fit(rows: np.ndarray):
+        keep = rows[y[rows] >= 0]
+        model = ensemble.GradientBoostingClassifier(**VERIFIER_TREES, init="zero", random_state=seed)
+        return verifier_of(model.fit(x[keep], y[keep]))
+
+    raw = np.zeros(len(y))
+    for k in range(FOLDS):
+        raw[fold == k] = fit(np.flatnonzero(fold != k)).raw(x[fold == k])
+    a, b = _platt(raw[y >= 0], (y[y >= 0] == 1).astype(np.float64))
+    from scipy.special import expit
+
+    prob = expit(a * raw + b)
+    onsets = [list(zip(f[0], prob[clip_of == i])) for i, f in enumerate(found)]
+    threshold, figures = _best_threshold(onsets, clips, ignores)
+    verifier = replace(fit(np.arange(len(y))), calibration=(a, b))
+    return replace(scorer, verifier=verifier, threshold=threshold), threshold, figures
+
+
+def verifier_of(model):
+    """A fitted scikit-learn GradientBoostingClassifier (``init="zero"``, two classes) as
+    plain arrays (:class:`~syncfoley.engine.detect.onset_verifier.Verifier`)."""
+    from syncfoley.engine.detect.onset_verifier import Verifier
+
+    feature: list[np.ndarray] = []
+    split: list[np.ndarray] = []
+    left: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    value: list[np.ndarray] = []
+    roots: list[int] = []
+    base = 0
+    for est in model.estimators_[:, 0]:
+        tree = est.tree_
+        roots.append(base)
+        inner = tree.children_left >= 0
+        feature.append(np.where(inner, tree.feature, -1))
+        split.append(np.where(inner, tree.threshold, 0.0))
+        left.append(np.where(inner, tree.children_left + base, 0))
+        right.append(np.where(inner, tree.children_right + base, 0))
+        value.append(np.where(inner, 0.0, tree.value[:, 0, 0] * model.learning_rate))
+        base += len(inner)
+    return Verifier(np.concatenate(feature), np.concatenate(split), np.concatenate(left), np.concatenate(right),
+                    np.concatenate(value), np.array(roots), (1.0, 0.0))

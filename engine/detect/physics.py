@@ -33,13 +33,17 @@ class PhysicsDetectorConfig:
 class MotionAnalysis:
     """Per analysed frame: its time, the calibrated impact probability, where (x, y across
     the picture) and how much velocity the most likely block lost (picture widths per
-    second), and the motion energy (for the intensity envelope)."""
+    second), and the motion energy (for the intensity envelope). For the onset verifier:
+    each frame's best block logit (``UNSCORED`` where it has none) and, for the frames
+    that may be candidates, their summary (:func:`~syncfoley.engine.detect.onset_verifier.frame_summary`)."""
 
     times: list[float]
     probability: np.ndarray
     where: np.ndarray
     lost: np.ndarray
     energy: list[float]
+    logit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    summaries: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def detect_physics(
@@ -67,11 +71,12 @@ def detect_physics(
 
     scorer = resolve_scorer(weights)
     report = DecodeReport()
-    analysis = analyse_physics(path, info, span, scorer, cfg, progress, report)
+    whole = analyse_physics(path, info, span, scorer, cfg, progress, report)
     threshold = scorer.threshold_for(sensitivity)
     # An impact between the selection's last frame and the next is the next selection's.
-    onsets = [o for o in pick_onsets(analysis, scorer, threshold, cfg.min_gap, info.fps)
+    onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps)
               if span.start <= o.time < span.end]
+    analysis = within(whole, span, info.fps, verified_curve(whole, scorer, cfg.min_gap, info.fps))
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
@@ -96,22 +101,25 @@ def analyse_physics(
     progress: Optional[Progress] = None,
     report: Optional[DecodeReport] = None,
 ) -> MotionAnalysis:
-    """Score every frame of ``span`` with ``scorer``; see :func:`detect_physics` (training
-    extracts the same features unscored with :func:`physics_features_of`).
+    """Score every frame of ``span`` and of a margin around it with ``scorer``; see
+    :func:`detect_physics` (training extracts the same features unscored with
+    :func:`physics_features_of`); :func:`within` keeps ``span``'s frames.
 
-    A frame is scored from the motion up to three frames either side of it, so the frames
-    just outside ``span`` are decoded too (where the file has them): an impact in the
-    first or last frames of a selection is found as it would be in the middle of the file.
+    A frame is scored from the motion up to three frames either side of it, and a
+    candidate onset is judged with the half second around it, so the frames just outside
+    ``span`` are analysed too (where the file has them): an impact in the first or last
+    frames of a selection is found as it would be in the middle of the file.
     """
     from syncfoley.engine.detect.motion_features import AFTER, BEFORE
+    from syncfoley.engine.detect.onset_verifier import CANDIDATE, CONTEXT, UNSCORED, frame_summary
 
-    margin = (max(BEFORE, AFTER) + 1) / info.fps
-    inner = span
+    margin = (max(BEFORE, AFTER) + 1) / info.fps + (CONTEXT if scorer.verifier is not None else 0.0)
     span = TimeRange(max(0.0, span.start - margin), max(span.end, min(info.duration, span.end + margin)))
     result = MotionAnalysis([], np.zeros(0), np.zeros((0, 2)), np.zeros(0), [])
     prob: list[float] = []
     where: list[tuple[float, float]] = []
     lost: list[float] = []
+    logit: list[float] = []
 
     def score(feat: FrameFeatures) -> None:
         logits = scorer.block_logits(feat.values)
@@ -119,23 +127,79 @@ def analyse_physics(
         prob[feat.index] = float(scorer.probability(logits[best]))
         where[feat.index] = (float(feat.where[best, 0]), float(feat.where[best, 1]))
         lost[feat.index] = float(feat.lost[best])
+        logit[feat.index] = float(logits[best])
+        # Only a peak above CANDIDATE is looked at again: memory stays flat on long files.
+        if scorer.verifier is not None and prob[feat.index] >= CANDIDATE:
+            result.summaries[feat.index] = frame_summary(logits[None], feat.values[None], feat.where[None],
+                                                         feat.lost[None])[0]
 
     for t, feat in _feature_frames(path, info, span, cfg, progress, report, result.energy):
         result.times.append(t)
         prob.append(0.0)
         where.append((0.5, 0.5))
         lost.append(0.0)
+        logit.append(UNSCORED)
         if feat is not None:
             score(feat)
     width, _ = analysis_size(info.width, info.height, cfg.motion.width)
-    half_frame = 0.5 / info.fps
-    keep = [i for i, t in enumerate(result.times) if inner.start - half_frame <= t < inner.end]
-    result.times = [result.times[i] for i in keep]
-    result.energy = [result.energy[i] for i in keep]
-    result.probability = np.array(prob)[keep]
-    result.where = np.array(where, dtype=np.float64).reshape(-1, 2)[keep]
-    result.lost = np.array(lost)[keep] * info.fps / width
+    result.probability = np.array(prob)
+    result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
+    result.lost = np.array(lost) * info.fps / width
+    result.logit = np.array(logit)
     return result
+
+
+def within(analysis: MotionAnalysis, span: TimeRange, fps: float, probability: np.ndarray) -> MotionAnalysis:
+    """The frames of ``analysis`` in ``span``, with ``probability`` as their curve."""
+    half_frame = 0.5 / fps
+    keep = [i for i, t in enumerate(analysis.times) if span.start - half_frame <= t < span.end]
+    return MotionAnalysis([analysis.times[i] for i in keep], probability[keep], analysis.where[keep],
+                          analysis.lost[keep], [analysis.energy[i] for i in keep], analysis.logit[keep])
+
+
+def verified_curve(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> np.ndarray:
+    """The probability curve shown to the user: the frame probability, with each candidate's
+    hill scaled so that its peak is the verifier's probability (the threshold applies to
+    that); the frame probability itself where there is no verifier."""
+    prob = analysis.probability
+    if scorer.verifier is None or not len(prob):
+        return prob
+    peaks, verified = _verified(analysis, scorer, min_gap, fps)
+    if not peaks:
+        return prob
+    ks = np.array(peaks)
+    ratio = np.asarray(verified) / np.maximum(prob[ks], 1e-9)
+    frames = np.arange(len(prob))
+    pos = np.searchsorted(ks, frames)
+    lo, hi = np.clip(pos - 1, 0, len(ks) - 1), np.clip(pos, 0, len(ks) - 1)
+    nearest = np.where(np.abs(ks[lo] - frames) <= np.abs(ks[hi] - frames), lo, hi)
+    return np.clip(prob * ratio[nearest], 0.0, 1.0)
+
+
+def candidate_peaks(analysis: MotionAnalysis, min_gap: float, fps: float) -> list[int]:
+    """The frames the onset verifier looks at: peaks of the frame probability above
+    ``CANDIDATE``, at least ``min_gap`` s apart."""
+    from syncfoley.engine.detect.onset_verifier import CANDIDATE
+
+    gap = max(1, int(round(min_gap * fps)))
+    ks = [int(round(i)) for i, _ in pick_peaks(analysis.probability, CANDIDATE, gap)]
+    return [k for k in ks if k in analysis.summaries]
+
+
+def onset_time(times: list[float], k: int, offset: float, fps: float) -> float:
+    """The time of an impact scored at frame ``k``: it happened between frames k and k+1,
+    ``offset`` frames on (where it falls on average, measured on validation clips)."""
+    return max(0.0, float(np.interp(k + offset, np.arange(len(times)), times,
+                                    right=times[-1] + (k + offset - len(times) + 1) / fps)))
+
+
+def _verified(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
+    """The candidate frames and the verifier's probability of each."""
+    from syncfoley.engine.detect.onset_verifier import SUMMARY, candidate_features
+
+    ks = candidate_peaks(analysis, min_gap, fps)
+    rows = np.array([analysis.summaries[k] for k in ks], np.float32).reshape(len(ks), SUMMARY)
+    return ks, scorer.verifier.probability(candidate_features(analysis.logit, rows, ks, fps))
 
 
 def physics_features_of(
@@ -197,14 +261,16 @@ def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: flo
         return []
     gap = max(1, int(round(min_gap * fps)))
     out = []
-    for idx, value in pick_peaks(analysis.probability, threshold, gap):
+    if scorer.verifier is not None:
+        peaks, verified = _verified(analysis, scorer, min_gap, fps)
+        chosen = [(float(k), float(v)) for k, v in zip(peaks, verified) if v >= threshold]
+    else:
+        chosen = pick_peaks(analysis.probability, threshold, gap)
+    for idx, value in chosen:
         k = int(round(idx))
-        # The scored frame k holds an impact between frames k and k+1; ``offset`` (frames)
-        # is where it falls on average, measured on the validation clips.
-        t = float(np.interp(k + scorer.offset, np.arange(len(times)), times,
-                            right=times[-1] + (k + scorer.offset - len(times) + 1) / fps))
+        t = onset_time(times, k, scorer.offset, fps)
         strength = float(np.clip(np.sqrt(analysis.lost[k] / scorer.full_strength), 0.05, 1.0))
         x, y = analysis.where[k]
-        out.append(Onset(time=max(0.0, t), strength=strength, confidence=float(np.clip(value, 0.0, 1.0)),
+        out.append(Onset(time=t, strength=strength, confidence=float(np.clip(value, 0.0, 1.0)),
                          x=float(np.clip(x, 0.0, 1.0)), y=float(np.clip(y, 0.0, 1.0))))
     return out
