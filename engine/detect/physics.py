@@ -158,9 +158,10 @@ def within(analysis: MotionAnalysis, span: TimeRange, fps: float, probability: n
 
 
 def verified_curve(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> np.ndarray:
-    """The probability curve shown to the user: the frame probability, with each candidate's
-    hill scaled so that its peak is the verifier's probability (the threshold applies to
-    that); the frame probability itself where there is no verifier."""
+    """The probability curve shown to the user: at each candidate, the verifier's
+    probability (what the threshold applies to); elsewhere the frame probability, never
+    above its nearest candidate's verdict (a rejected candidate's hill stays below the
+    threshold). Without a verifier, the frame probability."""
     prob = analysis.probability
     if scorer.verifier is None or not len(prob):
         return prob
@@ -168,12 +169,13 @@ def verified_curve(analysis: MotionAnalysis, scorer, min_gap: float, fps: float)
     if not peaks:
         return prob
     ks = np.array(peaks)
-    ratio = np.asarray(verified) / np.maximum(prob[ks], 1e-9)
     frames = np.arange(len(prob))
     pos = np.searchsorted(ks, frames)
     lo, hi = np.clip(pos - 1, 0, len(ks) - 1), np.clip(pos, 0, len(ks) - 1)
     nearest = np.where(np.abs(ks[lo] - frames) <= np.abs(ks[hi] - frames), lo, hi)
-    return np.clip(prob * ratio[nearest], 0.0, 1.0)
+    curve = np.minimum(prob, verified[nearest])
+    curve[ks] = verified
+    return curve
 
 
 def candidate_peaks(analysis: MotionAnalysis, min_gap: float, fps: float) -> list[int]:
