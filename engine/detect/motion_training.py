@@ -29,9 +29,9 @@ cross-entropy, impact bags weighted by the quiet/impact ratio.
 On the validation videos (``val_dir``, else a held-out share of the training videos):
 Platt scaling makes the frame probability calibrated, and the threshold used at
 sensitivity 0.5 is the one with the best F1 of picked onsets within +-0.1 s.
-:func:`tune_motion` refits just those two on other annotated videos, keeping the
-networks (the shipped weights' were set on 160 validation clips, four times the ones
-that chose the networks' epoch).
+:func:`tune_motion` refits those two on other annotated videos, keeping the networks,
+and fits the onset verifier there (:func:`fit_verifier`; the shipped weights' on 272
+validation clips, seven times the ones that chose the networks' epoch).
 """
 
 from __future__ import annotations
