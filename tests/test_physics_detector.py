@@ -336,15 +336,11 @@ def test_the_bench_matches_one_to_one_and_breaks_recall_down_by_approach_speed()
     assert sum(n for _, n, _ in rows) == 4  # every impact in exactly one bin
 
 
-def test_the_curve_shows_the_verdict_at_candidates_and_keeps_rejected_hills_below_it(monkeypatch) -> None:
-    from types import SimpleNamespace
-
-    import syncfoley.engine.detect.physics as physics
+def test_the_curve_shows_the_verdict_at_candidates_and_keeps_rejected_hills_below_it() -> None:
+    from syncfoley.engine.detect.physics import verified_curve
 
     prob = np.array([0, .01, .3, .5, .3, .01, 0, .2, .9, .3])
-    analysis = physics.MotionAnalysis(list(np.arange(10) / 10), prob, np.zeros((10, 2)), np.zeros(10), [])
     # Two candidates: frame 3 confirmed (0.95), frame 8 rejected (0.1).
-    monkeypatch.setattr(physics, "_verified", lambda *_: ([3, 8], np.array([0.95, 0.1])))
-    curve = physics.verified_curve(analysis, SimpleNamespace(verifier=object()), 0.05, 10)
+    curve = verified_curve(prob, [3, 8], np.array([0.95, 0.1]))
     np.testing.assert_allclose(curve, [0, .01, .3, .95, .3, .01, 0, .1, .1, .1])
-    assert physics.verified_curve(analysis, SimpleNamespace(verifier=None), 0.05, 10) is prob
+    assert verified_curve(prob, [], np.zeros(0)) is prob  # no candidate: the frame probability

@@ -269,17 +269,9 @@ def split_examples(examples: list[Example], fraction: float, seed: int) -> tuple
 
 def without_blocks(clip: ClipFeatures) -> ClipFeatures:
     """``clip`` without its blocks' features, for when only its labels, bags or frame
-    logits are needed: every block of every frame of a few hundred clips is several GB.
+    summaries are needed: every block of every frame of a few hundred clips is several GB.
     A fresh empty array, as a slice would keep the whole buffer alive."""
     return replace(clip, values=np.zeros((0, *clip.values.shape[1:]), np.float32))
-
-
-def frame_logits(scorer, clip: ClipFeatures) -> np.ndarray:
-    """The logit of each scored frame of ``clip``: its most likely block's, uncalibrated
-    (what calibration and the threshold are fitted to, so it is worked out once)."""
-    if not len(clip.index):
-        return np.zeros(0)
-    return scorer.block_logits(clip.values).max(axis=1)
 
 
 def frame_summaries(scorer, clip: ClipFeatures) -> np.ndarray:
@@ -295,24 +287,16 @@ def frame_summaries(scorer, clip: ClipFeatures) -> np.ndarray:
     return np.concatenate(out)
 
 
-def frame_scores(scorer, clip: ClipFeatures, logits: Optional[np.ndarray] = None) -> np.ndarray:
-    """Calibrated probability for every frame of ``clip`` (0 where it cannot be scored);
-    ``logits`` from :func:`frame_logits`, when already known."""
-    prob = np.zeros(len(clip.times))
-    if len(clip.index):
-        prob[clip.index] = scorer.probability(frame_logits(scorer, clip) if logits is None else logits)
-    return prob
-
-
 def clip_analysis(scorer, clip: ClipFeatures, summaries: np.ndarray):
     """What detection's analysis holds for ``clip`` (no places: the blocks may have been dropped)."""
     from syncfoley.engine.detect.onset_verifier import CANDIDATE, UNSCORED
     from syncfoley.engine.detect.physics import MotionAnalysis
 
-    prob = frame_scores(scorer, clip, summaries[:, 0])
     n = len(clip.times)
     logit = np.full(n, UNSCORED)
     logit[clip.index] = summaries[:, 0]
+    prob = np.zeros(n)  # a frame that cannot be scored has none
+    prob[clip.index] = scorer.probability(summaries[:, 0])
     rows = {int(k): summaries[j] for j, k in enumerate(clip.index) if prob[k] >= CANDIDATE}
     return MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [], logit, rows)
 
@@ -707,13 +691,10 @@ def verifier_candidates(scorer, clip: ClipFeatures, summaries: np.ndarray, ignor
     """Every candidate of ``clip`` (see :mod:`onset_verifier`): its time, its features and
     its label (1: the nearest within 0.1 s of an impact; -1: else within 0.1 s of an ignored
     contact; else 0)."""
-    from syncfoley.engine.detect.onset_verifier import SUMMARY, candidate_features
-    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, candidate_peaks, onset_time
+    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, candidate_inputs, onset_time
 
     analysis = clip_analysis(scorer, clip, summaries)
-    ks = candidate_peaks(analysis, PhysicsDetectorConfig().min_gap, clip.fps)
-    rows = np.array([analysis.summaries[k] for k in ks], np.float32).reshape(len(ks), SUMMARY)
-    x = candidate_features(analysis.logit, rows, ks, clip.fps)
+    ks, x = candidate_inputs(analysis, PhysicsDetectorConfig().min_gap, clip.fps)
     times = [onset_time(analysis.times, k, scorer.offset, clip.fps) for k in ks]
     # One onset per impact, as detection is judged: the candidate nearest each impact is
     # true, a second one near it false (left true, the verifier learnt to pass both).

@@ -73,10 +73,12 @@ def detect_physics(
     report = DecodeReport()
     whole = analyse_physics(path, info, span, scorer, cfg, progress, report)
     threshold = scorer.threshold_for(sensitivity)
+    verdicts = verify(whole, scorer, cfg.min_gap, info.fps) if scorer.verifier is not None else None
     # An impact between the selection's last frame and the next is the next selection's.
-    onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps)
+    onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps, verdicts)
               if span.start <= o.time < span.end]
-    analysis = within(whole, span, info.fps, verified_curve(whole, scorer, cfg.min_gap, info.fps))
+    curve = whole.probability if verdicts is None else verified_curve(whole.probability, *verdicts)
+    analysis = within(whole, span, info.fps, curve)
     return OnsetTrack(
         source=str(path),
         duration=info.duration,
@@ -157,23 +159,19 @@ def within(analysis: MotionAnalysis, span: TimeRange, fps: float, probability: n
                           analysis.lost[keep], [analysis.energy[i] for i in keep], analysis.logit[keep])
 
 
-def verified_curve(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> np.ndarray:
-    """The probability curve shown to the user: at each candidate, the verifier's
-    probability (what the threshold applies to); elsewhere the frame probability, never
-    above its nearest candidate's verdict (a rejected candidate's hill stays below the
-    threshold). Without a verifier, the frame probability."""
-    prob = analysis.probability
-    if scorer.verifier is None or not len(prob):
-        return prob
-    peaks, verified = _verified(analysis, scorer, min_gap, fps)
+def verified_curve(probability: np.ndarray, peaks: list[int], verified: np.ndarray) -> np.ndarray:
+    """The probability curve shown to the user: at each candidate (``peaks``, from
+    :func:`verify`), the verifier's probability (what the threshold applies to); elsewhere
+    the frame probability, never above its nearest candidate's verdict (a rejected
+    candidate's hill stays below the threshold)."""
     if not peaks:
-        return prob
+        return probability
     ks = np.array(peaks)
-    frames = np.arange(len(prob))
+    frames = np.arange(len(probability))
     pos = np.searchsorted(ks, frames)
     lo, hi = np.clip(pos - 1, 0, len(ks) - 1), np.clip(pos, 0, len(ks) - 1)
     nearest = np.where(np.abs(ks[lo] - frames) <= np.abs(ks[hi] - frames), lo, hi)
-    curve = np.minimum(prob, verified[nearest])
+    curve = np.minimum(probability, verified[nearest])
     curve[ks] = verified
     return curve
 
@@ -195,13 +193,19 @@ def onset_time(times: list[float], k: int, offset: float, fps: float) -> float:
                                     right=times[-1] + (k + offset - len(times) + 1) / fps)))
 
 
-def _verified(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
-    """The candidate frames and the verifier's probability of each."""
+def candidate_inputs(analysis: MotionAnalysis, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
+    """The candidate frames (:func:`candidate_peaks`) and what the verifier reads of each."""
     from syncfoley.engine.detect.onset_verifier import SUMMARY, candidate_features
 
     ks = candidate_peaks(analysis, min_gap, fps)
     rows = np.array([analysis.summaries[k] for k in ks], np.float32).reshape(len(ks), SUMMARY)
-    return ks, scorer.verifier.probability(candidate_features(analysis.logit, rows, ks, fps))
+    return ks, candidate_features(analysis.logit, rows, ks, fps)
+
+
+def verify(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
+    """The candidate frames and the verifier's probability of each."""
+    ks, x = candidate_inputs(analysis, min_gap, fps)
+    return ks, scorer.verifier.probability(x)
 
 
 def physics_features_of(
@@ -256,15 +260,18 @@ def _feature_frames(
             progress(min(1.0, n / expected), "detecting onsets (physics)")
 
 
-def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: float, fps: float) -> list[Onset]:
-    """Peaks of the frame probability above ``threshold``, at least ``min_gap`` s apart."""
+def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: float, fps: float,
+                verdicts: Optional[tuple[list[int], np.ndarray]] = None) -> list[Onset]:
+    """The candidates the verifier gives ``threshold`` or more (``verdicts`` from
+    :func:`verify`, when already known); with no verifier, the peaks of the frame
+    probability above ``threshold``, at least ``min_gap`` s apart."""
     times = analysis.times
     if len(times) < 4:
         return []
     gap = max(1, int(round(min_gap * fps)))
     out = []
     if scorer.verifier is not None:
-        peaks, verified = _verified(analysis, scorer, min_gap, fps)
+        peaks, verified = verdicts if verdicts is not None else verify(analysis, scorer, min_gap, fps)
         chosen = [(float(k), float(v)) for k, v in zip(peaks, verified) if v >= threshold]
     else:
         chosen = pick_peaks(analysis.probability, threshold, gap)
