@@ -96,11 +96,19 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
     return clips
 
 
-def tally(scorer, clip: Clip, summaries: np.ndarray, threshold: float) -> Tally:
-    """One clip's onsets at ``threshold`` counted against its truth."""
+def every_onset(scorer, clip: Clip, summaries: np.ndarray) -> list:
+    """The onsets detection with ``scorer`` gives on ``clip`` at threshold 0: those at a
+    threshold are the ones whose confidence reaches it (peaks and candidates do not depend
+    on it), so each clip is picked and verified once, not once per threshold."""
     from syncfoley.engine.detect.motion_training import picked_onsets
 
-    onsets = picked_onsets(scorer, clip.features, threshold, summaries)
+    return picked_onsets(scorer, clip.features, 0.0, summaries)
+
+
+def tally(clip: Clip, every: list, threshold: float) -> Tally:
+    """One clip's onsets at ``threshold`` (of ``every``, from :func:`every_onset`) counted
+    against its truth."""
+    onsets = [o for o in every if o.confidence >= threshold]
     found = [o.time for o in onsets]
     smooth = clip.truth.get("family") == "smooth"
     true_t = [i["time"] for i in clip.truth["impacts"]]
@@ -143,10 +151,11 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
             groups.setdefault(group_of(c.truth, by), []).append(i)
     rows = []
     for k, (scorer, name) in enumerate(zip(scorers, names)):
-        own = [tally(scorer, c, c.summaries[k], scorer.threshold) for c in clips]
+        every = [every_onset(scorer, c, c.summaries[k]) for c in clips]
+        own = [tally(c, e, scorer.threshold) for c, e in zip(clips, every)]
         best = [(pooled([own[i] for i in members]).f1, scorer.threshold) for _, members in sets]
         for t in SWEEP:
-            swept = [tally(scorer, c, c.summaries[k], t) for c in clips]
+            swept = [tally(c, e, t) for c, e in zip(clips, every)]
             for j, (_, members) in enumerate(sets):
                 f1 = pooled([swept[i] for i in members]).f1
                 if f1 > best[j][0]:
