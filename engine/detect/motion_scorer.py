@@ -171,15 +171,11 @@ def load_scorer(path: str | Path) -> MotionScorer:
     hidden = int(w0.shape[-1]) if fits else 0
     members = max(1, int(w0.shape[0]) if fits else 1) if stacked else None
     want = expected_shapes(hidden, members)
-    if fmt == FORMAT:
-        want.update({k: arrays[k].shape for k in KEYS if k in arrays})
-        want.update({k: (-1,) for k in KEYS if k not in arrays})
-    if set(arrays) != set(want):
-        missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
+    keys = set(want) | (set(KEYS) if fmt == FORMAT else set())  # the verifier's are checked with it
+    if set(arrays) != keys:
+        missing, extra = sorted(keys - set(arrays)), sorted(set(arrays) - keys)
         raise FormatError(f"{path}: keys do not match a motion scorer (missing {missing}, unexpected {extra})")
     for key, shape in want.items():
-        if key in KEYS:  # checked with the verifier
-            continue
         if tuple(arrays[key].shape) != shape:
             raise FormatError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
         if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
