@@ -77,12 +77,13 @@ def candidate_features(best: np.ndarray, summaries: np.ndarray, peaks: Sequence[
     if not len(peaks):
         return out
     reach = max(1, int(round(CONTEXT * fps)))
-    peaks = [int(k) for k in peaks]
-    for i, k in enumerate(peaks):
+    order = np.array(sorted(int(k) for k in peaks))  # rivals by bisection: a long file has thousands
+    for i, k in enumerate(int(k) for k in peaks):
         near = [best[min(max(k + d, 0), n - 1)] for d in NEIGHBOURS]
         lo, hi = max(0, k - reach), min(n, k + reach + 1)
         ring = np.concatenate([best[lo:max(lo, k - 2)], best[min(hi, k + 3):hi]])
-        rivals = [best[m] for m in peaks if m != k and abs(m - k) <= reach]
+        around = order[np.searchsorted(order, k - reach):np.searchsorted(order, k + reach, side="right")]
+        rivals = best[around[around != k]].tolist()
         out[i, :SUMMARY] = summaries[i]
         out[i, SUMMARY:] = (*near, ring.max() if len(ring) else UNSCORED, len(rivals),
                             max(rivals) if rivals else UNSCORED)
