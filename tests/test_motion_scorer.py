@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from syncfoley.core.errors import CheckpointError, FormatError
-from syncfoley.engine.detect.motion_features import FEATURES, NAMES, pool3
+from syncfoley.engine.detect.motion_features import FEATURES, NAMES, magnitude, pool3
 from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, committee, load_scorer, resolve_scorer
 
 
@@ -127,6 +127,16 @@ def test_pool3_is_the_neighbourhood_maximum() -> None:
     padded = np.pad(a, 1, mode="edge")
     want = np.max([padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)], axis=0)
     assert np.array_equal(pool3(a), want)
+
+
+def test_magnitude_is_numpys_norm_to_the_bit() -> None:
+    # The shipped networks were trained on features computed with np.linalg.norm.
+    rng = np.random.default_rng(3)
+    for dtype, scale in ((np.float32, 1.0), (np.float32, 1e-20), (np.float32, 1e18), (np.float64, 37.0)):
+        v = (rng.standard_normal((9, 11, 2)) * scale).astype(dtype)
+        got, want = magnitude(v), np.linalg.norm(v, axis=-1)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want)
 
 
 def _verifier(seed: int = 0):

@@ -78,6 +78,12 @@ class FrameFeatures:
     lost: np.ndarray
 
 
+def magnitude(v: np.ndarray) -> np.ndarray:
+    """Length of (dy, dx) vectors along the last axis: what ``np.linalg.norm(v, axis=-1)``
+    computes, to the bit, without its generic machinery (a tenth of the time features took)."""
+    return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
 def pool3(a: np.ndarray) -> np.ndarray:
     """3x3 neighbourhood maximum (separable: rows, then columns)."""
     r = a.copy()
@@ -134,7 +140,7 @@ class FeatureStream:
         from syncfoley.engine.detect.motion_kernels import lost_motion
 
         self.fields.append(field)
-        speed = np.where(field.valid, np.linalg.norm(field.vectors, axis=-1), 0.0).astype(np.float32)
+        speed = np.where(field.valid, magnitude(field.vectors), 0.0).astype(np.float32)
         self.speeds.append((speed, pool3(speed)))
         left = field.unexplained if field.unexplained is not None else np.zeros(speed.shape, np.float32)
         self.unexplained.append(pool3(left.astype(np.float32)))
@@ -168,8 +174,8 @@ class FeatureStream:
         vb, trusted = sample(b, gx + va[..., 1] / self.block, gy + va[..., 0] / self.block)
         ok = (trusted > 0.5) & a.valid
         diff = vb - va
-        change = np.where(ok, np.linalg.norm(diff, axis=-1), 0.0).astype(np.float32)
-        speed = np.linalg.norm(va, axis=-1)
+        change = np.where(ok, magnitude(diff), 0.0).astype(np.float32)
+        speed = magnitude(va)
         along = -(diff * va).sum(axis=-1) / np.maximum(speed, 1e-3)
         braking = np.where(ok, np.clip(along, 0.0, None), 0.0).astype(np.float32)
         return change, braking
@@ -200,7 +206,7 @@ class FeatureStream:
             v, ok = sample(f[BEFORE + j], x, y)
             path[j] = v
             trusted.append(ok)
-        speed = np.linalg.norm(approach, axis=-1)
+        speed = magnitude(approach)
         unit = approach / np.maximum(speed, 1e-3)[..., None]
         along = [(path[j] * unit).sum(axis=-1) for j in STEPS]
         across = [np.abs(path[j][..., 0] * unit[..., 1] - path[j][..., 1] * unit[..., 0]) for j in STEPS]
@@ -228,13 +234,13 @@ class FeatureStream:
         cols += [w for w, _ in lost] + [r for _, r in lost]
         cols += list(self.unexplained)[window]
         speed_cols = len(cols)
-        cam = [np.linalg.norm(x.camera, axis=-1).mean() for x in f]
-        jerk = float(np.linalg.norm(f[3].camera - 2 * f[2].camera + f[1].camera, axis=-1).mean())
+        cam = [magnitude(x.camera).mean() for x in f[2:4]]
+        jerk = float(magnitude(f[3].camera - 2 * f[2].camera + f[1].camera).mean())
         trusted = float(valid[2].mean())
         moving = speed[2][valid[2]]
         noise = float(np.median(moving)) if moving.size else 0.0
         busy = float(np.quantile(moving, 0.9)) if moving.size else 0.0
-        frame = np.array([cam[2], cam[3], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
+        frame = np.array([cam[0], cam[1], jerk, trusted, noise, busy, np.log(self.fps / 30.0)], np.float32)
         path = self.trajectory(fields)
         block = np.stack([c.reshape(-1) for c in cols] + [self.edge] + [c.reshape(-1) for c in path],
                          axis=1).astype(np.float32)

@@ -242,6 +242,9 @@ def _feature_frames(
     prev_img: Optional[np.ndarray] = None
     expected = max(1, int(span.duration * info.fps))
     n = 0
+    # Frames are fully decoded. Skipping H.264's deblocking filter on 1080p (a 3.75x downscale
+    # here) takes a tenth off detection, but networks trained on deblocked frames then lost
+    # 0.02 F1 and gave two more onsets on smooth-only clips (27 validation clips at 1080p).
     for t, img in prefetch(iter_frames(path, span, cfg.motion.width, None, "gray", report)):
         energy.append(0.0)
         feat = None
