@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from syncfoley.core.errors import CheckpointError, FormatError
-from syncfoley.engine.detect.motion_features import FEATURES, NAMES, magnitude, pool3
+from syncfoley.engine.detect.motion_features import FEATURES, NAMES, pool3
+from syncfoley.engine.detect.motion_field import magnitude
 from syncfoley.engine.detect.motion_scorer import BUNDLED, MotionScorer, committee, load_scorer, resolve_scorer
 
 

@@ -9,7 +9,14 @@ from typing import Optional
 import numpy as np
 
 from syncfoley.core.progress import Progress
-from syncfoley.engine.detect.motion_field import BlockMatcher, MotionConfig, MotionField, deceleration, normalise
+from syncfoley.engine.detect.motion_field import (
+    BlockMatcher,
+    MotionConfig,
+    MotionField,
+    deceleration,
+    magnitude,
+    normalise,
+)
 from syncfoley.engine.detect.peaks import pick_peaks
 from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, iter_gray_frames, prefetch
 from syncfoley.engine.types import Curve, Envelope, Onset, OnsetTrack, TimeRange
@@ -135,7 +142,7 @@ def _frame_score(
     to_widths = fps / width
     before, prev, cur, after = fields
     lost, raw = deceleration(before, prev, cur, after, cfg.reach, limit)
-    speed = np.linalg.norm(prev.vectors, axis=-1)
+    speed = magnitude(prev.vectors)
     fast = speed >= max(cfg.noise_floor, cfg.min_speed / to_widths)
     if not fast.any():
         return 0.0, 0.0, (0, 0)
@@ -147,7 +154,7 @@ def _frame_score(
 def frame_energy(field: MotionField) -> float:
     """Mean speed of the moving things in a frame (analysis px/frame): how much is
     going on, the picture's stand-in for loudness."""
-    speed = np.linalg.norm(field.vectors, axis=-1)[field.valid]
+    speed = magnitude(field.vectors)[field.valid]
     return float(speed.mean()) if speed.size else 0.0
 
 

