@@ -271,13 +271,12 @@ def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: flo
     times = analysis.times
     if len(times) < 4:
         return []
-    gap = max(1, int(round(min_gap * fps)))
     out = []
     if scorer.verifier is not None:
         peaks, verified = verdicts if verdicts is not None else verify(analysis, scorer, min_gap, fps)
         chosen = [(float(k), float(v)) for k, v in zip(peaks, verified) if v >= threshold]
     else:
-        chosen = pick_peaks(analysis.probability, threshold, gap)
+        chosen = pick_peaks(analysis.probability, threshold, max(1, int(round(min_gap * fps))))
     for idx, value in chosen:
         k = int(round(idx))
         t = onset_time(times, k, scorer.offset, fps)
