@@ -9,7 +9,9 @@ a field of the clips' ``NAME.truth.json`` (``family``, ``size``, ``camera``, ``c
 ``flicker`` and ``noise`` as none / some).
 
 Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact in the
-truth's band count neither way, every onset on a smooth-only clip is false. At a scorer's
+truth's band count neither way, every onset on a smooth-only clip is false (those counted as
+such are the ones that match none of the clip's impacts: a set-down in the smooth family can
+land fast enough to be one). At a scorer's
 own threshold these are the figures ``bench_detection.py`` prints for detection with it,
 without decoding a clip twice: features are extracted once into ``--cache`` (the folder
 ``train-motion`` and ``tune-motion`` keep them in) and each scorer's frame summaries
@@ -115,7 +117,7 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
     band_t = [b["time"] for b in clip.truth.get("band", [])]
     taken, ok, neutral = judge(found, true_t, band_t, 0.1, smooth)
     out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(true_t),
-                len(found) if smooth else 0)
+                sum(1 for o in ok if not o) if smooth else 0)
     for o, m, onset in zip(ok, neutral, onsets):
         if not m:
             out.conf.append(onset.confidence)

@@ -19,7 +19,10 @@ random quality, ProRes or MJPEG.
 Splits are kept apart by seed ranges (train 0-9999, validation 10000-19999, test
 20000+) and the test split alone has the ``mixed`` family (several kinds of event in
 one clip) and clips above 960x540 (720p, 1080p); ``--size`` renders train or validation
-clips at a size of your choice, the rest of each clip as its seed draws it.
+clips at a size of your choice, the rest of each clip as its seed draws it. The floor
+lies 70-90% of the way down the picture; ``--floor TOP BOTTOM`` films the same worlds with
+it elsewhere, to check that a detector has not learnt where impacts happen. ``--family``
+renders every clip as one family (more smooth-only clips, say).
 
 Layout written (Greatest Hits style, read by ``syncfoley train-motion``)::
 
@@ -30,6 +33,7 @@ Layout written (Greatest Hits style, read by ``syncfoley train-motion``)::
 
     python bench/physics_corpus.py OUT --split test --count 40 [--jobs 2]
     python bench/physics_corpus.py OUT --split val --first 200 --count 16 --size 1280x720
+    python bench/physics_corpus.py OUT --split val --first 500 --count 40 --floor 0.3 0.6
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class ClipSpec:
     crf: int
     noise: float
     flicker: float
+    # Where the floor may lie, as a share of the way down the picture (drawn per clip).
+    floor: tuple[float, float] = (0.7, 0.9)
 
 
 class World:
@@ -430,7 +436,8 @@ def pendulum_distractor(world: World, rng) -> None:
 # ---- the clip --------------------------------------------------------------------------------
 
 
-def make_spec(split: str, index: int, family: str | None = None, size: tuple[int, int] | None = None) -> ClipSpec:
+def make_spec(split: str, index: int, family: str | None = None, size: tuple[int, int] | None = None,
+              floor: tuple[float, float] = (0.7, 0.9)) -> ClipSpec:
     seed = SPLIT_SEEDS[split] + index
     rng = np.random.default_rng(seed)
     families = FAMILIES + (TEST_ONLY if split == "test" else ())
@@ -448,7 +455,7 @@ def make_spec(split: str, index: int, family: str | None = None, size: tuple[int
         name=f"{split}_{index:04d}_{fam}", family=fam, seed=seed, fps=fps, size=size,
         duration=float(rng.uniform(5.0, 8.0)), shutter=float(rng.choice([0.0, 90.0, 180.0, 180.0, 270.0])),
         codec=codec, crf=int(rng.integers(16, 30)), noise=float(rng.uniform(0.0, 6.0)),
-        flicker=float(rng.choice([0.0, 0.0, rng.uniform(0.01, 0.06)])),
+        flicker=float(rng.choice([0.0, 0.0, rng.uniform(0.01, 0.06)])), floor=floor,
     )
 
 
@@ -467,8 +474,9 @@ def build_world(spec: ClipSpec, rng) -> tuple[World, Camera]:
         world.add_static_box((float(rng.uniform(-1.5, 1.5)), 0.2), (float(rng.uniform(0.3, 0.8)), 0.4))
     zoom0 = float(rng.uniform(0.8, 1.3))
     visible_h = VIEW / zoom0 * spec.size[1] / spec.size[0]
-    # The floor between 70% and 90% of the way down the picture.
-    camera = Camera(centre=(float(rng.uniform(-0.3, 0.3)), (float(rng.uniform(0.7, 0.9)) - 0.5) * visible_h),
+    # The floor between 70% and 90% of the way down the picture, unless the spec says otherwise
+    # (one draw either way: the rest of the clip stays as it was).
+    camera = Camera(centre=(float(rng.uniform(-0.3, 0.3)), (float(rng.uniform(*spec.floor)) - 0.5) * visible_h),
                     zoom0=zoom0, shake_phases=rng.uniform(0, 2 * np.pi, (3, 4)))
     move = str(rng.choice(["still", "still", "pan", "zoom", "shake", "shake", "rotate"]))
     if follow is not None:
@@ -511,16 +519,17 @@ class Painter:
     """Draws the world through the camera with PIL: a textured background fixed in the
     world, shaded objects with stripes that turn with them."""
 
-    def __init__(self, size: tuple[int, int], rng) -> None:
+    def __init__(self, size: tuple[int, int], rng, below: float = 1.0) -> None:
         from PIL import Image, ImageDraw, ImageFilter
 
         self.Image, self.ImageDraw = Image, ImageDraw
         self.size = size
         w, h = size
-        # Background texture covering 16 m x 6 m at 1.25x the picture's resolution.
+        # Background texture covering 16 m across, from ``below`` m under the floor to 5 m
+        # above it, at 1.25x the picture's resolution.
         self.ppm = 1.25 * w / VIEW
-        self.origin = (-8.0, -1.0)
-        bw, bh = int(16 * self.ppm), int(6 * self.ppm)
+        self.origin = (-8.0, -below)
+        bw, bh = int(16 * self.ppm), int((5 + below) * self.ppm)
         small = rng.uniform(0, 1, (max(2, bh // 40), max(2, bw // 40), 3))
         base = np.array(rng.integers(60, 200, 3), dtype=np.float64)
         tex = Image.fromarray(np.uint8(np.clip(base + 60 * (small - 0.5), 0, 255))).resize((bw, bh), Image.BICUBIC)
@@ -634,7 +643,9 @@ def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True) -> dict:
 
     rng = np.random.default_rng(spec.seed)
     world, camera = build_world(spec, rng)
-    painter = Painter(spec.size, rng)  # drawn from the generator even when unused: the same clip either way
+    # A floor higher in the picture shows more of what lies under it.
+    below = 1.0 if spec.floor[0] >= 0.7 else 5.0
+    painter = Painter(spec.size, rng, below)  # drawn from the generator even when unused: the same clip either way
     fps = float(spec.fps)
     dt = 1.0 / (fps * SUBSTEPS)
     n_frames = int(spec.duration * fps)
@@ -701,8 +712,8 @@ def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True) -> dict:
             band.append(item)
     truth = {"name": spec.name, "family": spec.family, "seed": spec.seed, "fps": str(spec.fps), "size": list(spec.size),
              "duration": n_frames / fps, "shutter": spec.shutter, "codec": spec.codec, "noise": spec.noise,
-             "flicker": spec.flicker, "camera": getattr(world, "camera_move", "still"), "hit_speed": HIT,
-             "band_speed": BAND, "impacts": hits, "band": band}
+             "flicker": spec.flicker, "floor": list(spec.floor), "camera": getattr(world, "camera_move", "still"),
+             "hit_speed": HIT, "band_speed": BAND, "impacts": hits, "band": band}
     (out_dir / f"{spec.name}.times.csv").write_text("".join(f"{i['time']:.5f}\n" for i in hits))
     (out_dir / f"{spec.name}.ignore.csv").write_text("".join(f"{i['time']:.5f}\n" for i in band))
     (out_dir / f"{spec.name}.truth.json").write_text(json.dumps(truth, indent=1))
@@ -724,9 +735,9 @@ def _merge(contacts: list[Contact], gap: float = 0.03) -> list[Contact]:
     return out
 
 
-def _render(args: tuple[str, int, str, bool, tuple[int, int] | None]) -> str:
-    split, index, out, video, size = args
-    spec = make_spec(split, index, size=size)
+def _render(args: tuple[str, int, str, bool, tuple[int, int] | None, tuple[float, float], str | None]) -> str:
+    split, index, out, video, size, floor, family = args
+    spec = make_spec(split, index, family, size=size, floor=floor)
     truth = render_clip(spec, Path(out), video)
     return f"{spec.name}: {len(truth['impacts'])} impacts, {len(truth['band'])} in the band"
 
@@ -753,9 +764,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=_size, default=None, metavar="WxH",
                         help="render every clip at this size instead of the split's drawn one (e.g. 1920x1080: "
                              "train and validation draw up to 960x540 only, the test split up to 1080p)")
+    parser.add_argument("--floor", type=float, nargs=2, default=(0.7, 0.9), metavar=("TOP", "BOTTOM"),
+                        help="where the floor lies, as shares of the way down the picture (default 0.7 0.9; "
+                             "e.g. 0.3 0.6 to check that a detector has not learnt where impacts happen)")
+    parser.add_argument("--family", choices=FAMILIES + TEST_ONLY, default=None,
+                        help="render every clip as this family instead of taking turns (e.g. smooth: more clips "
+                             "where nothing hits, for a verifier's look-alikes)")
     args = parser.parse_args(argv)
+    lo, hi = args.floor
+    if not 0.1 <= lo <= hi <= 0.95:
+        parser.error(f"--floor {lo} {hi}: give TOP <= BOTTOM, both within 0.1..0.95 of the way down the picture")
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = [(args.split, i, str(args.out), not args.truth_only, args.size)
+    todo = [(args.split, i, str(args.out), not args.truth_only, args.size, (lo, hi), args.family)
             for i in range(args.first, args.first + args.count)]
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(_render, todo):
