@@ -381,3 +381,29 @@ def test_the_curve_shows_the_verdict_at_candidates_and_keeps_rejected_hills_belo
     curve = verified_curve(prob, [3, 8], np.array([0.95, 0.1]))
     np.testing.assert_allclose(curve, [0, .01, .3, .95, .3, .01, 0, .1, .1, .1])
     assert verified_curve(prob, [], np.zeros(0)) is prob  # no candidate: the frame probability
+
+
+def test_the_candidate_look_sees_a_small_square_stop() -> None:
+    # bench/candidate_look.py (an experiment the README reports): the finer look at a candidate
+    # measures a 12-pixel square moving 5 pixels a frame into frame k and still after it.
+    import candidate_look as cl
+    import cv2
+
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.uniform(60, 190, (288, 512)).astype(np.float32), (0, 0), 3)
+    pattern = rng.uniform(0, 255, (12, 12)).astype(np.float32)
+    k, frames = 6, []
+    for i in range(12):
+        img = background.copy()
+        x = 200 + 5 * min(i, k)
+        img[140:152, x:x + 12] = pattern
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    dis.setFinestScale(0)
+    look = cl.window_look(frames, lambda i, cx, cy: np.zeros(2), k, (200 + 5 * k + 6) / 512, 146 / 288, dis)
+    n = len(cl.PAIRS)
+    assert look.shape == (cl.LOOK,) and np.isfinite(look).all()
+    fast, along = np.expm1(look[:n]), look[n:2 * n]
+    before, after = [cl.PAIRS.index(j) for j in (-1, 0)], [cl.PAIRS.index(j) for j in (1, 2)]
+    assert (fast[before] > 2.5).all() and (fast[after] < 1.0).all(), fast
+    assert (np.expm1(along[before]) > 2.5).all() and (np.abs(along[after]) < 0.7).all(), along
