@@ -11,11 +11,11 @@ a field of the clips' ``NAME.truth.json`` (``family``, ``size``, ``camera``, ``c
 Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact in the
 truth's band count neither way, every onset on a smooth-only clip is false (those counted as
 such are the ones that match none of the clip's impacts: a set-down in the smooth family can
-land fast enough to be one). At a scorer's
-own threshold these are the figures ``bench_detection.py`` prints for detection with it,
-without decoding a clip twice: features are extracted once into ``--cache`` (the folder
-``train-motion`` and ``tune-motion`` keep them in) and each scorer's frame summaries
-(the best block's logit and what its onset verifier reads) are worked out once per clip.
+land fast enough to be one). At a scorer's own threshold these are the figures
+``bench_detection.py`` prints for detection with it, without decoding a clip twice: features
+are extracted once into ``--cache`` (the folder ``train-motion`` and ``tune-motion`` keep
+them in) and each scorer's frame summaries (the best block's logit and what its onset
+verifier reads) are worked out once per clip.
 Keep the test split out of it: it is for choosing.
 
     python bench/compare_scorers.py SHIPPED.npz CANDIDATE.npz --data C/val2 C/valhd --cache C/features [--by flicker]
