@@ -32,18 +32,19 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_detection import auc, judge, prf  # noqa: E402
+from bench_detection import auc, prf  # noqa: E402
+from compare_scorers import SWEEP, pooled, tally  # noqa: E402
 
 HALF = 48  # analysis pixels: the window is twice this across
 PAIRS = tuple(range(-3, 4))  # the motion into frames k-3 .. k+3 (known when frame k is scored)
 LOOK = 5 * len(PAIRS) + len(PAIRS) - 1
-SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
 
 
 @dataclass
@@ -157,7 +158,7 @@ def fit(clips: list[Candidates], columns: Callable[[Candidates], np.ndarray], se
     from scipy.special import expit
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from syncfoley.engine.detect.motion_training import FOLDS, VERIFIER_TREES, _platt
+    from syncfoley.engine.detect.motion_training import FOLDS, VERIFIER_TREES, _best_threshold, _platt
 
     x = np.concatenate([columns(c) for c in clips])
     y = np.concatenate([c.label for c in clips])
@@ -173,41 +174,21 @@ def fit(clips: list[Candidates], columns: Callable[[Candidates], np.ndarray], se
         raw[fold == k] = trees(np.flatnonzero(fold != k)).decision_function(x[fold == k])
     a, b = _platt(raw[y >= 0], (y[y >= 0] == 1).astype(np.float64))
     prob = expit(a * raw + b)
-    threshold = max(SWEEP, key=lambda t: tuned_f1([(c, prob[clip_of == i]) for i, c in enumerate(clips)], t))
+    # The threshold tune-motion would choose from these out-of-fold probabilities.
+    threshold, _ = _best_threshold([list(zip(c.times, prob[clip_of == i])) for i, c in enumerate(clips)],
+                                   [SimpleNamespace(truth=[i["time"] for i in c.truth["impacts"]]) for c in clips],
+                                   [[b["time"] for b in c.truth.get("band", [])] for c in clips])
     return trees(np.arange(len(y))), (a, b), threshold
 
 
-def tuned_f1(scored: list[tuple[Candidates, np.ndarray]], threshold: float) -> float:
-    """Pooled F1 at ``threshold`` as ``tune-motion`` counts it when it sets the threshold."""
-    from syncfoley.engine.detect.motion_training import match_count
-
-    hits = false = truth = 0
-    for c, prob in scored:
-        impacts = [i["time"] for i in c.truth["impacts"]]
-        h, f = match_count(list(c.times[prob >= threshold]), impacts, [b["time"] for b in c.truth.get("band", [])], 0.1)
-        hits, false, truth = hits + h, false + f, truth + len(impacts)
-    return prf(hits, false, truth)[2]
-
-
 def count(scored: list[tuple[Candidates, np.ndarray]], threshold: float) -> dict[str, float]:
-    """Pooled figures at ``threshold``, counted as ``compare_scorers.py`` counts them."""
-    hits = false = truth = smooth = 0
-    conf: list[float] = []
-    labels: list[bool] = []
-    for c, prob in scored:
-        keep = prob >= threshold
-        found, p = list(c.times[keep]), prob[keep]
-        is_smooth = c.truth.get("family") == "smooth"
-        taken, ok, neutral = judge(found, [i["time"] for i in c.truth["impacts"]],
-                                   [b["time"] for b in c.truth.get("band", [])], 0.1, is_smooth)
-        hits += len(taken)
-        false += sum(1 for o, n in zip(ok, neutral) if not o and not n)
-        truth += len(c.truth["impacts"])
-        smooth += sum(1 for o in ok if not o) if is_smooth else 0
-        conf += [float(v) for v, n in zip(p, neutral) if not n]
-        labels += [o for o, n in zip(ok, neutral) if not n]
-    precision, recall, f1 = prf(hits, false, truth)
-    return dict(f1=f1, precision=precision, recall=recall, smooth=smooth, auc=auc(conf, labels))
+    """Pooled figures at ``threshold``, counted by ``compare_scorers.py``'s own tally."""
+    from syncfoley.engine.types import Onset
+
+    total = pooled([tally(c, [Onset(float(t), confidence=float(p)) for t, p in zip(c.times, prob)], threshold)
+                    for c, prob in scored])
+    precision, recall, f1 = prf(total.hits, total.false, total.truth)
+    return dict(f1=f1, precision=precision, recall=recall, smooth=total.smooth, auc=auc(total.conf, total.labels))
 
 
 def main(argv: list[str] | None = None) -> int:
