@@ -202,16 +202,34 @@ def main(argv: list[str] | None = None) -> int:
 
     from scipy.special import expit
 
+    from syncfoley.core.errors import SyncfoleyError
     from syncfoley.engine.detect.motion_scorer import resolve_scorer
-    from syncfoley.engine.detect.motion_training import find_examples
+    from syncfoley.engine.detect.motion_training import FOLDS, find_examples
 
-    scorer = resolve_scorer(None)
+    missing = [str(d) for folders in [args.fit, *args.judge] for d in folders if not d.is_dir()]
+    if missing:
+        print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        scorer = resolve_scorer(None)
 
-    def load(folders: list[Path]) -> list[Candidates]:
-        return [clip_candidates(e, scorer, args.cache, args.looks) for f in folders for e in find_examples(f)]
+        def load(folders: list[Path]) -> list[Candidates]:
+            return [clip_candidates(e, scorer, args.cache, args.looks) for f in folders for e in find_examples(f)]
 
-    fitting = load(args.fit)
-    judged = [(" ".join(f.name for f in folders), load(folders)) for folders in args.judge]
+        fitting = load(args.fit)
+        judged = [(" ".join(f.name for f in folders), load(folders)) for folders in args.judge]
+    except SyncfoleyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an unreadable clip, a missing NAME.truth.json, a folder that cannot be written
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    kinds = {int(v) for c in fitting for v in c.label if v >= 0}
+    if len(fitting) < FOLDS or kinds != {0, 1}:
+        print(f"error: the verifiers are fitted on {FOLDS} folds and need impacts and look-alikes: the --fit folders "
+              f"hold {len(fitting)} annotated clips with candidates of kinds {sorted(kinds)}; give a few dozen",
+              file=sys.stderr)
+        return 2
     variants: dict[str, Callable[[Candidates], np.ndarray]] = {
         "verifier": lambda c: c.verifier,
         "verifier and look": lambda c: np.concatenate([c.verifier, c.look], axis=1),

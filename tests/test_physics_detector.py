@@ -407,3 +407,15 @@ def test_the_candidate_look_sees_a_small_square_stop() -> None:
     before, after = [cl.PAIRS.index(j) for j in (-1, 0)], [cl.PAIRS.index(j) for j in (1, 2)]
     assert (fast[before] > 2.5).all() and (fast[after] < 1.0).all(), fast
     assert (np.expm1(along[before]) > 2.5).all() and (np.abs(along[after]) < 0.7).all(), along
+
+
+def test_the_candidate_look_refuses_folders_it_cannot_use(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import candidate_look as cl
+
+    (tmp_path / "empty").mkdir()
+    looks = tmp_path / "looks"
+    assert cl.main(["--fit", str(tmp_path / "nowhere"), "--judge", str(tmp_path / "empty"), "--looks", str(looks)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert cl.main(["--fit", str(tmp_path / "empty"), "--judge", str(tmp_path / "empty"), "--looks", str(looks)]) == 2
+    assert "error: no training examples" in capsys.readouterr().err
+    assert not looks.exists()
