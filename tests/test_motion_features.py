@@ -81,3 +81,31 @@ def test_each_column_reads_the_field_it_names() -> None:
     for j in STEPS:  # along{j}: the path's velocity into frame k+j, in the approach's direction
         np.testing.assert_allclose(_unlog(_column(feat, f"along{j}")[inner]), BEFORE + 1 + j, atol=1e-3,
                                    err_msg=f"along{j}")
+
+
+@pytest.mark.parametrize("shape", [(288, 512), (270, 480)])
+def test_the_unexplained_change_is_the_one_the_networks_were_trained_on(shape: tuple[int, int]) -> None:
+    # The flow field warps the next frame back with OpenCV's relative map (the flow added to each
+    # pixel's position inside remap). The shipped networks learnt the unexplained change from the
+    # absolute map (a grid of positions plus the flow, then remap): both must give the same
+    # picture, to the bit, or the networks see features they were not trained on.
+    import cv2
+
+    from syncfoley.engine.detect.flow_field import FlowConfig, FlowMatcher
+
+    rng = np.random.default_rng(5)
+    h, w = shape
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (h, w)).astype(np.float32), (0, 0), 2.0)
+    prev = np.clip(texture, 0, 255).astype(np.uint8)
+    cur = np.roll(prev, (2, 5), axis=(0, 1))
+    cur[100:140, 200:260] = 255 - cur[100:140, 200:260]  # something the flow cannot explain
+    matcher = FlowMatcher(prev.shape, FlowConfig())
+    field = matcher.field(prev, cur)
+    flow = np.asarray(matcher.dis.calc(prev, cur, np.empty(0, np.float32)))[: matcher.h, : matcher.w]
+    gy, gx = np.mgrid[0: matcher.h, 0: matcher.w].astype(np.float32)
+    warped = cv2.remap(cur, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    diff = cv2.absdiff(warped, np.ascontiguousarray(prev[: matcher.h, : matcher.w])).astype(np.float32)
+    expected = cv2.resize(diff, (matcher.cols, matcher.rows), interpolation=cv2.INTER_AREA)
+    assert field.unexplained is not None
+    np.testing.assert_array_equal(field.unexplained, expected)
+    assert field.unexplained.max() > 4 * np.median(field.unexplained)  # the patch the flow cannot explain shows

@@ -48,8 +48,6 @@ class FlowMatcher:
         cv2.setNumThreads(1)
         self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.cv2 = cv2
-        grid_y, grid_x = np.mgrid[0: self.h, 0: self.w].astype(np.float32)
-        self.grid = (grid_x, grid_y)
 
     @property
     def limit(self) -> float:
@@ -70,7 +68,9 @@ class FlowMatcher:
         flow = np.asarray(self.dis.calc(prev, cur, np.empty(0, np.float32)))[: self.h, : self.w]
         # prev(x) ~ cur(x + flow): the content at x moved by +flow.
         vec = self._blocks(flow)[..., ::-1].astype(np.float32)  # (dy, dx)
-        warped = cv2.remap(cur, self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1], cv2.INTER_LINEAR,
+        # The flow as a map relative to each pixel: the same picture, to the bit, as adding it to
+        # a grid of pixel positions first, in half the time (no two full-size sums).
+        warped = cv2.remap(cur, np.ascontiguousarray(flow), None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
         p = np.ascontiguousarray(prev[: self.h, : self.w])
         # Differences of 8-bit pictures are exact in 8 bits: OpenCV's absdiff, not float arrays.
