@@ -547,7 +547,13 @@ def render_clip(spec: ClipSpec, out_dir: Path, overwrite: bool = False) -> dict:
 
 def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import mujoco
+    try:
+        import mujoco
+    except ImportError:
+        raise CorpusError("MuJoCo is not installed: pip install mujoco (or the project's [test] extra)") from None
+    except Exception as exc:  # PyOpenGL fails on import when MUJOCO_GL names a library that is not there
+        raise CorpusError(f"MuJoCo cannot load its OpenGL backend {os.environ['MUJOCO_GL']!r} ({exc}): install EGL "
+                          "(apt install libegl1 libegl-mesa0 libgl1-mesa-dri) and leave MUJOCO_GL unset") from None
 
     suffix = path.suffix
     xml, scene, cam = build(spec, step)
@@ -629,9 +635,16 @@ def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
         tmp.unlink(missing_ok=True)
     truth = _truth(spec, _merge(contacts), views, n_frames)
     for ext, key in ((".times.csv", "impacts"), (".ignore.csv", "band")):
-        (out_dir / f"{spec.name}{ext}").write_text("".join(f"{i['time']:.5f}\n" for i in truth[key]))
-    (out_dir / f"{spec.name}.truth.json").write_text(json.dumps(truth, indent=1))
+        _write(out_dir / f"{spec.name}{ext}", "".join(f"{i['time']:.5f}\n" for i in truth[key]))
+    _write(out_dir / f"{spec.name}.truth.json", json.dumps(truth, indent=1))
     return truth
+
+
+def _write(path: Path, text: str) -> None:
+    """Under a temporary name, then renamed: a run stopped half-way leaves no half a file."""
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _truth(spec: ClipSpec, events: list[Contact], views: list[Projector], n_frames: int) -> dict:
