@@ -52,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -219,11 +219,7 @@ def strike_family(scene: Scene, duration: float) -> None:
         kind = "tap" if rng.random() < 0.2 else "strike"
         plan.append((t, kind, float(rng.uniform(4.0, 14.0))))
         t += float(rng.uniform(0.8, 1.6))
-    state: dict[str, Optional[float]] = {"inertia": None}
-
     def control(model, data, now: float) -> None:
-        if state["inertia"] is None:
-            state["inertia"] = float(model.dof_M0[model.jnt_dofadr[model.joint("hinge").id]])
         target, stiff = up + 0.05 * math.sin(2.1 * now), 20.0
         for start, kind, speed in plan:
             if now < start:
@@ -244,7 +240,7 @@ def strike_family(scene: Scene, duration: float) -> None:
                 elif since < 0.9:
                     target, stiff = touch + (up - touch) * _ease((since - 0.4) / 0.5), 60.0
         a = model.actuator("servo").id
-        inertia = state["inertia"] or 1e-4
+        inertia = float(model.dof_M0[model.jnt_dofadr[model.joint("hinge").id]])
         # Stiffness for the angular speed a strike wants (kp = I (w / dtheta)^2), lightly damped.
         kp = inertia * stiff
         model.actuator_gainprm[a, 0] = kp
@@ -539,13 +535,13 @@ def render_clip(spec: ClipSpec, out_dir: Path, overwrite: bool = False) -> dict:
         raise CorpusError(f"{path} exists: pass --overwrite to render it again")
     for step in (STEP, STEP / 2, STEP / 4):
         try:
-            return _film(spec, out_dir, path, step)
+            return _film(spec, out_dir, path, step, overwrite)
         except _Unstable as exc:
             unstable = exc
     raise CorpusError(f"{spec.name}: the simulation is unstable even in steps of {STEP / 4 * 1000:g} ms ({unstable})")
 
 
-def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
+def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float, overwrite: bool) -> dict:
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         import mujoco
@@ -555,7 +551,6 @@ def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
         raise CorpusError(f"MuJoCo cannot load its OpenGL backend {os.environ['MUJOCO_GL']!r} ({exc}): install EGL "
                           "(apt install libegl1 libegl-mesa0 libgl1-mesa-dri) and leave MUJOCO_GL unset") from None
 
-    suffix = path.suffix
     xml, scene, cam = build(spec, step)
     model = mujoco.MjModel.from_xml_string(xml)
     data = mujoco.MjData(model)
@@ -597,18 +592,7 @@ def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
         renderer.update_scene(data, camera=free)
         return renderer.render().astype(np.float32)
 
-    codec = (["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"] if spec.codec == "prores" else
-             ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(spec.crf), "-pix_fmt", "yuv420p"])
-    tmp = path.with_name(f".{path.name}.part{suffix}")
-    try:
-        enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-                                "-r", str(spec.fps), "-i", "-", *codec, str(tmp)], stdin=subprocess.PIPE)
-    except FileNotFoundError:
-        raise CorpusError("ffmpeg is not on PATH: it encodes the clips") from None
-    stdin = enc.stdin
-    if stdin is None:
-        raise CorpusError("ffmpeg's input could not be opened")
-    try:
+    def frames() -> Iterator[bytes]:
         for k in range(n_frames):
             t0 = k / fps
             acc = np.zeros((h, w, 3), np.float32)
@@ -622,29 +606,53 @@ def _film(spec: ClipSpec, out_dir: Path, path: Path, step: float) -> dict:
                 img *= 1.0 + spec.flicker * (math.sin(2 * math.pi * 2.7 * t0 + phase) + 0.5 * rng.standard_normal())
             if spec.noise:
                 img += rng.normal(0.0, spec.noise, (h, w, 1)).astype(np.float32)
-            stdin.write(np.clip(img, 0, 255).astype(np.uint8).tobytes())
+            yield np.clip(img, 0, 255).astype(np.uint8).tobytes()
         advance(n_frames / fps)
-        stdin.close()
-        if enc.wait() != 0:
-            raise CorpusError(f"ffmpeg could not encode {path.name}")
-        tmp.replace(path)
+
+    from syncfoley.core.atomic import atomic_path
+    from syncfoley.core.errors import SyncfoleyError
+
+    try:
+        with atomic_path(path, overwrite) as tmp:
+            _encode(frames(), spec, tmp)
+        truth = _truth(spec, _merge(contacts), views, n_frames)
+        for ext, key in ((".times.csv", "impacts"), (".ignore.csv", "band")):
+            with atomic_path(out_dir / f"{spec.name}{ext}", overwrite=True) as tmp:
+                tmp.write_text("".join(f"{i['time']:.5f}\n" for i in truth[key]))
+        with atomic_path(out_dir / f"{spec.name}.truth.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(truth, indent=1))
+    except SyncfoleyError as exc:  # the clip appeared meanwhile, a full disk
+        raise CorpusError(str(exc)) from None
     finally:
         renderer.close()
-        if enc.poll() is None:
-            enc.kill()
-        tmp.unlink(missing_ok=True)
-    truth = _truth(spec, _merge(contacts), views, n_frames)
-    for ext, key in ((".times.csv", "impacts"), (".ignore.csv", "band")):
-        _write(out_dir / f"{spec.name}{ext}", "".join(f"{i['time']:.5f}\n" for i in truth[key]))
-    _write(out_dir / f"{spec.name}.truth.json", json.dumps(truth, indent=1))
     return truth
 
 
-def _write(path: Path, text: str) -> None:
-    """Under a temporary name, then renamed: a run stopped half-way leaves no half a file."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    tmp.replace(path)
+def _encode(frames: Iterator[bytes], spec: ClipSpec, out: Path) -> None:
+    """RGB frames to ``out`` by the ffmpeg command line, H.264 or ProRes as ``spec`` says."""
+    w, h = spec.size
+    codec = (["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"] if spec.codec == "prores" else
+             ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(spec.crf), "-pix_fmt", "yuv420p"])
+    try:
+        enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                                "-r", str(spec.fps), "-i", "-", *codec, str(out)], stdin=subprocess.PIPE)
+    except FileNotFoundError:
+        raise CorpusError("ffmpeg is not on PATH: it encodes the clips") from None
+    try:
+        if enc.stdin is None:
+            raise CorpusError("ffmpeg's input could not be opened")
+        try:
+            for frame in frames:
+                enc.stdin.write(frame)
+            enc.stdin.close()
+        except BrokenPipeError:
+            raise CorpusError(f"ffmpeg stopped while encoding {spec.name}") from None
+        if enc.wait() != 0:
+            raise CorpusError(f"ffmpeg could not encode {spec.name}")
+    finally:
+        if enc.poll() is None:
+            enc.kill()
+            enc.wait()
 
 
 def _truth(spec: ClipSpec, events: list[Contact], views: list[Projector], n_frames: int) -> dict:
