@@ -1,0 +1,136 @@
+"""The named clip sets the README's figures come from, rendered again by one command.
+
+Each set is one or more runs of a corpus generator (``physics_corpus.py``, pymunk, or
+``mujoco_corpus.py``, MuJoCo) over a range of seeds. A machine that lost its clips gets
+them back, clip for clip, from the same seeds: the generators draw everything from the
+seed, so the figures the README quotes come out again (the pymunk test split was
+rendered again on 2026-12-04 and ``bench_detection.py`` printed the same table, line for
+line).
+
+The sets keep training, validation and test apart by seed (checked by the tests), except
+where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``).
+
+    python bench/corpus_sets.py C test mujoco              # render the sets into C/test, C/mujoco
+    python bench/corpus_sets.py C --list                   # every set: what it is for, its seeds
+    python bench/corpus_sets.py C val2 --print             # the generator commands, not run
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# First seeds, as the generators compute them (physics_corpus.SPLIT_SEEDS, mujoco_corpus.FIRST_SEED).
+PHYSICS_SEEDS = {"train": 0, "val": 10000, "test": 20000}
+MUJOCO_SEED = 30000
+
+
+@dataclass(frozen=True)
+class Run:
+    """One generator run: ``count`` clips from index ``first``."""
+
+    engine: str  # "physics" (pymunk) or "mujoco"
+    first: int
+    count: int
+    split: str = ""  # physics only
+    extra: tuple[str, ...] = ()
+
+    def seeds(self) -> range:
+        base = PHYSICS_SEEDS[self.split] if self.engine == "physics" else MUJOCO_SEED
+        return range(base + self.first, base + self.first + self.count)
+
+    def argv(self, out: Path, jobs: int) -> list[str]:
+        script = HERE / ("physics_corpus.py" if self.engine == "physics" else "mujoco_corpus.py")
+        split = ["--split", self.split] if self.engine == "physics" else []
+        return [sys.executable, str(script), str(out), *split, "--first", str(self.first), "--count", str(self.count),
+                "--jobs", str(jobs), *self.extra]
+
+
+@dataclass(frozen=True)
+class ClipSet:
+    role: str  # "train", "select" (validation: choosing), "test"
+    about: str
+    runs: tuple[Run, ...]
+
+
+def _val(first: int, count: int, *extra: str) -> Run:
+    return Run("physics", first, count, "val", extra)
+
+
+SETS: dict[str, ClipSet] = {
+    "train": ClipSet("train", "pymunk: what the block networks are trained on", (Run("physics", 0, 400, "train"),)),
+    "val": ClipSet("select", "pymunk: calibration, threshold and verifier fitting", (_val(0, 40),)),
+    "val2": ClipSet("select", "pymunk: choosing between candidates", (_val(40, 120),)),
+    "val3": ClipSet("select", "pymunk: more verifier fitting", (_val(160, 40), _val(228, 72))),
+    "valhd": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",
+                     (_val(200, 16, "--size", "1280x720"), _val(216, 12, "--size", "1920x1080"))),
+    "valhd2": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",
+                      (_val(300, 20, "--size", "1280x720"), _val(320, 20, "--size", "1920x1080"))),
+    "val4": ClipSet("select", "pymunk: a second judging set", (_val(340, 160),)),
+    "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
+    "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
+                        (_val(500, 40, "--floor", "0.3", "0.6"),)),
+    "valsmooth": ClipSet("select", "pymunk: smooth-only clips, look-alikes for the verifier",
+                         (_val(540, 80, "--family", "smooth"),)),
+    "valhd3": ClipSet("select", "pymunk at 720p and 1080p: verifier fitting",
+                      (_val(620, 40, "--size", "1280x720"), _val(660, 40, "--size", "1920x1080"))),
+    "test": ClipSet("test", "pymunk: the test split (bench_detection.py's table)", (Run("physics", 0, 48, "test"),)),
+    "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
+    "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
+    "mjtrain": ClipSet("train", "MuJoCo: clips to train on (no shipped weights have been yet)", (Run("mujoco", 10000, 400),)),
+}
+# Sets that film the same worlds on purpose (a control and its variation).
+SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
+
+
+def overlaps() -> list[str]:
+    """Every pair of sets that share a seed of one engine, but those in SAME_WORLDS."""
+    seen: list[tuple[str, str, set[int]]] = []
+    for name, s in SETS.items():
+        for run in s.runs:
+            seen.append((name, run.engine, set(run.seeds())))
+    out = []
+    for i, (a, ea, sa) in enumerate(seen):
+        for b, eb, sb in seen[i + 1:]:
+            if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS:
+                out.append(f"{a} and {b} share {len(sa & sb)} seeds")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="folder the sets are rendered into (one sub-folder each)")
+    parser.add_argument("sets", nargs="*", help=f"sets to render: {', '.join(SETS)}")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--list", action="store_true", help="list every set and stop")
+    parser.add_argument("--print", action="store_true", help="print the generator commands instead of running them")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, s in SETS.items():
+            seeds = ", ".join(f"{r.engine} {r.seeds().start}-{r.seeds().stop - 1}" for r in s.runs)
+            print(f"{name:10s} {s.role:7s} {sum(r.count for r in s.runs):4d} clips  {seeds}: {s.about}")
+        return 0
+    unknown = [n for n in args.sets if n not in SETS]
+    if unknown or not args.sets:
+        parser.error(f"{', '.join(unknown) or 'no set'}: choose from {', '.join(SETS)} (or --list)")
+    if not 1 <= args.jobs <= 64:
+        parser.error(f"--jobs {args.jobs}: give 1..64")
+    for name in args.sets:
+        for run in SETS[name].runs:
+            cmd = run.argv(args.root / name, args.jobs)
+            print(shlex.join(cmd), flush=True)
+            if not args.print:
+                rc = subprocess.call(cmd)
+                if rc:
+                    print(f"error: {name}: the generator stopped with exit status {rc}", file=sys.stderr)
+                    return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

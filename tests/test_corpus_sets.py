@@ -1,0 +1,66 @@
+"""bench/corpus_sets.py: the named clip sets, their seeds kept apart, their commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import corpus_sets as cs  # noqa: E402
+
+
+def test_training_choosing_and_testing_share_no_seed() -> None:
+    assert cs.overlaps() == []
+    roles = {s.role for s in cs.SETS.values()}
+    assert roles == {"train", "select", "test"}
+
+
+def test_a_set_drawn_from_another_sets_seeds_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    sets = dict(cs.SETS)
+    # Validation index 230 lies inside val3's second run (228-299).
+    sets["oops"] = cs.ClipSet("select", "", (cs.Run("physics", 230, 5, "val"),))
+    monkeypatch.setattr(cs, "SETS", sets)
+    assert cs.overlaps() == ["val3 and oops share 5 seeds"]
+
+
+def test_the_seeds_are_the_ones_the_generators_draw() -> None:
+    import mujoco_corpus as mc
+    import physics_corpus as pc
+
+    for split, first in (("train", 7), ("val", 228), ("test", 47)):
+        run = cs.Run("physics", first, 2, split)
+        assert list(run.seeds()) == [pc.make_spec(split, i).seed for i in (first, first + 1)]
+    run = cs.SETS["mjval"].runs[0]
+    assert run.seeds()[0] == mc.make_spec(run.first).seed == 31000
+    assert cs.SETS["mujoco"].runs[0].seeds()[0] == mc.make_spec(0).seed
+
+
+def test_print_gives_the_generator_commands_and_renders_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cs.main([str(tmp_path), "valhd", "mjval", "--print", "--jobs", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(f"physics_corpus.py {tmp_path / 'valhd'} --split val --first 200 --count 16 --jobs 3 "
+                             "--size 1280x720")
+    assert lines[2].endswith(f"mujoco_corpus.py {tmp_path / 'mjval'} --first 1000 --count 48 --jobs 3")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_list_names_every_set(capsys: pytest.CaptureFixture) -> None:
+    assert cs.main(["C", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == list(cs.SETS)
+    assert "physics 20000-20047" in out
+
+
+@pytest.mark.parametrize("args", [["nope"], [], ["test", "--jobs", "0"]])
+def test_bad_arguments_are_refused_by_name(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cs.main([str(tmp_path), *args])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "choose from train, val" in err or "--jobs 0" in err
+    assert list(tmp_path.iterdir()) == []
