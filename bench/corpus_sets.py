@@ -3,9 +3,9 @@
 Each set is one or more runs of a corpus generator (``physics_corpus.py``, pymunk, or
 ``mujoco_corpus.py``, MuJoCo) over a range of seeds. A machine that lost its clips gets
 them back, clip for clip, from the same seeds: the generators draw everything from the
-seed, so the figures the README quotes come out again (the pymunk test split was
-rendered again on 2026-12-04 and ``bench_detection.py`` printed the same table, line for
-line).
+seed, so the figures the README quotes come out again (the pymunk test split and the
+MuJoCo test clips were rendered again on a new machine on 2026-12-04, and
+``bench_detection.py`` printed the same tables, line for line).
 
 The sets keep training, validation and test apart by seed (checked by the tests), except
 where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``).
