@@ -64,3 +64,16 @@ def test_bad_arguments_are_refused_by_name(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "choose from train, val" in err or "--jobs 0" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_set_renders_through_its_generator_and_a_failing_one_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    sets = {"tiny": cs.ClipSet("select", "", (cs.Run("physics", 5, 1, "val", ("--size", "320x180")),)),
+            "bad": cs.ClipSet("select", "", (cs.Run("physics", 6, 1, "val", ("--floor", "0.9", "0.1")),))}
+    monkeypatch.setattr(cs, "SETS", sets)
+    assert cs.main([str(tmp_path), "tiny", "--jobs", "1"]) == 0
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == [
+        "val_0005_setdown.ignore.csv", "val_0005_setdown.mp4", "val_0005_setdown.times.csv",
+        "val_0005_setdown.truth.json"]
+    assert cs.main([str(tmp_path), "bad", "tiny", "--jobs", "1"]) == 2
+    assert "error: bad: the generator stopped with exit status 2" in capsys.readouterr().err
