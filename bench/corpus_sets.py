@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# First seeds, as the generators compute them (physics_corpus.SPLIT_SEEDS, mujoco_corpus.FIRST_SEED).
-PHYSICS_SEEDS = {"train": 0, "val": 10000, "test": 20000}
-MUJOCO_SEED = 30000
+sys.path.insert(0, str(HERE))
+
+# The generators' own first seeds (their modules import only NumPy until they render).
+from mujoco_corpus import FIRST_SEED  # noqa: E402
+from physics_corpus import SPLIT_SEEDS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Run:
     extra: tuple[str, ...] = ()
 
     def seeds(self) -> range:
-        base = PHYSICS_SEEDS[self.split] if self.engine == "physics" else MUJOCO_SEED
+        base = SPLIT_SEEDS[self.split] if self.engine == "physics" else FIRST_SEED
         return range(base + self.first, base + self.first + self.count)
 
     def argv(self, out: Path, jobs: int) -> list[str]:
@@ -85,7 +87,8 @@ SETS: dict[str, ClipSet] = {
     "test": ClipSet("test", "pymunk: the test split (bench_detection.py's table)", (Run("physics", 0, 48, "test"),)),
     "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
-    "mjtrain": ClipSet("train", "MuJoCo: clips to train on (no shipped weights have been yet)", (Run("mujoco", 10000, 400),)),
+    "mjtrain": ClipSet("train", "MuJoCo: clips to train on (no shipped weights were trained on them yet)",
+                       (Run("mujoco", 10000, 400),)),
 }
 # Sets that film the same worlds on purpose (a control and its variation).
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for name, s in SETS.items():
-            seeds = ", ".join(f"{r.engine} {r.seeds().start}-{r.seeds().stop - 1}" for r in s.runs)
+            seeds = ", ".join(f"{r.engine} {r.seeds()[0]}-{r.seeds()[-1]}" for r in s.runs)
             print(f"{name:10s} {s.role:7s} {sum(r.count for r in s.runs):4d} clips  {seeds}: {s.about}")
         return 0
     unknown = [n for n in args.sets if n not in SETS]
