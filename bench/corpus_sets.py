@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{', '.join(unknown) or 'no set'}: choose from {', '.join(SETS)} (or --list)")
     if not 1 <= args.jobs <= 64:
         parser.error(f"--jobs {args.jobs}: give 1..64")
+    if args.root.exists() and not args.root.is_dir():
+        parser.error(f"{args.root} is a file: give a folder for the sets")
     for name in args.sets:
         for run in SETS[name].runs:
             cmd = run.argv(args.root / name, args.jobs)

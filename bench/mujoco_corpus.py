@@ -706,7 +706,11 @@ def main(argv: list[str] | None = None) -> int:
                      "index 0 on, with 1..64 jobs")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"{args.out} is a file: give a folder for the clips")
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        # A file where the folder or one above it should be: say so, not a traceback.
+        parser.error(f"{args.out}: cannot make the folder for the clips ({e.strerror}): give a folder")
     todo = [(i, str(args.out), args.family, args.overwrite) for i in range(args.first, args.first + args.count)]
     failed = 0
     with ProcessPoolExecutor(min(args.jobs, len(todo))) as pool:

@@ -774,7 +774,11 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = args.floor
     if not 0.1 <= lo <= hi <= 0.95:
         parser.error(f"--floor {lo} {hi}: give TOP <= BOTTOM, both within 0.1..0.95 of the way down the picture")
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        # A file where the folder or one above it should be: say so, not a traceback.
+        parser.error(f"{args.out}: cannot make the folder for the clips ({e.strerror}): give a folder")
     todo = [(args.split, i, str(args.out), not args.truth_only, args.size, (lo, hi), args.family)
             for i in range(args.first, args.first + args.count)]
     with ProcessPoolExecutor(args.jobs) as pool:

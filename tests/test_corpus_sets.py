@@ -77,3 +77,22 @@ def test_a_set_renders_through_its_generator_and_a_failing_one_stops(tmp_path: P
         "val_0005_setdown.truth.json"]
     assert cs.main([str(tmp_path), "bad", "tiny", "--jobs", "1"]) == 2
     assert "error: bad: the generator stopped with exit status 2" in capsys.readouterr().err
+
+
+def test_a_file_where_a_folder_should_be_is_refused_by_the_sets_and_the_generators(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import mujoco_corpus as mc
+    import physics_corpus as pc
+
+    root = tmp_path / "clips"
+    root.write_text("not a folder")
+    with pytest.raises(SystemExit) as stop:
+        cs.main([str(root), "test"])
+    assert stop.value.code == 2 and "is a file: give a folder" in capsys.readouterr().err
+    # Below a file: each generator says it cannot make the folder (was a traceback).
+    for gen in (lambda: pc.main([str(root / "test"), "--split", "test", "--count", "1"]),
+                lambda: mc.main([str(root / "mujoco"), "--count", "1"])):
+        with pytest.raises(SystemExit) as stop:
+            gen()
+        assert stop.value.code == 2 and "cannot make the folder for the clips" in capsys.readouterr().err
+    assert root.read_text() == "not a folder"
