@@ -94,6 +94,28 @@ def test_variable_frame_rate_and_a_late_start(tmp_path: Path) -> None:
     assert f1 >= 0.85
 
 
+def test_one_scaler_per_file_gives_the_pixels_of_a_scaler_per_frame(suite) -> None:
+    """iter_frames keeps one scaler for the whole file (a new one per frame cost more than
+    the scaling); the pictures must be those of each frame's own reformat, in every codec
+    and pixel format (10-bit 4:2:2 ProRes, JPEG-range MJPEG), grey and colour."""
+    import av
+
+    from syncfoley.engine.media.video import TimeRange, analysis_size, iter_frames
+
+    for codec in CODECS:
+        path = suite[codec][0]
+        for width, fmt in ((200, "gray"), (160, "rgb24")):
+            ours = [img for _, img in iter_frames(path, TimeRange(0.0, 1.0), width, None, fmt)]
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                _, height = analysis_size(stream.width, stream.height, width)
+                theirs = [f.reformat(width=width, height=height, format=fmt, interpolation="AREA").to_ndarray()
+                          for f, _ in zip(container.decode(stream), ours)]
+            assert len(ours) == len(theirs) > 20, codec
+            assert ours[0].shape == theirs[0].shape, (codec, fmt, ours[0].shape, theirs[0].shape)
+            assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)), (codec, fmt)
+
+
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_rotated_phone_footage_is_analysed_upright(tmp_path: Path, rotation: int) -> None:
     """Phones store frames sideways and tag the stream: a ball that falls down the
