@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,12 +52,23 @@ write_video(path, (f for _ in range(repeats) for f in loop), scene.fps)
 
 
 def make_clip(path: Path, minutes: float, width: int, height: int) -> None:
-    subprocess.run([sys.executable, "-c", MAKE, str(path), str(minutes), str(width), str(height)], check=True)
+    _child(MAKE, str(path), str(minutes), str(width), str(height))
+
+
+class StageError(Exception):
+    """A child process failed; the message is its last line of output."""
+
+
+def _child(code: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if out.returncode:
+        lines = (out.stderr or out.stdout).strip().splitlines()
+        raise StageError(lines[-1] if lines else f"exit status {out.returncode}")
+    return out.stdout
 
 
 def run_stage(video: Path, stage: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", STAGE, str(video), stage], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(_child(STAGE, str(video), stage).strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,14 +77,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--size", default="1920x1080")
     args = parser.parse_args(argv)
-    if args.video:
-        video = Path(args.video)
-    else:
-        width, height = (int(v) for v in args.size.split("x"))
-        video = Path(tempfile.mkdtemp(prefix="syncfoley-long-")) / f"long_{args.size}.mp4"
-        make_clip(video, args.minutes, width, height)
-    decode = run_stage(video, "decode")
-    detect = run_stage(video, "detect")
+    if args.video and not Path(args.video).is_file():
+        parser.error(f"--video {args.video}: no such file")
+    if not 0 < args.minutes <= 600:
+        parser.error(f"--minutes {args.minutes:g}: give more than 0 and at most 600")
+    size = re.fullmatch(r"(\d+)x(\d+)", args.size)
+    if size is None or not all(64 <= int(v) <= 7680 and int(v) % 2 == 0 for v in size.groups()):
+        parser.error(f"--size {args.size}: give WIDTHxHEIGHT, even numbers of pixels from 64 to 7680 (1920x1080)")
+    try:
+        if args.video:
+            video = Path(args.video)
+        else:
+            width, height = (int(v) for v in size.groups())
+            video = Path(tempfile.mkdtemp(prefix="syncfoley-long-")) / f"long_{args.size}.mp4"
+            make_clip(video, args.minutes, width, height)
+        decode = run_stage(video, "decode")
+        detect = run_stage(video, "detect")
+    except StageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"clip: {video} ({decode['duration']:.0f} s)")
     print(f"{'stage':<10}{'seconds':>10}{'x realtime':>12}{'peak MB':>10}")
     for name, r in (("decode", decode), ("detect", detect)):
