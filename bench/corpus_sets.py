@@ -8,7 +8,8 @@ MuJoCo test clips were rendered again on a new machine on 2026-12-04, and
 ``bench_detection.py`` printed the same tables, line for line).
 
 The sets keep training, validation and test apart by seed (checked by the tests), except
-where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``).
+where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``) and where a
+set is part of another (``mjfit`` and ``mjjudge`` of ``mjval``, ``mjtrain40`` of ``mjtrain``).
 
     python bench/corpus_sets.py C test mujoco              # render the sets into C/test, C/mujoco
     python bench/corpus_sets.py C --list                   # every set: what it is for, its seeds
@@ -87,15 +88,23 @@ SETS: dict[str, ClipSet] = {
     "test": ClipSet("test", "pymunk: the test split (bench_detection.py's table)", (Run("physics", 0, 48, "test"),)),
     "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
-    "mjtrain": ClipSet("train", "MuJoCo: clips to train on (no shipped weights were trained on them yet)",
-                       (Run("mujoco", 10000, 400),)),
+    "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
+                     (Run("mujoco", 1000, 24),)),
+    "mjjudge": ClipSet("select", "MuJoCo: judging a verifier fitted on mjfit, mjval's second half",
+                       (Run("mujoco", 1024, 24),)),
+    "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
+    "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the shipped networks trained on",
+                         (Run("mujoco", 10000, 40),)),
 }
 # Sets that film the same worlds on purpose (a control and its variation).
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
+# Sets that are part of another, with the same role: they share its seeds and no one else's.
+PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjtrain40": "mjtrain"}
 
 
 def overlaps() -> list[str]:
-    """Every pair of sets that share a seed of one engine, but those in SAME_WORLDS."""
+    """Every pair of sets that share a seed of one engine, but those in SAME_WORLDS and a part
+    with its whole (PARTS); a part that is not inside its whole, or has another role, is named."""
     seen: list[tuple[str, str, set[int]]] = []
     for name, s in SETS.items():
         for run in s.runs:
@@ -103,8 +112,14 @@ def overlaps() -> list[str]:
     out = []
     for i, (a, ea, sa) in enumerate(seen):
         for b, eb, sb in seen[i + 1:]:
-            if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS:
+            whole = PARTS.get(a) == b or PARTS.get(b) == a
+            if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS and not whole:
                 out.append(f"{a} and {b} share {len(sa & sb)} seeds")
+    for part, whole in PARTS.items():
+        inside = {(r.engine, s) for r in SETS[whole].runs for s in r.seeds()}
+        if any((r.engine, s) not in inside for r in SETS[part].runs for s in r.seeds()) \
+                or SETS[part].role != SETS[whole].role:
+            out.append(f"{part} is not a part of {whole}")
     return out
 
 

@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train_onset)
 
     tm = sub.add_parser("train-motion", help="train the motion detector's scorer on videos with NAME.times.csv impacts")
-    tm.add_argument("data", metavar="DATA_DIR", help="folder of videos, each with a NAME.times.csv of impact times "
-                                                     "(and optionally NAME.ignore.csv: contacts to count neither way)")
+    tm.add_argument("data", metavar="DATA_DIR", nargs="+",
+                    help="folders of videos, each with a NAME.times.csv of impact times "
+                         "(and optionally NAME.ignore.csv: contacts to count neither way)")
     tm.add_argument("-o", "--output", required=True, metavar="NPZ", help="weights to write (.npz); use them with "
                                                                          "--motion-weights or $SYNCFOLEY_MOTION_WEIGHTS")
     tm.add_argument("--val", metavar="DIR", help="validation videos (calibration and the default threshold); "

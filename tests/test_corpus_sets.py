@@ -27,6 +27,17 @@ def test_a_set_drawn_from_another_sets_seeds_is_caught(monkeypatch: pytest.Monke
     assert cs.overlaps() == ["val3 and oops share 5 seeds"]
 
 
+def test_a_part_shares_seeds_with_its_whole_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = cs.SETS["mjfit"].runs[0].seeds(), cs.SETS["mjjudge"].runs[0].seeds()
+    assert set(a) | set(b) == set(cs.SETS["mjval"].runs[0].seeds()) and not set(a) & set(b)
+    sets = dict(cs.SETS)
+    sets["mjfit"] = cs.ClipSet("select", "", (cs.Run("mujoco", 1040, 24),))  # runs past mjval's end
+    monkeypatch.setattr(cs, "SETS", sets)
+    assert cs.overlaps() == ["mjfit and mjjudge share 8 seeds", "mjfit is not a part of mjval"]
+    sets["mjfit"] = cs.ClipSet("test", "", (cs.Run("mujoco", 1000, 24),))  # a test set inside a choosing one
+    assert cs.overlaps() == ["mjfit is not a part of mjval"]
+
+
 def test_the_seeds_are_the_ones_the_generators_draw() -> None:
     import mujoco_corpus as mc
     import physics_corpus as pc

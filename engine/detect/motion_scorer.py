@@ -94,6 +94,8 @@ class MotionScorer:
         """The probability an onset must reach at ``sensitivity`` (0..1): 0.5 is the
         operating point tuned on validation clips; each 0.1 more or less moves the
         threshold's log-odds by 0.6 (1 gives in to weak evidence, 0 wants near certainty)."""
+        if sensitivity == 0.5:  # the operating point itself, not its round trip through the log-odds
+            return self.threshold
         t = min(max(self.threshold, 1e-6), 1 - 1e-6)
         logit = math.log(t / (1 - t)) + 6.0 * (0.5 - sensitivity)
         return 1.0 / (1.0 + math.exp(-logit))

@@ -325,8 +325,22 @@ def match_count(found: list[float], truth, ignore, tol: float) -> tuple[int, int
     return hits, false
 
 
+def examples_under(data_dirs: str | Path | Sequence[str | Path]) -> list[Example]:
+    """The annotated videos under one folder or several, each once (a video reached twice, by a
+    link or a folder inside another, counts once), folder by folder in the order given: that
+    order is the order training and the verifier's folds draw from, so it is part of the recipe."""
+    dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
+    if not dirs:
+        raise RequestError("give at least one folder of annotated videos")
+    seen: dict[Path, Example] = {}
+    for d in dirs:
+        for e in find_examples(d):
+            seen.setdefault(e.video.resolve(), e)
+    return list(seen.values())
+
+
 def train_motion(
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     output: str | Path,
     config: MotionTrainConfig = MotionTrainConfig(),
     val_dir: Optional[str | Path] = None,
@@ -334,7 +348,8 @@ def train_motion(
     overwrite: bool = False,
     progress: Optional[Progress] = None,
 ) -> MotionTrainResult:
-    """Train a motion scorer on the annotated videos under ``data_dir``; write it to ``output``."""
+    """Train a motion scorer on the annotated videos under ``data_dir`` (a folder, or several);
+    write it to ``output``."""
     from syncfoley.core.atomic import check_writable
     from syncfoley.engine.detect.motion_scorer import MotionScorer, committee
     from syncfoley.engine.models.checkpoints import import_torch
@@ -344,9 +359,13 @@ def train_motion(
             raise RequestError(f"{name} must be 1 or more; got {getattr(config, name)}")
     check_writable([Path(output)], overwrite)
     torch = import_torch()
-    examples = find_examples(data_dir)
+    examples = examples_under(data_dir)
     if val_dir is not None:
         train_ex, val_ex = examples, find_examples(val_dir)
+        both = {e.video.resolve() for e in train_ex} & {e.video.resolve() for e in val_ex}
+        if both:
+            raise RequestError(f"{len(both)} videos are both training and validation videos (e.g. "
+                               f"{sorted(both)[0]}): validation must be videos the networks do not train on")
     else:
         train_ex, val_ex = split_examples(examples, config.val_fraction, config.seed)
     cache_dir = Path(cache) if cache is not None else None
@@ -431,7 +450,7 @@ def tune_motion(
         raise RequestError("tune-motion needs at least one folder of annotated videos")
     check_writable([Path(output)], overwrite)
     scorer = load_scorer(WEIGHTS.resolve(weights) or BUNDLED)
-    examples = [e for d in data_dirs for e in find_examples(d)]
+    examples = examples_under(data_dirs)
     cache_dir = Path(cache) if cache is not None else None
     if verifier:
         _import_sklearn()

@@ -87,7 +87,7 @@ def detect_physics(
         onsets=tuple(onsets),
         range=span,
         envelope=motion_envelope(analysis.times, analysis.energy, info.fps),
-        extra={**report.as_extra(), "sensitivity": sensitivity, "threshold": round(threshold, 4),
+        extra={**report.as_extra(), "sensitivity": sensitivity, "threshold": threshold,
                "motion_weights": scorer.source},
         curve=Curve(tuple(analysis.times), tuple(float(round(p, 4)) for p in analysis.probability),
                     "impact probability", threshold),
