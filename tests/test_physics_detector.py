@@ -192,11 +192,9 @@ def test_tune_motion_fits_an_onset_verifier_judged_out_of_fold(physics_clips, sc
     _annotate(physics_clips, data)
     # Every fold needs look-alikes as well as impacts. The shipped networks leave few on six
     # physics clips; the project's own scenes (fast, shaking, flickering) add more.
-    scenes.mkdir()
-    for name in catalogue():
-        path, scene = scene_clip(name)
-        (scenes / path.name).symlink_to(path)
-        (scenes / f"{path.stem}.times.csv").write_text("".join(f"{t}\n" for t in scene.impacts()))
+    own = {name: scene_clip(name) for name in catalogue()}
+    _annotate({name: (path, {"impacts": [{"time": t} for t in scene.impacts()], "band": []})
+               for name, (path, scene) in own.items()}, scenes, places=False)
     out, cache = tmp_path / "tuned.npz", tmp_path / "cache"
     done = run_cli("tune-motion", str(data), str(scenes), "-o", str(out), "--cache", str(cache), "-q")
     assert done.returncode == 0, done.stderr

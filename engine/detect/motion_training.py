@@ -446,11 +446,9 @@ def tune_motion(
     from syncfoley.core.atomic import check_writable
     from syncfoley.engine.detect.motion_scorer import BUNDLED, WEIGHTS, load_scorer
 
-    if not data_dirs:
-        raise RequestError("tune-motion needs at least one folder of annotated videos")
     check_writable([Path(output)], overwrite)
     scorer = load_scorer(WEIGHTS.resolve(weights) or BUNDLED)
-    examples = examples_under(data_dirs)
+    examples = examples_under(data_dirs)  # refuses an empty list, as train_motion's
     cache_dir = Path(cache) if cache is not None else None
     if verifier:
         _import_sklearn()
