@@ -106,6 +106,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
     labels: list[bool] = []
     speeds: list[float] = []
     caught: list[bool] = []
+    errors: list[float] = []  # onset minus impact, in frames, for the pairs matched within 0.1 s
     for family, path, truth in clips:
         track = api.detect(path, detector=detector, sensitivity=sensitivity)
         found = track.times()
@@ -123,6 +124,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
                 row["astray"] += sum(1 for o in ok if not o)
                 speeds += [float(i["speed"]) for i in truth["impacts"]]
                 caught += [j in taken for j in range(len(true_t))]
+                errors += [(found[i] - true_t[j]) / frame for j, i in taken.items()]
                 for o, n, onset in zip(ok, neutral, track.onsets):
                     if not n:
                         conf.append(onset.confidence)
@@ -150,6 +152,11 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
           f"({sum(labels)} true, {len(labels) - sum(labels)} false)")
     print("recall within 0.1 s by approach speed (picture widths/s): " + ", ".join(
         f"{label} {r:.2f} ({n})" for label, n, r in recall_by_speed(speeds, caught) if n))
+    if errors:
+        e = np.abs(errors)
+        print(f"timing of the {len(e)} impacts found within 0.1 s: {np.mean(e <= 0.5):.2f} within half a frame, "
+              f"{np.mean(e <= 1):.2f} within one; |error| mean {e.mean():.2f} frames, median {np.median(e):.2f}; "
+              f"signed mean {np.mean(errors):+.2f} (late is +)")
 
 
 def _row(name: str, row: dict[str, float]) -> None:

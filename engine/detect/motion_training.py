@@ -712,7 +712,7 @@ def verifier_candidates(scorer, clip: ClipFeatures, summaries: np.ndarray, ignor
 
     analysis = clip_analysis(scorer, clip, summaries)
     ks, x = candidate_inputs(analysis, PhysicsDetectorConfig().min_gap, clip.fps)
-    times = [onset_time(analysis.times, k, scorer.offset, clip.fps) for k in ks]
+    times = [onset_time(analysis, k, scorer.offset, clip.fps) for k in ks]
     # One onset per impact, as detection is judged: the candidate nearest each impact is
     # true, a second one near it false (left true, the verifier learnt to pass both).
     label = np.array([-1 if any(abs(t - g) <= 0.1 for g in ignore) else 0 for t in times], np.int64)

