@@ -92,6 +92,8 @@ SETS: dict[str, ClipSet] = {
                      (Run("mujoco", 1000, 24),)),
     "mjjudge": ClipSet("select", "MuJoCo: judging a verifier fitted on mjfit, mjval's second half",
                        (Run("mujoco", 1024, 24),)),
+    "mjval2": ClipSet("select", "MuJoCo: a second judging set, four times mjjudge (24 clips decide little)",
+                      (Run("mujoco", 1048, 96),)),
     "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
     "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the shipped networks trained on",
                          (Run("mujoco", 10000, 40),)),
