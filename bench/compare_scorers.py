@@ -46,12 +46,14 @@ SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
 @dataclass
 class Clip:
     """One annotated clip: the folder it came from, its truth, its frames (features without
-    the blocks) and each scorer's frame summaries (``motion_training.frame_summaries``)."""
+    the blocks) and each scorer's frame summaries and strong blocks
+    (``motion_training.frame_summaries``, ``frame_blocks``)."""
 
     folder: str
     truth: dict
     features: "ClipFeatures"
     summaries: list[np.ndarray]
+    blocks: list[dict[int, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +82,7 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
     from syncfoley.engine.detect.motion_training import (
         clip_features,
         find_examples,
+        frame_blocks,
         frame_summaries,
         ignored_times,
         without_blocks,
@@ -93,18 +96,20 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
                 "impacts": [{"time": t} for t in example.onsets],
                 "band": [{"time": t} for t in ignored_times(example)]}
             features = clip_features(example, cache)
-            clips.append(Clip(folder.name, truth, without_blocks(features), [frame_summaries(s, features) for s in scorers]))
+            summaries = [frame_summaries(s, features) for s in scorers]
+            blocks = [frame_blocks(s, features, m) for s, m in zip(scorers, summaries)]
+            clips.append(Clip(folder.name, truth, without_blocks(features), summaries, blocks))
             print(f"  {example.video.name}", file=sys.stderr, flush=True)
     return clips
 
 
-def every_onset(scorer, clip: Clip, summaries: np.ndarray) -> list:
+def every_onset(scorer, clip: Clip, summaries: np.ndarray, blocks: Optional[dict[int, np.ndarray]] = None) -> list:
     """The onsets detection with ``scorer`` gives on ``clip`` at threshold 0: those at a
     threshold are the ones whose confidence reaches it (peaks and candidates do not depend
     on it), so each clip is picked and verified once, not once per threshold."""
     from syncfoley.engine.detect.motion_training import picked_onsets
 
-    return picked_onsets(scorer, clip.features, 0.0, summaries)
+    return picked_onsets(scorer, clip.features, 0.0, summaries, blocks)
 
 
 def tally(clip: Clip, every: list, threshold: float) -> Tally:
@@ -153,7 +158,7 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
             groups.setdefault(group_of(c.truth, by), []).append(i)
     rows = []
     for k, (scorer, name) in enumerate(zip(scorers, names)):
-        every = [every_onset(scorer, c, c.summaries[k]) for c in clips]
+        every = [every_onset(scorer, c, c.summaries[k], c.blocks[k] if c.blocks else None) for c in clips]
         own = [tally(c, e, scorer.threshold) for c, e in zip(clips, every)]
         best = [(pooled([own[i] for i in members]).f1, scorer.threshold) for _, members in sets]
         for t in SWEEP:

@@ -287,10 +287,28 @@ def frame_summaries(scorer, clip: ClipFeatures) -> np.ndarray:
     return np.concatenate(out)
 
 
-def clip_analysis(scorer, clip: ClipFeatures, summaries: np.ndarray):
-    """What detection's analysis holds for ``clip`` (no places: the blocks may have been dropped)."""
+def frame_blocks(scorer, clip: ClipFeatures, summaries: np.ndarray) -> dict[int, np.ndarray]:
+    """The strong blocks detection keeps of each frame that may be a candidate
+    (:func:`~syncfoley.engine.detect.place_peaks.strong_blocks`), for impacts at a second
+    place; ``clip`` must still have its blocks' features."""
+    from syncfoley.engine.detect.onset_verifier import CANDIDATE
+    from syncfoley.engine.detect.place_peaks import LOST, strong_blocks
+
+    out = {}
+    for j in np.flatnonzero(scorer.probability(summaries[:, 0]) >= CANDIDATE) if len(summaries) else []:
+        logits = scorer.block_logits(clip.values[j])
+        rows = strong_blocks(logits, clip.where[j], clip.lost[j], scorer.probability(logits) >= CANDIDATE)
+        rows[:, LOST] *= clip.fps / clip.width
+        out[int(clip.index[j])] = rows
+    return out
+
+
+def clip_analysis(scorer, clip: ClipFeatures, summaries: np.ndarray, blocks: Optional[dict[int, np.ndarray]] = None):
+    """What detection's analysis holds for ``clip``: with ``blocks`` (:func:`frame_blocks`),
+    the candidate frames' places and impacts at a second place; without, no places."""
     from syncfoley.engine.detect.onset_verifier import CANDIDATE, UNSCORED
     from syncfoley.engine.detect.physics import MotionAnalysis
+    from syncfoley.engine.detect.place_peaks import X, Y
 
     n = len(clip.times)
     logit = np.full(n, UNSCORED)
@@ -298,18 +316,23 @@ def clip_analysis(scorer, clip: ClipFeatures, summaries: np.ndarray):
     prob = np.zeros(n)  # a frame that cannot be scored has none
     prob[clip.index] = scorer.probability(summaries[:, 0])
     rows = {int(k): summaries[j] for j, k in enumerate(clip.index) if prob[k] >= CANDIDATE}
-    return MotionAnalysis(list(clip.times), prob, np.full((n, 2), 0.5), np.zeros(n), [], logit, rows)
+    where = np.full((n, 2), 0.5)
+    for k, b in (blocks or {}).items():
+        where[k] = b[0, [X, Y]]  # the strongest block is the frame's best
+    return MotionAnalysis(list(clip.times), prob, where, np.zeros(n), [], logit, rows, dict(blocks or {}))
 
 
-def picked_onsets(scorer, clip: ClipFeatures, threshold: float, summaries: Optional[np.ndarray] = None) -> list[Onset]:
+def picked_onsets(scorer, clip: ClipFeatures, threshold: float, summaries: Optional[np.ndarray] = None,
+                  blocks: Optional[dict[int, np.ndarray]] = None) -> list[Onset]:
     """The onsets detection with ``scorer`` at ``threshold`` gives on ``clip`` (times and
-    confidences; no places, the blocks may have been dropped); ``summaries`` from
-    :func:`frame_summaries`, when already known."""
+    confidences); ``summaries`` from :func:`frame_summaries`, when already known. Without
+    ``blocks`` (:func:`frame_blocks`) there are no places, and no impacts at a second
+    place: the threshold and the verifier are fitted on the verifier's candidates alone."""
     from syncfoley.engine.detect.physics import PhysicsDetectorConfig, pick_onsets
 
     summaries = frame_summaries(scorer, clip) if summaries is None else summaries
-    return pick_onsets(clip_analysis(scorer, clip, summaries), scorer, threshold, PhysicsDetectorConfig().min_gap,
-                       clip.fps)
+    return pick_onsets(clip_analysis(scorer, clip, summaries, blocks), scorer, threshold,
+                       PhysicsDetectorConfig().min_gap, clip.fps)
 
 
 def match_count(found: list[float], truth, ignore, tol: float) -> tuple[int, int]:

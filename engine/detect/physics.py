@@ -14,6 +14,7 @@ from syncfoley.engine.detect.flow_field import FlowConfig, FlowMatcher
 from syncfoley.engine.detect.motion import frame_energy, motion_envelope
 from syncfoley.engine.detect.motion_features import FeatureStream, FrameFeatures
 from syncfoley.engine.detect.peaks import pick_peaks, vertex_offset
+from syncfoley.engine.detect.place_peaks import EVEN, PlacePeak, place_logits, place_peaks, strong_blocks
 from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, iter_frames, prefetch
 from syncfoley.engine.types import Curve, Onset, OnsetTrack, TimeRange
 
@@ -35,7 +36,9 @@ class MotionAnalysis:
     the picture) and how much velocity the most likely block lost (picture widths per
     second), and the motion energy (for the intensity envelope). For the onset verifier:
     each frame's best block logit (``UNSCORED`` where it has none) and, for the frames
-    that may be candidates, their summary (:func:`~syncfoley.engine.detect.onset_verifier.frame_summary`)."""
+    that may be candidates, their summary (:func:`~syncfoley.engine.detect.onset_verifier.frame_summary`)
+    and their strong blocks, for impacts at a second place
+    (:func:`~syncfoley.engine.detect.place_peaks.strong_blocks`; lost velocity in picture widths per second)."""
 
     times: list[float]
     probability: np.ndarray
@@ -44,6 +47,7 @@ class MotionAnalysis:
     energy: list[float]
     logit: np.ndarray = field(default_factory=lambda: np.zeros(0))
     summaries: dict[int, np.ndarray] = field(default_factory=dict)
+    blocks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def detect_physics(
@@ -77,7 +81,9 @@ def detect_physics(
     # An impact between the selection's last frame and the next is the next selection's.
     onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps, verdicts)
               if span.start <= o.time < span.end]
-    curve = whole.probability if verdicts is None else verified_curve(whole.probability, *verdicts)
+    curve = whole.probability if verdicts is None else verified_curve(whole.probability, *verdicts).copy()
+    for peak, p in second_places(whole, scorer, threshold, verdicts[0]) if verdicts is not None else []:
+        curve[peak.frame] = max(curve[peak.frame], p)
     analysis = within(whole, span, info.fps, curve)
     return OnsetTrack(
         source=str(path),
@@ -134,6 +140,8 @@ def analyse_physics(
         if scorer.verifier is not None and prob[feat.index] >= CANDIDATE:
             result.summaries[feat.index] = frame_summary(logits[None], feat.values[None], feat.where[None],
                                                          feat.lost[None])[0]
+            result.blocks[feat.index] = strong_blocks(logits, feat.where, feat.lost,
+                                                      scorer.probability(logits) >= CANDIDATE)
 
     for t, feat in _feature_frames(path, info, span, cfg, progress, report, result.energy):
         result.times.append(t)
@@ -147,6 +155,8 @@ def analyse_physics(
     result.probability = np.array(prob)
     result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
     result.lost = np.array(lost) * info.fps / width
+    for rows in result.blocks.values():
+        rows[:, 3] *= info.fps / width
     result.logit = np.array(logit)
     return result
 
@@ -199,8 +209,11 @@ def onset_time(analysis: MotionAnalysis, k: int, offset: float, fps: float) -> f
 
     logit = analysis.logit
     scored = 0 < k < len(logit) - 1 and min(logit[k - 1], logit[k + 1]) > UNSCORED
-    at = k + offset + (vertex_offset(logit, k) if scored else 0.0)
-    times = analysis.times
+    return frame_time(analysis.times, k + offset + (vertex_offset(logit, k) if scored else 0.0), fps)
+
+
+def frame_time(times: list[float], at: float, fps: float) -> float:
+    """The time at frame position ``at`` (frames may lie unevenly; past the last, ``fps`` on)."""
     return max(0.0, float(np.interp(at, np.arange(len(times)), times,
                                     right=times[-1] + (at - len(times) + 1) / fps)))
 
@@ -278,15 +291,20 @@ def _feature_frames(
 def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: float, fps: float,
                 verdicts: Optional[tuple[list[int], np.ndarray]] = None) -> list[Onset]:
     """The candidates the verifier gives ``threshold`` or more (``verdicts`` from
-    :func:`verify`, when already known); with no verifier, the peaks of the frame
-    probability above ``threshold``, at least ``min_gap`` s apart."""
+    :func:`verify`, when already known), and impacts at a second place
+    (:func:`second_places`); with no verifier, the peaks of the frame probability above
+    ``threshold``, at least ``min_gap`` s apart."""
+    from syncfoley.engine.detect.onset_verifier import UNSCORED
+
     times = analysis.times
     if len(times) < 4:
         return []
     out = []
+    seconds: list[tuple[PlacePeak, float]] = []
     if scorer.verifier is not None:
         peaks, verified = verdicts if verdicts is not None else verify(analysis, scorer, min_gap, fps)
         chosen = [(float(k), float(v)) for k, v in zip(peaks, verified) if v >= threshold]
+        seconds = second_places(analysis, scorer, threshold, peaks)
     else:
         chosen = pick_peaks(analysis.probability, threshold, max(1, int(round(min_gap * fps))))
     for idx, value in chosen:
@@ -296,4 +314,42 @@ def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: flo
         x, y = analysis.where[k]
         out.append(Onset(time=t, strength=strength, confidence=float(np.clip(value, 0.0, 1.0)),
                          x=float(np.clip(x, 0.0, 1.0)), y=float(np.clip(y, 0.0, 1.0))))
+    for peak, p in seconds:
+        before, after = place_logits(analysis.blocks, peak.frame, peak.x, peak.y, UNSCORED)
+        shift = vertex_offset(np.array([before, peak.logit, after]), 1) if min(before, after) > UNSCORED else 0.0
+        t = frame_time(times, peak.frame + scorer.offset + shift, fps)
+        # Placed within their frames, two onsets of neighbouring frames can meet: one moment, one onset.
+        if any(abs(t - o.time) < 0.25 / fps for o in out):
+            continue
+        out.append(Onset(time=t,
+                         strength=float(np.clip(np.sqrt(peak.lost / scorer.full_strength), 0.05, 1.0)),
+                         confidence=float(np.clip(p, 0.0, 1.0)),
+                         x=float(np.clip(peak.x, 0.0, 1.0)), y=float(np.clip(peak.y, 0.0, 1.0))))
+    return sorted(out, key=lambda o: o.time)
+
+
+def second_places(analysis: MotionAnalysis, scorer, threshold: float, candidates: list[int]) -> list[tuple[PlacePeak, float]]:
+    """Impacts at a second place (:mod:`~syncfoley.engine.detect.place_peaks`) away from the
+    verifier's ``candidates``, each with its confidence where that reaches ``threshold``.
+
+    The confidence is the block's calibrated probability moved in log-odds as far as the
+    verifier's operating point lies from ``EVEN``: at the scorer's own threshold such a
+    peak needs ``EVEN``, and like every other onset it is kept at a threshold exactly when
+    its confidence reaches it (so the sensitivity moves both alike, and onsets picked at
+    threshold 0 can be thresholded afterwards)."""
+    if not analysis.blocks:
+        return []
+    shift = _logit(scorer.threshold) - _logit(EVEN)
+    found = place_peaks(analysis.blocks, [(k, float(analysis.where[k][0]), float(analysis.where[k][1]))
+                                          for k in candidates])
+    out = []
+    for peak in found:
+        confidence = 1.0 / (1.0 + np.exp(-(_logit(float(scorer.probability(peak.logit))) + shift)))
+        if confidence >= threshold:
+            out.append((peak, float(confidence)))
     return out
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
