@@ -60,6 +60,9 @@ def test_the_shoulder_of_a_hill_is_not_a_peak() -> None:
     # The strongest of two far-apart peaks is taken first, and one frame holds one peak.
     two = {20: rows((3.0, 0.9, 0.1), (4.0, 0.5, 0.9))}
     assert [(p.frame, p.x) for p in place_peaks(two, [])] == [(20, pytest.approx(0.5))]
+    # Below the floor (the caller's bar) nothing is looked at; above it, the same peaks.
+    assert [p.logit for p in place_peaks(two, [], floor=3.5)] == [4.0]
+    assert place_peaks(two, [], floor=4.5) == []
 
 
 def test_detection_adds_the_second_impact_with_its_place_and_a_confidence_the_threshold_applies_to() -> None:

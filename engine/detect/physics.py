@@ -340,8 +340,11 @@ def second_places(analysis: MotionAnalysis, scorer, threshold: float, candidates
     if not analysis.blocks:
         return []
     shift = _logit(scorer.threshold) - _logit(EVEN)
+    a, b = scorer.calibration
+    # The block logit whose confidence is the threshold: weaker blocks need no look.
+    floor = (_logit(threshold) - shift - b) / a - 1e-6 if a > 0 and threshold > 0 else -np.inf
     found = place_peaks(analysis.blocks, [(k, float(analysis.where[k][0]), float(analysis.where[k][1]))
-                                          for k in candidates])
+                                          for k in candidates], floor)
     out = []
     for peak in found:
         confidence = 1.0 / (1.0 + np.exp(-(_logit(float(scorer.probability(peak.logit))) + shift)))

@@ -58,18 +58,20 @@ def _near(rows: np.ndarray, x: float, y: float, radius: float) -> np.ndarray:
     return np.hypot(rows[:, X] - x, rows[:, Y] - y) <= radius
 
 
-def place_peaks(blocks: dict[int, np.ndarray], candidates: Sequence[tuple[int, float, float]]) -> list[PlacePeak]:
+def place_peaks(blocks: dict[int, np.ndarray], candidates: Sequence[tuple[int, float, float]],
+                floor: float = -np.inf) -> list[PlacePeak]:
     """Peaks among the strong blocks (``blocks``: frame -> rows of :func:`strong_blocks`)
-    away from the ``candidates`` (frame, x, y) the verifier judges.
+    away from the ``candidates`` (frame, x, y) the verifier judges, of logit ``floor`` or more.
 
     Strongest first, a block is a peak when its frame holds no candidate nor peak, no
     candidate or peak lies within ``APART`` of it and ``WITHIN`` frames, and no block within
     half ``APART`` is stronger on the frame before or after (a peak in time where it is,
-    not the shoulder of a hill)."""
+    not the shoulder of a hill). Blocks below ``floor`` are not looked at: strongest first,
+    they could only add peaks below it (the caller's bar), and there are many of them."""
     kept: dict[int, list[tuple[float, float]]] = {}
     for k, x, y in candidates:
         kept.setdefault(int(k), []).append((float(x), float(y)))
-    rows = sorted(((float(r[LOGIT]), k, i) for k, a in blocks.items() for i, r in enumerate(a)),
+    rows = sorted(((float(r[LOGIT]), k, i) for k, a in blocks.items() for i, r in enumerate(a) if r[LOGIT] >= floor),
                   key=lambda item: (-item[0], item[1], item[2]))
     out: list[PlacePeak] = []
     for value, k, i in rows:
