@@ -2,7 +2,7 @@
 
 A frame's impact probability is its most likely block's, so two impacts a frame or two
 apart make one hill in it, and the onset verifier looks at one candidate per hill: the
-second impact was lost (on 120 validation clips, 26 of the 64 impacts missed were the
+second impact was lost (on 109 validation clips, 26 of the 64 impacts missed were the
 other half of such a pair, most of them 0.2-0.5 of the picture from the first). Here the
 blocks themselves are searched for a peak in space and time away from every candidate.
 A block's own calibrated probability decides such a peak, not the verifier: the
