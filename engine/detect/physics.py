@@ -14,7 +14,7 @@ from syncfoley.engine.detect.flow_field import FlowConfig, FlowMatcher
 from syncfoley.engine.detect.motion import frame_energy, motion_envelope
 from syncfoley.engine.detect.motion_features import FeatureStream, FrameFeatures
 from syncfoley.engine.detect.peaks import pick_peaks, vertex_offset
-from syncfoley.engine.detect.place_peaks import EVEN, PlacePeak, place_logits, place_peaks, strong_blocks
+from syncfoley.engine.detect.place_peaks import EVEN, LOST, PlacePeak, place_logits, place_peaks, strong_blocks
 from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, iter_frames, prefetch
 from syncfoley.engine.types import Curve, Onset, OnsetTrack, TimeRange
 
@@ -79,10 +79,11 @@ def detect_physics(
     threshold = scorer.threshold_for(sensitivity)
     verdicts = verify(whole, scorer, cfg.min_gap, info.fps) if scorer.verifier is not None else None
     # An impact between the selection's last frame and the next is the next selection's.
-    onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps, verdicts)
+    seconds = second_places(whole, scorer, threshold, verdicts[0]) if verdicts is not None else []
+    onsets = [o for o in pick_onsets(whole, scorer, threshold, cfg.min_gap, info.fps, verdicts, seconds)
               if span.start <= o.time < span.end]
     curve = whole.probability if verdicts is None else verified_curve(whole.probability, *verdicts).copy()
-    for peak, p in second_places(whole, scorer, threshold, verdicts[0]) if verdicts is not None else []:
+    for peak, p in seconds:
         curve[peak.frame] = max(curve[peak.frame], p)
     analysis = within(whole, span, info.fps, curve)
     return OnsetTrack(
@@ -156,7 +157,7 @@ def analyse_physics(
     result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
     result.lost = np.array(lost) * info.fps / width
     for rows in result.blocks.values():
-        rows[:, 3] *= info.fps / width
+        rows[:, LOST] *= info.fps / width
     result.logit = np.array(logit)
     return result
 
@@ -289,10 +290,11 @@ def _feature_frames(
 
 
 def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: float, fps: float,
-                verdicts: Optional[tuple[list[int], np.ndarray]] = None) -> list[Onset]:
+                verdicts: Optional[tuple[list[int], np.ndarray]] = None,
+                seconds: Optional[list[tuple[PlacePeak, float]]] = None) -> list[Onset]:
     """The candidates the verifier gives ``threshold`` or more (``verdicts`` from
     :func:`verify`, when already known), and impacts at a second place
-    (:func:`second_places`); with no verifier, the peaks of the frame probability above
+    (``seconds`` from :func:`second_places`, when already known); with no verifier, the peaks of the frame probability above
     ``threshold``, at least ``min_gap`` s apart."""
     from syncfoley.engine.detect.onset_verifier import UNSCORED
 
@@ -300,12 +302,12 @@ def pick_onsets(analysis: MotionAnalysis, scorer, threshold: float, min_gap: flo
     if len(times) < 4:
         return []
     out = []
-    seconds: list[tuple[PlacePeak, float]] = []
     if scorer.verifier is not None:
         peaks, verified = verdicts if verdicts is not None else verify(analysis, scorer, min_gap, fps)
         chosen = [(float(k), float(v)) for k, v in zip(peaks, verified) if v >= threshold]
-        seconds = second_places(analysis, scorer, threshold, peaks)
+        seconds = second_places(analysis, scorer, threshold, peaks) if seconds is None else seconds
     else:
+        seconds = []
         chosen = pick_peaks(analysis.probability, threshold, max(1, int(round(min_gap * fps))))
     for idx, value in chosen:
         k = int(round(idx))
@@ -337,6 +339,8 @@ def second_places(analysis: MotionAnalysis, scorer, threshold: float, candidates
     peak needs ``EVEN``, and like every other onset it is kept at a threshold exactly when
     its confidence reaches it (so the sensitivity moves both alike, and onsets picked at
     threshold 0 can be thresholded afterwards)."""
+    from scipy.special import expit
+
     if not analysis.blocks:
         return []
     shift = _logit(scorer.threshold) - _logit(EVEN)
@@ -345,12 +349,9 @@ def second_places(analysis: MotionAnalysis, scorer, threshold: float, candidates
     floor = (_logit(threshold) - shift - b) / a - 1e-6 if a > 0 and threshold > 0 else -np.inf
     found = place_peaks(analysis.blocks, [(k, float(analysis.where[k][0]), float(analysis.where[k][1]))
                                           for k in candidates], floor)
-    out = []
-    for peak in found:
-        confidence = 1.0 / (1.0 + np.exp(-(_logit(float(scorer.probability(peak.logit))) + shift)))
-        if confidence >= threshold:
-            out.append((peak, float(confidence)))
-    return out
+    # The calibrated probability is expit(a * logit + b): moved by ``shift`` in log-odds.
+    confidence = [(peak, float(expit(a * peak.logit + b + shift))) for peak in found]
+    return [(peak, c) for peak, c in confidence if c >= threshold]
 
 
 def _logit(p: float) -> float:

@@ -81,8 +81,7 @@ def place_peaks(blocks: dict[int, np.ndarray], candidates: Sequence[tuple[int, f
         x, y = float(r[X]), float(r[Y])
         if any(np.hypot(x - x2, y - y2) <= APART for j in range(k - WITHIN, k + WITHIN + 1) for x2, y2 in kept.get(j, ())):
             continue
-        side = [blocks[j] for j in (k - 1, k + 1) if j in blocks]
-        if any(a[_near(a, x, y, APART / 2), LOGIT].max(initial=-np.inf) > value for a in side):
+        if max(place_logits(blocks, k, x, y, -np.inf)) > value:
             continue
         kept[k] = [(x, y)]
         out.append(PlacePeak(k, value, x, y, float(r[LOST])))
