@@ -116,6 +116,30 @@ def test_one_scaler_per_file_gives_the_pixels_of_a_scaler_per_frame(suite) -> No
             assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)), (codec, fmt)
 
 
+def test_a_picture_whose_rows_ffmpeg_pads_goes_through_every_picture_detector(tmp_path: Path) -> None:
+    """Below the analysis width a picture is not scaled, and FFmpeg pads each row to its
+    alignment: 330 pixels came as a strided view 336 bytes a row, which OpenCV's optical
+    flow refused with a traceback (426x240, YouTube's smallest size, did the same)."""
+    import cv2
+
+    from syncfoley.engine.media.video import TimeRange, iter_frames
+
+    scene = dataclasses.replace(catalogue()["bouncing"], duration=3.0)
+    # At half size with ten more columns of the picture's own right edge: the same scene, 330 wide.
+    half = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in scene.frames()]
+    frames = [np.concatenate([f, np.repeat(f[:, -1:], 10, axis=1)], axis=1) for f in half]
+    assert frames[0].shape[1] == 330
+    path = tmp_path / "padded.mp4"
+    write_video(path, iter(frames), scene.fps)
+    for fmt in ("gray", "rgb24"):
+        _, img = next(iter_frames(path, TimeRange(0.0, 1.0), 512, None, fmt))
+        assert img.shape[:2] == (frames[0].shape[0], 330) and img.flags["C_CONTIGUOUS"], (fmt, img.strides)
+    f1, _, _ = f1_score(api.detect(path, detector="motion").times(), scene.impacts())
+    assert f1 >= 0.9
+    track = api.detect(path, detector="physics")
+    assert track.detector == "physics" and all(0 <= x < 3.0 for x in track.times())
+
+
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_rotated_phone_footage_is_analysed_upright(tmp_path: Path, rotation: int) -> None:
     """Phones store frames sideways and tag the stream: a ball that falls down the

@@ -255,7 +255,7 @@ def iter_frames(
     Frames are scaled to ``width`` x ``height`` (``height`` None: keep the aspect
     ratio, ``width`` at most the source's) in ``pix_fmt`` (``gray`` or ``rgb24``)
     and turned upright when the stream carries rotation metadata (phone footage),
-    so ``width`` is always the displayed width. Seeks to the keyframe before
+    so ``width`` is always the displayed width; each is a C-contiguous array. Seeks to the keyframe before
     ``span.start`` and decodes forward, so a range deep inside a long file costs
     only what it covers. If the file breaks part-way, decoding stops there: with a
     ``report`` the frames so far are kept and the report says where and why;
@@ -292,7 +292,10 @@ def iter_frames(
             w, h = (size[1], size[0]) if turns % 2 else size
             img = scaler.reformat(frame, width=w, height=h, format=pix_fmt, interpolation="AREA").to_ndarray()
             last = t
-            yield t, (np.ascontiguousarray(np.rot90(img, turns)) if turns else img)
+            # FFmpeg pads each row of a picture to its alignment, and PyAV hands the padded
+            # rows over as a strided view: a picture 330 wide arrived 336 bytes a row, and
+            # OpenCV's optical flow refuses anything but contiguous rows.
+            yield t, np.ascontiguousarray(np.rot90(img, turns) if turns else img)
         # The frames ran out without an error before the header's duration: a file cut short
         # (a copy that did not finish, a fast-start MP4 whose index promises frames it lacks).
         if report is not None and report.stopped_at is not None:
