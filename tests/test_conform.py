@@ -410,3 +410,15 @@ def test_a_cache_entry_lost_after_planning_is_computed_again(tmp_path: Path) -> 
     result = write(p, execute(p, store), tmp_path / "out2")
     assert (result.computed, result.reused, result.skipped) == (1, 3, 0)
     assert store.has(victim)
+
+
+def test_a_damaged_cache_entry_is_computed_again(tmp_path: Path) -> None:
+    """A cache entry cut short (a full disk, a half-copied cache folder) is not trusted: the
+    conform computes that event again instead of ending in a traceback."""
+    stand_ins.make(timeline.read(DATA / "25fps.edl"), tmp_path / "media")
+    options = ConformOptions(handles=6)
+    api.conform(DATA / "25fps.edl", tmp_path / "out1", [tmp_path / "media"], options, cache=tmp_path / "cache")
+    entry = sorted((tmp_path / "cache").glob("*.npz"))[0]
+    entry.write_bytes(entry.read_bytes()[:100])
+    result = api.conform(DATA / "25fps.edl", tmp_path / "out2", [tmp_path / "media"], options, cache=tmp_path / "cache")
+    assert (result.computed, result.reused) == (1, 3)

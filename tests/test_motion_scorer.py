@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,11 @@ def test_sensitivity_moves_the_threshold_monotonically() -> None:
     (lambda a: a.update(b0=np.zeros(3, np.float32)), "shape"),
     (lambda a: a.update(mean=np.full(FEATURES, np.nan, np.float32)), "not finite"),
     (lambda a: a.update(format=np.array("something/else")), "is not a"),
+    # Numbers a file may hold but training never writes: each would detect nothing or everything.
+    (lambda a: a.update(threshold=np.array(7.0)), r"threshold 7 is not a probability \(valid: between 0 and 1\)"),
+    (lambda a: a.update(offset=np.array(-3.0)), r"offset -3 is not a place within a frame"),
+    (lambda a: a.update(calibration=np.array([-1.5, 0.0])), r"calibration slope -1.5 .*\(valid: above 0\)"),
+    (lambda a: a.update(full_strength=np.array(0.0)), "full_strength 0 must be a speed above 0"),
     (lambda a: a.update(names=np.array(list(reversed(NAMES)))), "other motion features"),
     # Weights trained on an earlier, shorter feature set: told to retrain, not which shape is off.
     (lambda a: a.update(names=np.array(NAMES[:33]), mean=a["mean"][:33], scale=a["scale"][:33],
@@ -109,6 +115,26 @@ def test_not_an_npz_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a zip at all")
     with pytest.raises(FormatError, match="not a motion-scorer weights file: .* zip archive"):
         load_scorer(path)
+
+
+def test_a_cut_short_or_swollen_npz_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A copy that stopped part-way still starts like a zip; one that promises gigabytes of
+    zeros (a few kilobytes compressed) would fill memory if it were read first."""
+    whole = _write(tmp_path / "whole.npz", _scorer().to_arrays()).read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(FormatError, match="cut.npz is not a motion-scorer weights file"):
+        load_scorer(cut)
+    swollen = tmp_path / "swollen.npz"
+    with zipfile.ZipFile(swollen, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("mean.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": (2**27,)})
+            zeros = bytes(2**20)
+            for _ in range(2**9):
+                member.write(zeros)
+    assert swollen.stat().st_size < 2**20
+    with pytest.raises(FormatError, match=r"swollen.npz unpacks to 512 MB; a motion scorer is under 64 MB"):
+        load_scorer(swollen)
 
 
 def test_weights_resolve_explicit_then_environment_then_bundled(tmp_path: Path, monkeypatch) -> None:
@@ -190,6 +216,7 @@ def _break_a_tree(a: dict) -> None:
     (lambda a: a.update(verifier_split=a["verifier_split"][:5]), "verifier_split has shape"),
     (lambda a: a.update(verifier_roots=a["verifier_roots"] + 10**6), "outside the"),
     (lambda a: a.pop("verifier_roots"), "missing .'verifier_roots'"),
+    (lambda a: a.update(verifier_calibration=np.array([-0.9, 0.1])), r"slope -0.9 .*\(valid: above 0\)"),
 ])
 def test_a_verifier_that_does_not_fit_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
     from dataclasses import replace

@@ -119,3 +119,24 @@ def test_feature_moments_over_kept_blocks_match_a_flat_copy_of_them() -> None:
     mean, std = mt.masked_moments(bags, chunk=3)
     flat = np.concatenate([v[m] for v, m in bags]).astype(np.float64)
     assert np.allclose(mean, flat.mean(axis=0)) and np.allclose(std, flat.std(axis=0))
+
+
+def test_a_damaged_feature_cache_entry_is_computed_again(tmp_path: Path) -> None:
+    """The cache of `train-motion --cache` is data on disk: an entry cut short (a full disk,
+    a half-copied folder) must be measured again, not end the training in a traceback."""
+    import dataclasses
+
+    from syncfoley.engine.demo.scenes import catalogue
+    from syncfoley.engine.media.video import write_video
+
+    scene = dataclasses.replace(catalogue()["bouncing"], duration=1.0)
+    video = tmp_path / "clip.mp4"
+    write_video(video, scene.frames(), scene.fps)
+    example, cache = Example(video=video, onsets=tuple(scene.impacts())), tmp_path / "cache"
+    first = mt.clip_features(example, cache)
+    [entry] = list(cache.glob("*.npz"))
+    whole = entry.read_bytes()
+    entry.write_bytes(whole[: len(whole) // 2])
+    again = mt.clip_features(example, cache)
+    assert np.array_equal(again.values, first.values) and np.array_equal(again.times, first.times)
+    assert entry.read_bytes() == whole  # written anew

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -32,8 +33,8 @@ class ConformCache:
             meta = json.loads((self.folder / f"{key}.json").read_text())
             with np.load(self.folder / f"{key}.npz", allow_pickle=False) as z:
                 audio = z["audio"]
-        except (OSError, ValueError, KeyError):
-            return None  # a damaged entry is recomputed, not trusted
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None  # a damaged entry (a cut-short copy, a full disk) is recomputed, not trusted
         curve = tuple(meta["curve"]) if meta.get("curve") else None
         return EventRender([tuple(o) for o in meta["onsets"]], [tuple(r) for r in meta["regions"]], audio,
                            meta["detector"], meta["engine"], meta["source_onsets"], curve, meta.get("seconds", 0.0),

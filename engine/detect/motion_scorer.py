@@ -48,6 +48,9 @@ WEIGHTS = WeightsSource(
     missing="",
 )
 LAYERS = 3
+# What a scorer file may unpack to. The bundled one is 0.2 MB; a file that declares more
+# (a few bytes of zip can promise gigabytes of zeros) is refused before it is read.
+MAX_UNPACKED = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,17 @@ def load_scorer(path: str | Path) -> MotionScorer:
     if magic != b"PK\x03\x04":  # not a zip: np.load would try (and refuse) a pickle
         raise FormatError(f"{path} is not a motion-scorer weights file: an .npz from `syncfoley train-motion` "
                               "is a zip archive")
+    import zipfile
+
     try:
+        with zipfile.ZipFile(real) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > MAX_UNPACKED:
+            raise FormatError(f"{path} unpacks to {unpacked / 2**20:.0f} MB; a motion scorer is under "
+                              f"{MAX_UNPACKED // 2**20} MB (the bundled one 0.2 MB)")
         with np.load(real, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise FormatError(f"{path} is not a motion-scorer weights file (.npz): {exc}") from None
     fmt = str(arrays.get("format", ""))
     if fmt not in FORMATS:
@@ -182,6 +192,7 @@ def load_scorer(path: str | Path) -> MotionScorer:
             raise FormatError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
         if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
             raise FormatError(f"{path}: {key} holds a value that is not finite")
+    _check_operating_point(arrays, path)
     return MotionScorer(
         mean=arrays["mean"].astype(np.float32),
         scale=np.maximum(arrays["scale"].astype(np.float32), 1e-6),
@@ -193,6 +204,23 @@ def load_scorer(path: str | Path) -> MotionScorer:
         source=str(path),
         verifier=verifier_from_arrays(arrays, str(path)) if fmt == FORMAT else None,
     )
+
+
+def _check_operating_point(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """The scalars a scorer file sets are ones training can write: a threshold nothing can
+    reach, or a calibration that falls as the networks grow surer, would detect nothing
+    (or everything) without a word."""
+    threshold, offset = float(arrays["threshold"]), float(arrays["offset"])
+    slope, strength = float(arrays["calibration"][0]), float(arrays["full_strength"])
+    if not 0.0 < threshold < 1.0:
+        raise FormatError(f"{path}: threshold {threshold:g} is not a probability (valid: between 0 and 1)")
+    if not 0.0 <= offset <= 1.0:
+        raise FormatError(f"{path}: offset {offset:g} is not a place within a frame (valid: 0 to 1 frames)")
+    if slope <= 0.0:
+        raise FormatError(f"{path}: calibration slope {slope:g} would make surer networks less probable "
+                          "(valid: above 0)")
+    if strength <= 0.0:
+        raise FormatError(f"{path}: full_strength {strength:g} must be a speed above 0 (picture widths per second)")
 
 
 _CACHE: dict[tuple[str, float, int], MotionScorer] = {}

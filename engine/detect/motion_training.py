@@ -171,9 +171,9 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     width, height = analysis_size(info.width, info.height, cfg.motion.width)
     key = hashlib.sha256(repr((file_identity(example.video), NAMES, cfg)).encode()).hexdigest()[:20]
     cached = cache / f"{example.video.stem}-{key}.npz" if cache is not None else None
-    if cached is not None and cached.is_file():
-        with np.load(cached, allow_pickle=False) as d:
-            times, index, values, where, lost = d["times"], d["index"], d["values"], d["where"], d["lost"]
+    stored = _cached_features(cached) if cached is not None and cached.is_file() else None
+    if stored is not None:
+        times, index, values, where, lost = stored
     else:
         t, feats = physics_features_of(example.video, info, TimeRange(0.0, info.duration), cfg)
         times = np.array(t, np.float64)
@@ -195,6 +195,18 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
         impact, quiet = place_bags(times, index, where, places[0], places[1], height / width)
     return ClipFeatures(example.video.stem, times, index, values, where, lost, label, example.onsets, info.fps, width,
                         impact, quiet)
+
+
+def _cached_features(cached: Path) -> Optional[tuple[np.ndarray, ...]]:
+    """A cache entry's arrays; None for a damaged one (a cut-short copy, a full disk), which is
+    then computed again, not trusted."""
+    import zipfile
+
+    try:
+        with np.load(cached, allow_pickle=False) as d:
+            return tuple(d[k] for k in ("times", "index", "values", "where", "lost"))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def frame_labels(times: np.ndarray, index: np.ndarray, truth, ignore) -> np.ndarray:

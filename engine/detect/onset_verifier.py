@@ -170,6 +170,9 @@ def verifier_from_arrays(arrays: dict[str, np.ndarray], path: str) -> Verifier:
     if ((left[inner] <= index[inner]) | (right[inner] <= index[inner]) | (left[inner] >= nodes[0])
             | (right[inner] >= nodes[0])).any():
         raise FormatError(f"{path}: the verifier's trees are malformed (a child that does not follow its parent)")
+    if cal[0] <= 0:
+        raise FormatError(f"{path}: verifier_calibration slope {float(cal[0]):g} would make likelier candidates "
+                          "less probable (valid: above 0)")
     if ((roots < 0) | (roots >= nodes[0])).any():
         raise FormatError(f"{path}: verifier_roots points outside the {nodes[0]} nodes")
     return Verifier(feature, arrays["verifier_split"].astype(np.float64), left, right,
