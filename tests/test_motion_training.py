@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from syncfoley.core.errors import RequestError
+from syncfoley.core.errors import FormatError, RequestError
 from syncfoley.engine.detect import motion_training as mt
 from syncfoley.engine.detect.onset_training import Example
 
@@ -124,15 +124,8 @@ def test_feature_moments_over_kept_blocks_match_a_flat_copy_of_them() -> None:
 def test_a_damaged_feature_cache_entry_is_computed_again(tmp_path: Path) -> None:
     """The cache of `train-motion --cache` is data on disk: an entry cut short (a full disk,
     a half-copied folder) must be measured again, not end the training in a traceback."""
-    import dataclasses
-
-    from syncfoley.engine.demo.scenes import catalogue
-    from syncfoley.engine.media.video import write_video
-
-    scene = dataclasses.replace(catalogue()["bouncing"], duration=1.0)
-    video = tmp_path / "clip.mp4"
-    write_video(video, scene.frames(), scene.fps)
-    example, cache = Example(video=video, onsets=tuple(scene.impacts())), tmp_path / "cache"
+    video, impacts = _bouncing(tmp_path)
+    example, cache = Example(video=video, onsets=impacts), tmp_path / "cache"
     first = mt.clip_features(example, cache)
     [entry] = list(cache.glob("*.npz"))
     whole = entry.read_bytes()
@@ -140,3 +133,28 @@ def test_a_damaged_feature_cache_entry_is_computed_again(tmp_path: Path) -> None
     again = mt.clip_features(example, cache)
     assert np.array_equal(again.values, first.values) and np.array_equal(again.times, first.times)
     assert entry.read_bytes() == whole  # written anew
+
+
+def _bouncing(folder: Path) -> tuple[Path, tuple[float, ...]]:
+    """One second of the demo's bouncing ball as ``clip.mp4`` and its impact times."""
+    import dataclasses
+
+    from syncfoley.engine.demo.scenes import catalogue
+    from syncfoley.engine.media.video import write_video
+
+    scene = dataclasses.replace(catalogue()["bouncing"], duration=1.0)
+    video = folder / "clip.mp4"
+    write_video(video, scene.frames(), scene.fps)
+    return video, tuple(scene.impacts())
+
+
+@pytest.mark.parametrize("suffix", [".times.csv", ".ignore.csv"])
+def test_times_past_the_end_of_their_video_are_refused_by_name(tmp_path: Path, suffix: str) -> None:
+    """Times written in milliseconds (or frames) all fall past the end: training on them
+    would teach the networks that nothing in the clip is an impact."""
+    video, impacts = _bouncing(tmp_path)
+    (tmp_path / f"clip{suffix}").write_text("500\n")
+    onsets = (500.0,) if suffix == ".times.csv" else impacts
+    with pytest.raises(FormatError, match=rf"clip{suffix}: time 500 is past the end of clip.mp4 \(1.000 s\); "
+                                          r"times are seconds"):
+        mt.clip_features(Example(video=video, onsets=onsets))

@@ -43,10 +43,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from syncfoley.core.errors import RequestError
+from syncfoley.core.errors import FormatError, RequestError
 from syncfoley.core.progress import Progress
 from syncfoley.engine.detect.motion_features import FEATURES
-from syncfoley.engine.detect.onset_training import Example, find_examples, read_times
+from syncfoley.engine.detect.onset_training import TIMES_SUFFIX, Example, find_examples, read_times
 from syncfoley.engine.types import Onset
 
 IGNORE_SUFFIX = ".ignore.csv"
@@ -167,6 +167,7 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     from syncfoley.engine.types import TimeRange
 
     info = probe(example.video)
+    _check_within(example, info.duration, info.fps)
     cfg = PhysicsDetectorConfig()
     width, height = analysis_size(info.width, info.height, cfg.motion.width)
     key = hashlib.sha256(repr((file_identity(example.video), NAMES, cfg)).encode()).hexdigest()[:20]
@@ -195,6 +196,16 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
         impact, quiet = place_bags(times, index, where, places[0], places[1], height / width)
     return ClipFeatures(example.video.stem, times, index, values, where, lost, label, example.onsets, info.fps, width,
                         impact, quiet)
+
+
+def _check_within(example: Example, duration: float, fps: float) -> None:
+    """Annotated times inside the video: times written in milliseconds or frames would
+    otherwise all fall past the end and train the networks on no impact at all."""
+    for suffix, times in ((TIMES_SUFFIX, example.onsets), (IGNORE_SUFFIX, ignored_times(example))):
+        late = [t for t in times if t > duration + 1.0 / max(fps, 1.0)]
+        if late:
+            raise FormatError(f"{sidecar(example, suffix)}: time {late[0]:g} is past the end of {example.video.name} "
+                              f"({duration:.3f} s); times are seconds from its first frame (valid: 0 to {duration:.3f})")
 
 
 def _cached_features(cached: Path) -> Optional[tuple[np.ndarray, ...]]:
