@@ -48,9 +48,17 @@ def _onset(o: Onset) -> dict[str, float]:
     return item
 
 
+def _number(value: Any) -> float:
+    """A JSON number as a float. ``true`` is not 1: Python's bool is an int, and a file with
+    ``"x": true`` is broken, not a hit at the picture's right edge."""
+    if isinstance(value, bool):
+        raise TypeError("a JSON true/false where a number belongs")
+    return float(value)
+
+
 def _place(item: dict, key: str) -> Optional[float]:
     value = item.get(key)
-    return None if value is None else float(value)
+    return None if value is None else _number(value)
 
 
 def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
@@ -65,13 +73,13 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
         raise FormatError(f"{where}: 'onsets' must be a list of {{time, strength, confidence}}")
     onsets = []
     for i, item in enumerate(raw):
-        if isinstance(item, (int, float)):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
             item = {"time": item}
         if not isinstance(item, dict) or "time" not in item:
             raise FormatError(f"{where}: onsets[{i}] needs a 'time' in seconds")
         try:
             onsets.append(
-                Onset(float(item["time"]), float(item.get("strength", 1.0)), float(item.get("confidence", 1.0)),
+                Onset(_number(item["time"]), _number(item.get("strength", 1.0)), _number(item.get("confidence", 1.0)),
                       _place(item, "x"), _place(item, "y"))
             )
         except (TypeError, ValueError):

@@ -40,6 +40,9 @@ def test_json_reader_ignores_unknown_keys_and_sorts(tmp_path: Path) -> None:
     ('{"onsets": [{"time": -1}]}', ">= 0"),
     ('{"onsets": [{"time": 1, "strength": 3}]}', "within 0..1"),
     ('{"schema": "other/1", "onsets": []}', "not a syncfoley onsets file"),
+    # JSON's true is no number, though Python's bool is an int: not a hit at x = 1, nor at 1 s.
+    ('{"onsets": [{"time": 1, "x": true, "y": 0.5}]}', "onsets.0. has a value that is not a number"),
+    ('{"onsets": [true]}', "onsets.0. needs a 'time'"),
 ])
 def test_json_errors_name_the_problem(tmp_path: Path, payload: str, match: str) -> None:
     (tmp_path / "o.json").write_text(payload)
