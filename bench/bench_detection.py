@@ -4,8 +4,9 @@ Per scene family: true impacts, onsets found, precision, recall and F1 within +-
 and within +-1 frame (one-to-one matching; an onset near a contact in the corpus's
 "band", too gentle to call either way, counts neither way; on smooth-only clips every
 onset is false). Pooled over all clips: the same, and the ROC AUC of confidence and of
-strength as separators of true from false onsets, and the recall by the impacts'
-approach speed. Then the speed: motion analysis of a
+strength as separators of true from false onsets, the recall by the impacts'
+approach speed, and how strength ranks with the approach speed of the impacts found
+(Spearman: strength should follow the violence of the hit). Then the speed: motion analysis of a
 60 s 1080p25 H.264 clip against a bare decode of the same file by the ffmpeg command line
 (``ffmpeg -threads 2 -i X -f null -``), and peak memory against a 15 s clip; the timed
 call includes Python's start-up and imports, as a user's command would.
@@ -107,6 +108,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
     speeds: list[float] = []
     caught: list[bool] = []
     errors: list[float] = []  # onset minus impact, in frames, for the pairs matched within 0.1 s
+    violence: list[tuple[float, float]] = []  # (strength, the impact's approach speed) per pair within 0.1 s
     for family, path, truth in clips:
         track = api.detect(path, detector=detector, sensitivity=sensitivity)
         found = track.times()
@@ -125,6 +127,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
                 speeds += [float(i["speed"]) for i in truth["impacts"]]
                 caught += [j in taken for j in range(len(true_t))]
                 errors += [(found[i] - true_t[j]) / frame for j, i in taken.items()]
+                violence += [(track.onsets[i].strength, float(truth["impacts"][j]["speed"])) for j, i in taken.items()]
                 for o, n, onset in zip(ok, neutral, track.onsets):
                     if not n:
                         conf.append(onset.confidence)
@@ -152,6 +155,12 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
           f"({sum(labels)} true, {len(labels) - sum(labels)} false)")
     print("recall within 0.1 s by approach speed (picture widths/s): " + ", ".join(
         f"{label} {r:.2f} ({n})" for label, n, r in recall_by_speed(speeds, caught) if n))
+    if len(violence) > 2:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr([v[0] for v in violence], [v[1] for v in violence])[0]
+        print(f"strength against the approach speed of the {len(violence)} impacts found: Spearman {rho:.2f} "
+              f"(1: louder hits always for faster impacts)")
     if errors:
         e = np.abs(errors)
         print(f"timing of the {len(e)} impacts found within 0.1 s: {np.mean(e <= 0.5):.2f} within half a frame, "
