@@ -92,7 +92,8 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
         rng = data.get("range")
         span = TimeRange(float(rng["start"]), float(rng["end"])) if isinstance(rng, dict) else None
         regions = tuple(
-            Region(float(r["start"]), float(r["end"]), float(r.get("strength", 1.0))) for r in data.get("regions") or []
+            Region(_number(r["start"]), _number(r["end"]), _number(r.get("strength", 1.0)))
+            for r in data.get("regions") or []
         )
         env = data.get("envelope")
         envelope = (
@@ -102,6 +103,8 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
         )
     except (TypeError, ValueError, KeyError) as exc:
         raise FormatError(f"{where}: malformed field ({exc})") from None
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}") from None
     return OnsetTrack(
         source=str(data.get("source", "")),
         duration=duration,

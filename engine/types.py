@@ -7,6 +7,7 @@ file as a player shows it. Frame and timecode arithmetic lives in the adapters.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -34,8 +35,8 @@ class Onset:
                 continue
             if not isinstance(value, (int, float)) or value != value:
                 raise FormatError(f"onset {name} must be a number, got {value!r}")
-        if self.time < 0:
-            raise FormatError(f"onset time must be >= 0 s, got {self.time}")
+        if not 0 <= self.time < math.inf:
+            raise FormatError(f"onset time must be a finite number of seconds >= 0, got {self.time}")
         for name in ("strength", "confidence", "x", "y"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -49,6 +50,18 @@ class Region:
     start: float
     end: float
     strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        # A file's regions reach the renderer as they are: an end of 1e308 s was a sample
+        # count no integer holds, a NaN a region that is everywhere and nowhere.
+        for name in ("start", "end", "strength"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise FormatError(f"region {name} must be a finite number, got {value!r}")
+        if not 0 <= self.start <= self.end:
+            raise FormatError(f"a region runs from a start to a later end, both >= 0 s; got {self.start} to {self.end}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise FormatError(f"region strength must be within 0..1, got {self.strength}")
 
 
 @dataclass(frozen=True)

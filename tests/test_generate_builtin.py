@@ -131,6 +131,17 @@ def test_regions_become_textures_that_follow_the_envelope() -> None:
     assert rms(0.9, 1.4) > 10 * float(np.sqrt(np.mean(plain[int(0.9 * sr): int(1.4 * sr)] ** 2))) + 1e-6
 
 
+def test_a_region_past_any_length_sounds_to_the_end_of_the_track() -> None:
+    """A file's region may run to 1e308 s: as samples that is past any float, and it ended
+    the render in an OverflowError. It is the same texture as one that runs to the end."""
+    far = api.generate(api.generation_request(_track([0.2], duration=2.0, regions=[Region(0.5, 1e308, 0.9)]),
+                                              preset="wood"))
+    to_end = api.generate(api.generation_request(_track([0.2], duration=2.0, regions=[Region(0.5, 2.0, 0.9)]),
+                                                 preset="wood"))
+    assert np.array_equal(far, to_end)
+    assert float(np.abs(far[int(1.5 * 48000):]).max()) > 0.01
+
+
 def test_reference_recording_becomes_one_shots(tmp_path: Path) -> None:
     sr = 44100
     t = np.arange(int(0.25 * sr)) / sr

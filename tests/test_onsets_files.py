@@ -43,6 +43,12 @@ def test_json_reader_ignores_unknown_keys_and_sorts(tmp_path: Path) -> None:
     # JSON's true is no number, though Python's bool is an int: not a hit at x = 1, nor at 1 s.
     ('{"onsets": [{"time": 1, "x": true, "y": 0.5}]}', "onsets.0. has a value that is not a number"),
     ('{"onsets": [true]}', "onsets.0. needs a 'time'"),
+    # 1e999 is JSON for infinity as Python reads it: no time an onset can have.
+    ('{"onsets": [{"time": 1e999}]}', r"onsets.0.: onset time must be a finite number of seconds >= 0, got inf"),
+    ('{"onsets": [], "regions": [{"start": 0, "end": 1e999}]}', r"o.json: region end must be a finite number"),
+    ('{"onsets": [], "regions": [{"start": NaN, "end": 1}]}', r"o.json: region start must be a finite number"),
+    ('{"onsets": [], "regions": [{"start": 2, "end": 1}]}', r"o.json: a region runs from a start to a later end"),
+    ('{"onsets": [], "regions": [{"start": 0, "end": 1, "strength": 7}]}', r"region strength must be within 0..1"),
 ])
 def test_json_errors_name_the_problem(tmp_path: Path, payload: str, match: str) -> None:
     (tmp_path / "o.json").write_text(payload)

@@ -289,8 +289,9 @@ def render_texture(preset: MaterialPreset, region: Region, start: float, n: int,
                    envelope: Optional[Envelope], channels: int) -> tuple[int, np.ndarray]:
     """A region's sustained contact: ``(first sample, (channels, length) array)``."""
     tx = preset.texture
-    a = max(0, int(round((region.start - start) * sr)))
-    b = min(n, int(round((region.end - start) * sr)))
+    # Clamped while still seconds: a region to 1e308 s is a sample count past any float.
+    a = int(round((min(max(region.start, start), start + n / sr) - start) * sr))
+    b = min(n, int(round((min(max(region.end, start), start + n / sr) - start) * sr)))
     if b - a < 16:
         return a, np.zeros((channels, 0), dtype=np.float32)
     length = b - a
