@@ -97,7 +97,7 @@ def from_dict(data: Any, where: str = "onsets JSON") -> OnsetTrack:
         )
         env = data.get("envelope")
         envelope = (
-            Envelope(float(env["rate"]), tuple(float(v) for v in env["values"]), float(env.get("start", 0.0)))
+            Envelope(_number(env["rate"]), tuple(_number(v) for v in env["values"]), _number(env.get("start", 0.0)))
             if env
             else None
         )

@@ -72,6 +72,16 @@ class Envelope:
     values: tuple[float, ...]
     start: float = 0.0
 
+    def __post_init__(self) -> None:
+        # A NaN rate made every hit silent without a word: a file's envelope is checked here.
+        if not isinstance(self.rate, (int, float)) or not 0.0 < self.rate < math.inf:
+            raise FormatError(f"envelope rate must be a finite number of values per second above 0, got {self.rate!r}")
+        if not isinstance(self.start, (int, float)) or not math.isfinite(self.start):
+            raise FormatError(f"envelope start must be a finite number of seconds, got {self.start!r}")
+        bad = next((v for v in self.values if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0)), None)
+        if bad is not None:
+            raise FormatError(f"envelope values are intensities within 0..1, got {bad!r}")
+
     def at(self, t: float) -> float:
         """Intensity at time ``t`` (linear between samples, held at the ends)."""
         import numpy as np

@@ -49,6 +49,10 @@ def test_json_reader_ignores_unknown_keys_and_sorts(tmp_path: Path) -> None:
     ('{"onsets": [], "regions": [{"start": NaN, "end": 1}]}', r"o.json: region start must be a finite number"),
     ('{"onsets": [], "regions": [{"start": 2, "end": 1}]}', r"o.json: a region runs from a start to a later end"),
     ('{"onsets": [], "regions": [{"start": 0, "end": 1, "strength": 7}]}', r"region strength must be within 0..1"),
+    # A NaN rate silenced every hit of the render.
+    ('{"onsets": [], "envelope": {"rate": NaN, "values": [0.5]}}', r"o.json: envelope rate must be a finite number"),
+    ('{"onsets": [], "envelope": {"rate": 100, "values": [0.5, NaN]}}', r"intensities within 0..1, got nan"),
+    ('{"onsets": [], "envelope": {"rate": 100, "values": [0.5], "start": 1e999}}', r"envelope start must be a finite"),
 ])
 def test_json_errors_name_the_problem(tmp_path: Path, payload: str, match: str) -> None:
     (tmp_path / "o.json").write_text(payload)
