@@ -47,3 +47,15 @@ def test_loud_extra_hits_lower_ap():
     s = score_onsets(times, y)
     assert s.onset_accuracy == 1.0
     assert s.onset_ap < 0.9
+
+
+def test_audio_with_no_samples_is_refused_by_name(tmp_path) -> None:
+    """An empty WAV (a render that wrote only its header) ended `syncfoley eval` in NumPy's
+    zero-size-array traceback."""
+    import soundfile as sf
+    from conftest import run_cli
+
+    sf.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 48000)
+    (tmp_path / "o.json").write_text('{"onsets": [{"time": 0.2}], "duration": 1}')
+    done = run_cli("eval", str(tmp_path / "empty.wav"), "--onsets", str(tmp_path / "o.json"))
+    assert done.returncode == 2 and "empty.wav holds no samples" in done.stderr, done.stderr

@@ -71,6 +71,9 @@ def load_eval_audio(path: str | Path) -> np.ndarray:
         y, _ = librosa.load(str(p), sr=EVAL_SR, mono=True)
     except Exception as exc:  # librosa wraps many backends' errors
         raise MediaError(f"{p} is not an audio file that can be read ({exc})") from None
+    if not y.size:
+        # Scoring nothing would end in NumPy's "zero-size array" traceback.
+        raise MediaError(f"{p} holds no samples; give the rendered audio to score")
     return y
 
 
