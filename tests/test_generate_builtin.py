@@ -269,6 +269,14 @@ def test_samples_folder_errors(tmp_path: Path) -> None:
     sf.write(str(silent / "a.wav"), np.zeros(1000), 48000)
     with pytest.raises(MediaError, match="silent"):
         api.check_timbre(api.generation_request(_track([1.0]), samples=silent).timbre)
+    # Float WAVs can hold NaN: its peak passed every level test and the attack search ended in an IndexError.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    sf.write(str(broken / "a.wav"), np.array([0.0, np.nan, 0.5] * 1000, np.float32), 48000, subtype="FLOAT")
+    with pytest.raises(MediaError, match=r"a.wav holds samples that are no numbers \(NaN or infinity\)"):
+        api.check_timbre(api.generation_request(_track([1.0]), samples=broken).timbre)
+    with pytest.raises(MediaError, match=r"reference audio .*a.wav holds samples that are no numbers"):
+        api.check_request(api.generation_request(_track([1.0]), reference=broken / "a.wav", engine="builtin"))
 
 
 def test_unknown_preset_names_the_valid_ones() -> None:

@@ -77,6 +77,16 @@ def test_audio_detector_needs_sound(tmp_path: Path) -> None:
         api.detect(EXAMPLE, guide=tmp_path / "missing.wav")
 
 
+def test_a_guide_whose_samples_are_no_numbers_is_refused(tmp_path: Path) -> None:
+    """Float PCM can carry NaN or infinity: the levels were NaN from there on."""
+    sr = 48000
+    y = 0.1 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)
+    y[sr] = np.inf
+    sf.write(str(tmp_path / "inf.wav"), y.astype(np.float32), sr, subtype="FLOAT")
+    with pytest.raises(MediaError, match=r"inf.wav: its audio holds samples that are no numbers .* at 1.000 s"):
+        api.detect(EXAMPLE, guide=tmp_path / "inf.wav")
+
+
 def test_sustained_sound_alone_gives_no_onsets(tmp_path: Path) -> None:
     sr = 48000
     t = np.arange(4 * sr) / sr

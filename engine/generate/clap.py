@@ -80,6 +80,9 @@ def read_reference(path: str | Path) -> np.ndarray:
     mono = data.mean(axis=1)
     if len(mono) < sr // 20:
         raise MediaError(f"reference audio {p} is {len(mono) / sr * 1000:.0f} ms long; give at least 50 ms")
+    if not np.isfinite(mono).all():
+        raise MediaError(f"reference audio {p} holds samples that are no numbers (NaN or infinity, "
+                         f"first at {np.flatnonzero(~np.isfinite(mono))[0] / sr:.3f} s); give a recording that plays")
     peak = float(np.abs(mono).max())
     if peak < 10 ** (-60 / 20):
         raise MediaError(f"reference audio {p} is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS); "

@@ -55,6 +55,9 @@ def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
         except Exception as exc:  # soundfile's own error types vary by version
             raise MediaError(f"sample {f} cannot be read ({exc})") from None
         mono = data.mean(axis=1)
+        if not np.isfinite(mono).all():
+            # A NaN peak passes every level test and leaves no attack to find (an IndexError).
+            raise MediaError(f"sample {f} holds samples that are no numbers (NaN or infinity); remove it from {d}")
         if sr != sample_rate:
             from math import gcd
 

@@ -51,6 +51,11 @@ def iter_audio(
                     t = float(out.pts * out.time_base) if out.pts is not None and out.time_base is not None else 0.0
                     cursor = int(round((t - origin) * sample_rate))
                 data = out.to_ndarray().reshape(-1).astype(np.float32)
+                if not np.isfinite(data).all():
+                    # Float PCM can carry NaN or infinity; a detector's levels would be NaN from there on.
+                    at = (cursor + int(np.flatnonzero(~np.isfinite(data))[0])) / sample_rate
+                    raise MediaError(f"{path}: its audio holds samples that are no numbers (NaN or infinity) "
+                                     f"at {at:.3f} s; give audio that plays")
                 lo = max(0, first_needed - cursor)
                 hi = min(len(data), last_needed - cursor)
                 if hi > lo:
