@@ -362,6 +362,9 @@ def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str
     rip = clip.range_in_parent()
     record_in = record_origin + frames(rip.start_time)
     record_out = record_in + frames(rip.duration)
+    if record_out < record_in:
+        # OTIO stores what it is given: a negative duration would be a stem of negative length.
+        raise TimelineError(f"clip {clip.name!r} lasts {record_out - record_in} frames; a clip lasts 0 frames or more")
     speed = 1.0
     for fx in clip.effects:
         if isinstance(fx, otio.schema.FreezeFrame):

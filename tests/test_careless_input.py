@@ -126,6 +126,16 @@ def test_an_otio_clip_of_impossible_duration(tmp_path: Path, shot: Path, duratio
         "renders at most 3600 s" in res.stderr, res.stderr
 
 
+def test_an_otio_clip_of_negative_duration_is_left_out_by_name(tmp_path: Path, shot: Path) -> None:
+    """OTIO stores a negative duration as given; the conform's stem was then an array of
+    negative length (NumPy's ValueError)."""
+    cut = _otio(tmp_path / "cut.otio", [_clip(25, shot), _clip(-10, shot)])
+    res = capped("conform", str(cut), "--media-root", str(shot.parent), "-o", str(tmp_path / "out"))
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 1 and "V1 item 2: clip 'shot' lasts -10 frames" in res.stderr, res.stdout + res.stderr
+    assert (tmp_path / "out" / "foley_stem.wav").is_file()
+
+
 def test_thousands_of_nested_stacks_stay_small(tmp_path: Path, shot: Path) -> None:
     cut = _otio(tmp_path / "nest.otio", [_clip(25, shot)], nested=5000)
     res = capped("conform", str(cut), "--media-root", str(shot.parent), "-o", str(tmp_path / "out"))
