@@ -328,8 +328,9 @@ def _from_otio(p: Path, rate: Optional[str]) -> Cut:
                 continue
             number += 1
             try:
-                events.append(_otio_event(item, items, ci - 1, number, f"{p.name}: {where}", frames,
-                                          origin + offset))
+                event = _otio_event(item, items, ci - 1, number, f"{p.name}: {where}", frames, origin + offset)
+                if event is not None:
+                    events.append(event)
             except TimelineError as exc:
                 problems.append(Problem(f"{p.name}: {where}", str(exc), number))
     if nested > 3:
@@ -352,7 +353,9 @@ def _otio_rate(tl: Any) -> Optional[Fraction]:
 
 
 def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str, frames: Any,
-                record_origin: int) -> CutEvent:
+                record_origin: int) -> Optional[CutEvent]:
+    """The clip as an event; None for a clip of no length (nothing plays, as an EDL's
+    zero-length events)."""
     import opentimelineio as otio
 
     try:
@@ -365,12 +368,17 @@ def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str
     if record_out < record_in:
         # OTIO stores what it is given: a negative duration would be a stem of negative length.
         raise TimelineError(f"clip {clip.name!r} lasts {record_out - record_in} frames; a clip lasts 0 frames or more")
+    if record_out == record_in:
+        return None
     speed = 1.0
     for fx in clip.effects:
         if isinstance(fx, otio.schema.FreezeFrame):
             speed = 0.0
         elif isinstance(fx, otio.schema.LinearTimeWarp):
             speed *= float(fx.time_scalar)
+    if not math.isfinite(speed):
+        raise TimelineError(f"clip {clip.name!r} plays at a speed of {speed:g}; a time warp is a finite number "
+                            "(1 plays at normal speed, 0 freezes, below 0 plays backwards)")
     # As OTIO's CMX reader writes it, a time-warped clip's source range lasts as long as it
     # plays in the track; the media it uses lasts that times the speed.
     source_in = frames(src.start_time)
@@ -387,10 +395,18 @@ def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str
     lead = tail = fade_in = fade_out = 0
     before = items[index - 1] if index > 0 else None
     after = items[index + 1] if index + 1 < len(items) else None
+    for side in (before, after):
+        if isinstance(side, otio.schema.Transition) and (frames(side.in_offset) < 0 or frames(side.out_offset) < 0):
+            raise TimelineError(f"a transition beside clip {clip.name!r} has offsets of {frames(side.in_offset)} and "
+                                f"{frames(side.out_offset)} frames; a transition's offsets are 0 frames or more")
     if isinstance(before, otio.schema.Transition):
         lead, fade_in = frames(before.in_offset), frames(before.in_offset) + frames(before.out_offset)
     if isinstance(after, otio.schema.Transition):
         tail, fade_out = frames(after.out_offset), frames(after.in_offset) + frames(after.out_offset)
+    if record_in - lead < record_origin:
+        # The incoming clip would start before the timeline does: Foley at a negative time.
+        raise TimelineError(f"the transition before clip {clip.name!r} reaches {lead} frames back from its cut at "
+                            f"frame {record_in - record_origin}, before the timeline starts")
     return CutEvent(
         number=number, where=where, reel=reel, source_in=source_in, source_out=source_out, record_in=record_in,
         record_out=record_out, clip_name=clip.name or None, target_url=url, media_start=media_start, speed=speed,

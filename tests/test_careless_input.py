@@ -136,6 +136,42 @@ def test_an_otio_clip_of_negative_duration_is_left_out_by_name(tmp_path: Path, s
     assert (tmp_path / "out" / "foley_stem.wav").is_file()
 
 
+def _warped(speed: float, media: Path) -> otio.schema.Clip:
+    clip = _clip(25, media)
+    clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+    return clip
+
+
+def _dissolve(in_offset: int, out_offset: int) -> otio.schema.Transition:
+    return otio.schema.Transition(in_offset=RT(in_offset, 25), out_offset=RT(out_offset, 25))
+
+
+@pytest.mark.parametrize("items, message", [
+    # A NaN or infinite time warp was a frame count no integer holds (ValueError, OverflowError).
+    (lambda m: [_clip(25, m), _warped(float("nan"), m)], "V1 item 2: clip 'shot' plays at a speed of nan"),
+    (lambda m: [_clip(25, m), _warped(float("inf"), m)], "V1 item 2: clip 'shot' plays at a speed of inf"),
+    (lambda m: [_clip(25, m), _dissolve(-5, -5), _clip(25, m), _clip(25, m)],
+     "a transition's offsets are 0 frames or more"),
+    # A dissolve reaching back past the timeline's start put Foley at a negative time (the
+    # Broadcast WAV writer's ValueError).
+    (lambda m: [_clip(25, m), _dissolve(100, 5), _clip(25, m)], "reaches 100 frames back from its cut at frame 25"),
+])
+def test_an_otio_clip_that_cannot_play_is_left_out_by_name(tmp_path: Path, shot: Path, items, message: str) -> None:
+    cut = _otio(tmp_path / "cut.otio", items(shot))
+    res = capped("conform", str(cut), "--media-root", str(shot.parent), "-o", str(tmp_path / "out"))
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 1 and message in res.stderr, res.stdout + res.stderr
+    assert (tmp_path / "out" / "foley_stem.wav").is_file()
+
+
+def test_an_otio_clip_of_no_length_plays_nothing(tmp_path: Path, shot: Path) -> None:
+    """As an EDL's zero-length events: skipped, not an AAF writer's ZeroDivisionError."""
+    cut = _otio(tmp_path / "cut.otio", [_clip(0, shot), _clip(25, shot)])
+    res = capped("conform", str(cut), "--media-root", str(shot.parent), "-o", str(tmp_path / "out"))
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "1 events" in res.stdout, res.stdout
+
+
 def test_thousands_of_nested_stacks_stay_small(tmp_path: Path, shot: Path) -> None:
     cut = _otio(tmp_path / "nest.otio", [_clip(25, shot)], nested=5000)
     res = capped("conform", str(cut), "--media-root", str(shot.parent), "-o", str(tmp_path / "out"))
