@@ -164,3 +164,22 @@ def test_every_diffusion_timbre_goes_through_our_clap(syncfusion_ckpt: Path, tmp
         assert result.audio.shape[0] == 48000
     assert seen == {"reference": f"CLAP of {ref}", "text": "CLAP of text 'glass clink'",
                     "preset": "CLAP of preset metal (built-in rendering)"}
+
+
+def _npy_claiming(path: Path, shape: tuple[int, ...]) -> Path:
+    """A .npy file whose header declares ``shape`` and holds no data."""
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    # NumPy allocates what a header declares before reading: 512 GB was a MemoryError.
+    (lambda d: _npy_claiming(d / "liar.npy", (2**37,)), r"liar.npy is not a NumPy .npy embedding file"),
+    (lambda d: (np.savez(d / "e.npz", a=np.zeros(512)), d / "e.npz")[1], r"e.npz is an .npz archive"),
+    (lambda d: (np.save(d / "s.npy", np.array(["x"] * 512)), d / "s.npy")[1], r"s.npy holds <U1 values, not numbers"),
+    (lambda d: (np.save(d / "b.npy", np.zeros(10**6, np.float32)), d / "b.npy")[1], r"holds 1000000 values"),
+])
+def test_an_embedding_file_that_is_not_one_is_refused_by_name(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(MediaError, match=message):
+        emb.load_embedding(make(tmp_path))

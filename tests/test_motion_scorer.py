@@ -135,6 +135,14 @@ def test_a_cut_short_or_swollen_npz_is_refused_before_it_is_read(tmp_path: Path)
     assert swollen.stat().st_size < 2**20
     with pytest.raises(FormatError, match=r"swollen.npz unpacks to 512 MB; a motion scorer is under 64 MB"):
         load_scorer(swollen)
+    # A member that unpacks to a few bytes but whose .npy header declares 512 GB: NumPy
+    # allocates what the header says before reading (a MemoryError).
+    liar = tmp_path / "liar.npz"
+    with zipfile.ZipFile(liar, "w") as archive:
+        with archive.open("mean.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": (2**37,)})
+    with pytest.raises(FormatError, match=r"liar.npz unpacks to 524288 MB"):
+        load_scorer(liar)
 
 
 def test_weights_resolve_explicit_then_environment_then_bundled(tmp_path: Path, monkeypatch) -> None:

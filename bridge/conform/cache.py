@@ -33,8 +33,10 @@ class ConformCache:
             meta = json.loads((self.folder / f"{key}.json").read_text())
             with np.load(self.folder / f"{key}.npz", allow_pickle=False) as z:
                 audio = z["audio"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            return None  # a damaged entry (a cut-short copy, a full disk) is recomputed, not trusted
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, MemoryError):
+            # A damaged entry (a cut-short copy, a full disk, a header declaring gigabytes) is
+            # recomputed, not trusted.
+            return None
         curve = tuple(meta["curve"]) if meta.get("curve") else None
         return EventRender([tuple(o) for o in meta["onsets"]], [tuple(r) for r in meta["regions"]], audio,
                            meta["detector"], meta["engine"], meta["source_onsets"], curve, meta.get("seconds", 0.0),

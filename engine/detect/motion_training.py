@@ -216,7 +216,7 @@ def _cached_features(cached: Path) -> Optional[tuple[np.ndarray, ...]]:
     try:
         with np.load(cached, allow_pickle=False) as d:
             return tuple(d[k] for k in ("times", "index", "values", "where", "lost"))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, MemoryError):
         return None
 
 

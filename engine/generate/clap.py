@@ -39,13 +39,21 @@ def load_embedding(path: str | Path) -> np.ndarray:
     if not p.is_file():
         raise MediaError(f"embedding file {p} does not exist; write one with 'syncfoley embed'")
     try:
-        data = np.load(str(check_read(p, "embedding")), allow_pickle=False)
+        # Mapped, not read: NumPy allocates whatever shape a header declares before reading,
+        # so a 128-byte file that declares 512 GB was a MemoryError; mapped, it is a short file.
+        data = np.load(str(check_read(p, "embedding")), allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
         raise MediaError(f"{p} is not a NumPy .npy embedding file ({exc})") from None
-    vec = np.asarray(data, dtype=np.float32).reshape(-1)
-    if vec.size != DIM:
-        raise MediaError(f"{p} holds {vec.size} values with shape {tuple(np.shape(data))}; "
+    if not isinstance(data, np.ndarray):  # an .npz archive loads as a mapping of arrays
+        data.close()
+        raise MediaError(f"{p} is an .npz archive; an embedding is one array in an .npy file ('syncfoley embed')")
+    if data.size != DIM:  # before a copy: a mapped file may hold gigabytes
+        raise MediaError(f"{p} holds {data.size} values with shape {tuple(data.shape)}; "
                          f"a CLAP embedding has {DIM}")
+    try:
+        vec = np.asarray(data, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as exc:  # strings, structured records
+        raise MediaError(f"{p} holds {data.dtype} values, not numbers ({exc})") from None
     if not np.all(np.isfinite(vec)) or not np.any(vec):
         raise MediaError(f"{p} holds NaN, infinite or all-zero values; it is not an embedding")
     return vec
