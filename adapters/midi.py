@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from syncfoley.core.atomic import atomic_path
-from syncfoley.core.errors import FormatError
+from syncfoley.core.errors import FormatError, RequestError
 from syncfoley.engine.types import Onset, OnsetTrack, Region
 
 TICKS_PER_BEAT = 960
@@ -54,6 +54,13 @@ def smpte_offset(rate: Fraction, drop: bool, timecode: str) -> Optional[tuple[fl
     return code, hh, mm, ss, ff
 
 
+def check_note(note: int) -> int:
+    """A MIDI note number, 0..127; anything else is refused by name before any work."""
+    if isinstance(note, bool) or not isinstance(note, int) or not 0 <= note <= 127:
+        raise RequestError(f"MIDI note {note!r} is not a note number (valid: 0 to 127; 60 is middle C)")
+    return note
+
+
 def write(
     track: OnsetTrack,
     path: str | Path,
@@ -65,6 +72,7 @@ def write(
     as an SMPTE offset so that a DAW that honours it spots the file at that timecode."""
     import mido
 
+    check_note(note)
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="syncfoley markers", time=0))

@@ -327,7 +327,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if not outputs and not args.plot:
         raise RequestError("nothing to write: give -o FILE (.json, .mid, .csv) and/or --plot PNG")
     for o in outputs:
-        api.onset_format(o)
+        if api.onset_format(o) == "midi":
+            from syncfoley.adapters.midi import check_note
+
+            check_note(args.note)  # before the work, not after a detection
     if args.plot:
         from syncfoley.adapters import plot
 

@@ -136,3 +136,19 @@ def test_one_rule_for_the_smpte_offset_of_run_and_conform() -> None:
         assert smpte_offset(rate, drop, "01:00:00:00") is None, (rate, drop)
     assert smpte_offset(Fraction(25), False, "24:00:00:00") is None  # past MIDI's 23 hours
     assert smpte_offset(Fraction(25), False, "garbled") is None
+
+
+@pytest.mark.parametrize("note", [-1, 128, 200])
+def test_a_note_number_outside_midi_is_refused_before_any_work(tmp_path: Path, note: int) -> None:
+    """mido raised its own ValueError ("data byte must be in range 0..127") after the whole
+    detection had run."""
+    from conftest import EXAMPLE, run_cli
+
+    from syncfoley.core.errors import RequestError
+
+    with pytest.raises(RequestError, match=rf"MIDI note {note} is not a note number \(valid: 0 to 127"):
+        midi.write(OnsetTrack("v.mp4", 2.0, 25.0, "motion", (Onset(1.0, 1.0, 1.0),)), tmp_path / "a.mid", note=note)
+    done = run_cli("detect", str(EXAMPLE), "-o", str(tmp_path / "b.json"), "-o", str(tmp_path / "b.mid"),
+                   "--note", str(note), "-q")
+    assert done.returncode == 2 and f"MIDI note {note} is not a note number" in done.stderr, done.stderr
+    assert not list(tmp_path.glob("b.*"))
