@@ -78,3 +78,12 @@ def test_sensitivity_scales_the_threshold_and_onsets_say_where(scene_clip):
     assert counts == sorted(counts) and counts[0] < counts[2], counts
     for o in tracks[0.5].onsets:
         assert o.x is not None and o.y is not None and 0 <= o.x <= 1 and 0 <= o.y <= 1
+
+
+@pytest.mark.parametrize("detector", ["motion", "physics"])
+def test_a_range_between_two_frames_finds_nothing_and_says_so_plainly(detector: str) -> None:
+    """1.020-1.030 s holds no frame at 30 fps (1.000 and 1.033 lie more than half a frame
+    outside it): the motion detector's running median padded an empty curve (NumPy's
+    ValueError), so `run --start 1.02 --end 1.03` ended in a traceback."""
+    track = api.detect(EXAMPLE, detector=detector, start=1.02, end=1.03)
+    assert track.onsets == () and track.range is not None and track.range.start == 1.02

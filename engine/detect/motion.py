@@ -172,6 +172,8 @@ def motion_envelope(times: list[float], energy: list[float], fps: float) -> Opti
 def impact_spikes(scores: np.ndarray, cfg: MotionDetectorConfig, fps: float) -> np.ndarray:
     """The curve less its running median: smooth deceleration (gravity, braking)
     loses a little motion every frame, an impact loses it all in one."""
+    if not len(scores):  # a range shorter than a frame holds no frame to score
+        return np.asarray(scores, dtype=np.float64)
     half = max(2, int(round(cfg.baseline * fps / 2)))
     padded = np.pad(scores, half, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
