@@ -395,14 +395,17 @@ def _otio_event(clip: Any, items: list[Any], index: int, number: int, where: str
     lead = tail = fade_in = fade_out = 0
     before = items[index - 1] if index > 0 else None
     after = items[index + 1] if index + 1 < len(items) else None
-    for side in (before, after):
-        if isinstance(side, otio.schema.Transition) and (frames(side.in_offset) < 0 or frames(side.out_offset) < 0):
-            raise TimelineError(f"a transition beside clip {clip.name!r} has offsets of {frames(side.in_offset)} and "
-                                f"{frames(side.out_offset)} frames; a transition's offsets are 0 frames or more")
-    if isinstance(before, otio.schema.Transition):
-        lead, fade_in = frames(before.in_offset), frames(before.in_offset) + frames(before.out_offset)
-    if isinstance(after, otio.schema.Transition):
-        tail, fade_out = frames(after.out_offset), frames(after.in_offset) + frames(after.out_offset)
+    offsets = {}  # (in, out) in frames of the transition before and after the clip, where there is one
+    for side, item in (("before", before), ("after", after)):
+        if isinstance(item, otio.schema.Transition):
+            offsets[side] = frames(item.in_offset), frames(item.out_offset)
+            if min(offsets[side]) < 0:
+                raise TimelineError(f"a transition beside clip {clip.name!r} has offsets of {offsets[side][0]} and "
+                                    f"{offsets[side][1]} frames; a transition's offsets are 0 frames or more")
+    if "before" in offsets:
+        lead, fade_in = offsets["before"][0], sum(offsets["before"])
+    if "after" in offsets:
+        tail, fade_out = offsets["after"][1], sum(offsets["after"])
     if record_in - lead < record_origin:
         # The incoming clip would start before the timeline does: Foley at a negative time.
         raise TimelineError(f"the transition before clip {clip.name!r} reaches {lead} frames back from its cut at "

@@ -167,7 +167,8 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     from syncfoley.engine.types import TimeRange
 
     info = probe(example.video)
-    _check_within(example, info.duration, info.fps)
+    ignore = ignored_times(example)
+    _check_within(example, ignore, info.duration, info.fps)
     cfg = PhysicsDetectorConfig()
     width, height = analysis_size(info.width, info.height, cfg.motion.width)
     key = hashlib.sha256(repr((file_identity(example.video), NAMES, cfg)).encode()).hexdigest()[:20]
@@ -187,7 +188,6 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
             tmp = cached.with_suffix(".tmp.npz")
             np.savez(tmp, times=times, index=index, values=values, where=where, lost=lost)
             tmp.replace(cached)
-    ignore = ignored_times(example)
     label = frame_labels(times, index, example.onsets, ignore)
     places = impact_places(example)
     if places is None:
@@ -198,10 +198,11 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
                         impact, quiet)
 
 
-def _check_within(example: Example, duration: float, fps: float) -> None:
-    """Annotated times inside the video: times written in milliseconds or frames would
-    otherwise all fall past the end and train the networks on no impact at all."""
-    for suffix, times in ((TIMES_SUFFIX, example.onsets), (IGNORE_SUFFIX, ignored_times(example))):
+def _check_within(example: Example, ignore: Sequence[float], duration: float, fps: float) -> None:
+    """Annotated times (the impacts and the ``ignore``d contacts) inside the video: times written
+    in milliseconds or frames would otherwise all fall past the end and train the networks on
+    no impact at all."""
+    for suffix, times in ((TIMES_SUFFIX, example.onsets), (IGNORE_SUFFIX, ignore)):
         late = [t for t in times if t > duration + 1.0 / max(fps, 1.0)]
         if late:
             raise FormatError(f"{sidecar(example, suffix)}: time {late[0]:g} is past the end of {example.video.name} "
