@@ -273,10 +273,42 @@ def test_samples_folder_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     sf.write(str(broken / "a.wav"), np.array([0.0, np.nan, 0.5] * 1000, np.float32), 48000, subtype="FLOAT")
-    with pytest.raises(MediaError, match=r"a.wav holds samples that are no numbers \(NaN or infinity\)"):
+    with pytest.raises(MediaError, match=r"sample .*a.wav holds samples that are no numbers "
+                       r"\(NaN or infinity, first at 0.000 s\); remove it from"):
         api.check_timbre(api.generation_request(_track([1.0]), samples=broken).timbre)
-    with pytest.raises(MediaError, match=r"reference audio .*a.wav holds samples that are no numbers"):
+    with pytest.raises(MediaError, match=r"reference audio .*a.wav holds samples that are no numbers "
+                       r"\(NaN or infinity, first at 0.000 s\); give a recording that plays"):
         api.check_request(api.generation_request(_track([1.0]), reference=broken / "a.wav", engine="builtin"))
+    # A one-shot libsndfile cannot read is named with what would do, as a reference is.
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "b.wav").write_bytes(b"RIFF not really")
+    with pytest.raises(MediaError, match=r"sample .*b.wav cannot be read .*; give a WAV, FLAC, AIFF, OGG or MP3 file"):
+        api.check_timbre(api.generation_request(_track([1.0]), samples=junk).timbre)
+
+
+def test_one_shots_and_references_are_read_alike(tmp_path: Path) -> None:
+    """A one-shot and a reference recording go through one reader: the same file gives the
+    same samples whichever way it comes in, resampled to the rate asked (an MP3 at 44.1 kHz,
+    written by FFmpeg, among them)."""
+    import subprocess
+
+    from syncfoley.engine.generate.clap import read_reference
+    from syncfoley.engine.generate.samples import load_bank
+
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.4",
+                    "-af", "afade=t=out:st=0.1:d=0.3", "-ar", "44100", "-c:a", "libmp3lame", str(folder / "tick.mp3")],
+                   check=True)
+    bank = load_bank(folder, 48000)
+    reference = read_reference(folder / "tick.mp3")
+    assert bank.names == ("tick.mp3",)
+    # About 0.4 s at 48 kHz (MP3 pads a frame or two), normalised to its peak.
+    assert 0.38 * 48000 <= len(reference) <= 0.5 * 48000
+    np.testing.assert_allclose(bank.sounds[0], reference / np.abs(reference).max(), atol=1e-6)
+    spectrum = np.abs(np.fft.rfft(reference[:9600]))
+    assert abs(np.argmax(spectrum) * 48000 / 9600 - 440) <= 5
 
 
 def test_unknown_preset_names_the_valid_ones() -> None:

@@ -73,35 +73,18 @@ def save_embedding(path: str | Path, vec: np.ndarray, overwrite: bool = False) -
 
 def read_reference(path: str | Path) -> np.ndarray:
     """A reference recording as mono float32 at 48 kHz; silence and unreadable files are errors."""
-    import soundfile as sf
-
-    from syncfoley.core.fence import check_read
+    from syncfoley.engine.media.sound_file import read_sound
 
     p = Path(path)
     if not p.is_file():
         raise MediaError(f"reference audio {p} does not exist")
-    real = check_read(p, "reference audio")
-    try:
-        data, sr = sf.read(str(real), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile's error types vary by version
-        raise MediaError(f"reference audio {p} cannot be read ({exc}); give a WAV, FLAC, AIFF or OGG file") from None
-    mono = data.mean(axis=1)
-    if len(mono) < sr // 20:
-        raise MediaError(f"reference audio {p} is {len(mono) / sr * 1000:.0f} ms long; give at least 50 ms")
-    if not np.isfinite(mono).all():
-        raise MediaError(f"reference audio {p} holds samples that are no numbers (NaN or infinity, "
-                         f"first at {np.flatnonzero(~np.isfinite(mono))[0] / sr:.3f} s); give a recording that plays")
+    mono = read_sound(p, "reference audio", CLAP_RATE, "give a recording that plays")
+    if len(mono) < CLAP_RATE // 20:
+        raise MediaError(f"reference audio {p} is {len(mono) / CLAP_RATE * 1000:.0f} ms long; give at least 50 ms")
     peak = float(np.abs(mono).max())
     if peak < 10 ** (-60 / 20):
         raise MediaError(f"reference audio {p} is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS); "
                          "give a recording of the sound you want")
-    if sr != CLAP_RATE:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(sr, CLAP_RATE)
-        mono = resample_poly(mono, CLAP_RATE // g, sr // g).astype(np.float32)
     return mono
 
 

@@ -33,10 +33,7 @@ class SampleBank:
 
 
 def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    from syncfoley.core.fence import check_read
+    from syncfoley.engine.media.sound_file import read_sound
 
     d = Path(folder)
     if not d.is_dir():
@@ -48,21 +45,7 @@ def load_bank(folder: str | Path, sample_rate: int) -> SampleBank:
         )
     names, sounds, attacks = [], [], []
     for f in files:
-        # Each one-shot as it resolves now: a symlink in the folder may lead anywhere.
-        real = check_read(f, "sample")
-        try:
-            data, sr = sf.read(str(real), dtype="float32", always_2d=True)
-        except Exception as exc:  # soundfile's own error types vary by version
-            raise MediaError(f"sample {f} cannot be read ({exc})") from None
-        mono = data.mean(axis=1)
-        if not np.isfinite(mono).all():
-            # A NaN peak passes every level test and leaves no attack to find (an IndexError).
-            raise MediaError(f"sample {f} holds samples that are no numbers (NaN or infinity); remove it from {d}")
-        if sr != sample_rate:
-            from math import gcd
-
-            g = gcd(sr, sample_rate)
-            mono = resample_poly(mono, sample_rate // g, sr // g).astype(np.float32)
+        mono = read_sound(f, "sample", sample_rate, f"remove it from {d}")
         peak = float(np.abs(mono).max()) if len(mono) else 0.0
         if peak <= 1e-6:
             raise MediaError(f"sample {f} is silent; remove it from {d}")
