@@ -524,6 +524,13 @@ class _Unstable(Exception):
     """The simulation blew up (MuJoCo then resets it to the start: it would never end)."""
 
 
+def finished(spec: ClipSpec, out_dir: Path) -> bool:
+    """Whether ``spec``'s clip and its truth are in ``out_dir``: the truth is written last, so
+    a render cut short (a killed job) left none, and is not taken for a clip."""
+    suffix = ".mov" if spec.codec == "prores" else ".mp4"
+    return (out_dir / f"{spec.name}{suffix}").is_file() and (out_dir / f"{spec.name}.truth.json").is_file()
+
+
 def render_clip(spec: ClipSpec, out_dir: Path, overwrite: bool = False) -> dict:
     """Simulate, film and encode one clip; write its truth files. Returns the truth.
 
@@ -685,6 +692,8 @@ def _truth(spec: ClipSpec, events: list[Contact], views: list[Projector], n_fram
 def _render(args: tuple[int, str, Optional[str], bool]) -> str:
     index, out, family, overwrite = args
     spec = make_spec(index, family)
+    if not overwrite and finished(spec, Path(out)):
+        return f"{spec.name}: kept (rendered before)"
     try:
         truth = render_clip(spec, Path(out), overwrite)
     except CorpusError as exc:
@@ -699,7 +708,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0, help="index of the first clip (seed 30000 + index)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--family", choices=FAMILIES, default=None, help="render every clip as this family")
-    parser.add_argument("--overwrite", action="store_true", help="render clips that are already there again")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="render clips that are already there again (else they are kept, so a cut-short run "
+                             "resumes where it stopped)")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= 10000 or args.first < 0 or not 1 <= args.jobs <= 64:
         parser.error(f"--count {args.count}, --first {args.first}, --jobs {args.jobs}: give 1..10000 clips from "

@@ -635,11 +635,32 @@ class Painter:
                 draw.line([tuple(sp[0]), tuple(sp[1])], fill=vis.stripe, width=width)
 
 
-def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True) -> dict:
+class CorpusError(Exception):
+    """A clip that cannot be rendered as asked (its video is there already, a full disk)."""
+
+
+def clip_path(spec: ClipSpec, out_dir: Path) -> Path:
+    return out_dir / f"{spec.name}{'.mov' if spec.codec == 'prores' else '.mp4'}"
+
+
+def finished(spec: ClipSpec, out_dir: Path) -> bool:
+    """Whether ``spec``'s clip and its truth are in ``out_dir``: the truth is written last, so
+    a render cut short (a killed job) left none, and is not taken for a clip."""
+    return clip_path(spec, out_dir).is_file() and (out_dir / f"{spec.name}.truth.json").is_file()
+
+
+def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True, overwrite: bool = False) -> dict:
     """Simulate, draw and encode one clip; write its truth files. Returns the truth.
     ``video=False`` simulates the same world again (nothing at run time draws from the
-    random generator) and rewrites only the truth files."""
+    random generator) and rewrites only the truth files. The video is written under a
+    temporary name and renamed, so a render cut short leaves no clip; one that is there
+    already is a :class:`CorpusError` unless ``overwrite``."""
+    from syncfoley.core.atomic import atomic_path
+    from syncfoley.core.errors import SyncfoleyError
     from syncfoley.engine.media.video import CODECS, write_video
+
+    if video and clip_path(spec, out_dir).exists() and not overwrite:
+        raise CorpusError(f"{clip_path(spec, out_dir)} exists: pass --overwrite to render it again")
 
     rng = np.random.default_rng(spec.seed)
     world, camera = build_world(spec, rng)
@@ -675,14 +696,16 @@ def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True) -> dict:
                 img += spec.noise * painter.noise[oy:oy + h, ox:ox + w]
             yield np.clip(img, 0, 255).astype(np.uint8)
 
-    suffix = ".mov" if spec.codec == "prores" else ".mp4"
-    path = out_dir / f"{spec.name}{suffix}"
+    path = clip_path(spec, out_dir)
     if video:
         saved = dict(CODECS["h264"]["options"])  # type: ignore[arg-type]
         if spec.codec == "h264":
             CODECS["h264"]["options"] = {**saved, "crf": str(spec.crf)}
         try:
-            write_video(path, frames(), spec.fps, codec=spec.codec)
+            with atomic_path(path, overwrite) as tmp:
+                write_video(tmp, frames(), spec.fps, codec=spec.codec)
+        except SyncfoleyError as exc:  # the clip appeared meanwhile, a full disk
+            raise CorpusError(str(exc)) from None
         finally:
             CODECS["h264"]["options"] = saved
     else:
@@ -735,10 +758,15 @@ def _merge(contacts: list[Contact], gap: float = 0.03) -> list[Contact]:
     return out
 
 
-def _render(args: tuple[str, int, str, bool, tuple[int, int] | None, tuple[float, float], str | None]) -> str:
-    split, index, out, video, size, floor, family = args
+def _render(args: tuple[str, int, str, bool, tuple[int, int] | None, tuple[float, float], str | None, bool]) -> str:
+    split, index, out, video, size, floor, family, overwrite = args
     spec = make_spec(split, index, family, size=size, floor=floor)
-    truth = render_clip(spec, Path(out), video)
+    if video and not overwrite and finished(spec, Path(out)):
+        return f"{spec.name}: kept (rendered before)"
+    try:
+        truth = render_clip(spec, Path(out), video, overwrite)
+    except CorpusError as exc:
+        return f"error: {exc}"
     return f"{spec.name}: {len(truth['impacts'])} impacts, {len(truth['band'])} in the band"
 
 
@@ -759,6 +787,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="render clips that are already there again (else they are kept, so a cut-short run "
+                             "resumes where it stopped)")
     parser.add_argument("--truth-only", action="store_true",
                         help="simulate again and rewrite only the truth files beside clips already rendered")
     parser.add_argument("--size", type=_size, default=None, metavar="WxH",
@@ -779,12 +810,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         # A file where the folder or one above it should be: say so, not a traceback.
         parser.error(f"{args.out}: cannot make the folder for the clips ({e.strerror}): give a folder")
-    todo = [(args.split, i, str(args.out), not args.truth_only, args.size, (lo, hi), args.family)
+    todo = [(args.split, i, str(args.out), not args.truth_only, args.size, (lo, hi), args.family, args.overwrite)
             for i in range(args.first, args.first + args.count)]
+    failed = 0
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(_render, todo):
-            print(line, flush=True)
-    return 0
+            failed += line.startswith("error:")
+            print(line, file=sys.stderr if line.startswith("error:") else sys.stdout, flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

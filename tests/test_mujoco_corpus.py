@@ -132,3 +132,19 @@ def test_a_file_where_the_folder_should_be_is_refused(tmp_path: Path, capsys: py
         mc.main([str(out), "--count", "1"])
     assert exit_.value.code == 2 and "is a file" in capsys.readouterr().err
     assert out.read_text() == "not a folder"
+
+
+def test_a_run_cut_short_resumes_where_it_stopped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # A clip with its truth is kept and the run goes on (exit 0); a video without its truth (a
+    # render killed between the two) is not taken for a clip: it is named, and the run fails.
+    done, cut = mc.make_spec(0), mc.make_spec(1)
+    ext = {s.name: ".mov" if s.codec == "prores" else ".mp4" for s in (done, cut)}
+    (tmp_path / f"{done.name}{ext[done.name]}").write_bytes(b"keep me")
+    (tmp_path / f"{done.name}.truth.json").write_text("{}")
+    (tmp_path / f"{cut.name}{ext[cut.name]}").write_bytes(b"half")
+    assert mc.finished(done, tmp_path) and not mc.finished(cut, tmp_path)
+    assert mc.main([str(tmp_path), "--count", "2", "--jobs", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{done.name}: kept" in out and f"{cut.name}{ext[cut.name]} exists" in err
+    assert (tmp_path / f"{done.name}{ext[done.name]}").read_bytes() == b"keep me"
+    assert (tmp_path / f"{cut.name}{ext[cut.name]}").read_bytes() == b"half"

@@ -475,3 +475,57 @@ def test_the_candidate_look_refuses_folders_it_cannot_use(tmp_path: Path, capsys
     assert cl.main(["--fit", str(tmp_path / "empty"), "--judge", str(tmp_path / "empty"), "--looks", str(looks)]) == 2
     assert "error: no training examples" in capsys.readouterr().err
     assert not looks.exists()
+
+
+def test_the_flow_tracking_bench_follows_the_engines_bodies(tmp_path: Path) -> None:
+    # bench/flow_tracking.py: where the engine's bodies really moved, measured against the flow.
+    # Its geometry (camera, body pose, shutter) is right when the flow agrees with it on slow
+    # objects to a fraction of a pixel; a flow that saw no motion at all loses every fast one.
+    from dataclasses import replace
+
+    import flow_tracking as ft
+    import physics_corpus as pc
+
+    from syncfoley.engine.detect import flow_field
+    from syncfoley.engine.detect.motion_field import MotionField
+
+    spec = replace(pc.make_spec("val", 3000, "drop"), duration=3.0, size=(480, 270), noise=1.0, flicker=0.0)
+    pairs = ft.track_clip(spec, tmp_path)
+    speed = np.array([p[0] for p in pairs])
+    error = np.array([p[1] for p in pairs])
+    measured = np.array([p[2] for p in pairs])
+    slow, moving = measured & (speed < 1.0), measured & (speed >= 3.0)
+    assert slow.sum() >= 20 and moving.sum() >= 5, (slow.sum(), moving.sum())
+    assert np.median(error[slow]) < 0.5
+    assert np.median(error[moving] / speed[moving]) < 0.5
+
+    def still(self, prev, cur):
+        zero = np.zeros((self.rows, self.cols, 2), np.float32)
+        return MotionField(zero, np.ones((self.rows, self.cols), bool), np.zeros((self.rows, self.cols), bool), zero)
+
+    saved = flow_field.FlowMatcher.field
+    flow_field.FlowMatcher.field = still  # type: ignore[method-assign]
+    try:
+        blind = ft.track_clip(spec, tmp_path)
+    finally:
+        flow_field.FlowMatcher.field = saved  # type: ignore[method-assign]
+    fast = [e for s, e, m in blind if m and s >= 3.0]
+    assert fast and all(e > s / 3 for s, e, m in blind if m and s >= 3.0)
+
+
+def test_a_corpus_run_cut_short_resumes_and_overwrites_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # physics_corpus.py wrote over clips already there, under their final names as it went: a run
+    # cut short left half a video where a clip had been. Now a clip with its truth is kept (a
+    # rerun resumes), a video without its truth is named and left alone, and --overwrite renders.
+    import physics_corpus as pc
+
+    done, cut = pc.make_spec("val", 0), pc.make_spec("val", 1)
+    pc.clip_path(done, tmp_path).write_bytes(b"keep me")
+    (tmp_path / f"{done.name}.truth.json").write_text("{}")
+    pc.clip_path(cut, tmp_path).write_bytes(b"half")
+    assert pc.main([str(tmp_path), "--split", "val", "--count", "2", "--jobs", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{done.name}: kept" in out and f"{pc.clip_path(cut, tmp_path)} exists: pass --overwrite" in err
+    assert pc.clip_path(done, tmp_path).read_bytes() == b"keep me"
+    assert pc.clip_path(cut, tmp_path).read_bytes() == b"half"
+    assert not list(tmp_path.glob(".*partial*"))
