@@ -125,18 +125,14 @@ def track_clip(spec: pc.ClipSpec, out_dir: Path) -> list[tuple[float, float, boo
                               >= 0.75 * b / scale]
                     if not inside:
                         continue
-                    # Where the material at each block centre is a frame later: screen -> world ->
-                    # the body's own frame -> the body's next pose -> the next screen.
-                    pts = np.array([centres[r, c] for r, c in inside])
+                    # Where the material at each block centre, and at the outline's centre, is a frame
+                    # later: screen -> world -> the body's own frame -> its next pose -> the next screen.
+                    pts = np.array([centres[r, c] for r, c in inside] + [outline.mean(axis=0)])
                     world = (inverse0 @ (pts - affine0[:, 2]).T).T
                     local = (_rotation(-ang0) @ (world - pos0).T).T
                     moved = (affine1[:, :2] @ (pos1 + (_rotation(ang1) @ local.T).T).T).T + affine1[:, 2]
                     true = (moved - pts)[:, ::-1] * scale  # (dy, dx) in analysis pixels
-                    centre = np.array([float(np.mean(outline[:, 0])), float(np.mean(outline[:, 1]))])
-                    c_world = inverse0 @ (centre - affine0[:, 2])
-                    c_moved = affine1[:, :2] @ (pos1 + _rotation(ang1) @ (_rotation(-ang0) @ (c_world - pos0))) \
-                        + affine1[:, 2]
-                    speed = float(np.hypot(*(c_moved - centre))) * scale
+                    speed = float(np.hypot(*true[-1]))
                     trusted = [j for j, (r, c) in enumerate(inside) if field.valid[r, c]]
                     if not trusted:
                         pairs.append((speed, float("nan"), False))

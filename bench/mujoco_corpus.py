@@ -524,11 +524,14 @@ class _Unstable(Exception):
     """The simulation blew up (MuJoCo then resets it to the start: it would never end)."""
 
 
+def clip_path(spec: ClipSpec, out_dir: Path) -> Path:
+    return out_dir / f"{spec.name}{'.mov' if spec.codec == 'prores' else '.mp4'}"
+
+
 def finished(spec: ClipSpec, out_dir: Path) -> bool:
     """Whether ``spec``'s clip and its truth are in ``out_dir``: the truth is written last, so
     a render cut short (a killed job) left none, and is not taken for a clip."""
-    suffix = ".mov" if spec.codec == "prores" else ".mp4"
-    return (out_dir / f"{spec.name}{suffix}").is_file() and (out_dir / f"{spec.name}.truth.json").is_file()
+    return clip_path(spec, out_dir).is_file() and (out_dir / f"{spec.name}.truth.json").is_file()
 
 
 def render_clip(spec: ClipSpec, out_dir: Path, overwrite: bool = False) -> dict:
@@ -536,8 +539,7 @@ def render_clip(spec: ClipSpec, out_dir: Path, overwrite: bool = False) -> dict:
 
     A world that MuJoCo cannot integrate stably (a light body spun hard into a stiff
     contact) is simulated again from the start in steps half as long, then a quarter."""
-    suffix = ".mov" if spec.codec == "prores" else ".mp4"
-    path = out_dir / f"{spec.name}{suffix}"
+    path = clip_path(spec, out_dir)
     if path.exists() and not overwrite:
         raise CorpusError(f"{path} exists: pass --overwrite to render it again")
     for step in (STEP, STEP / 2, STEP / 4):

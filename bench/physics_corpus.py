@@ -659,8 +659,10 @@ def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True, overwrite: bo
     from syncfoley.core.errors import SyncfoleyError
     from syncfoley.engine.media.video import CODECS, write_video
 
-    if video and clip_path(spec, out_dir).exists() and not overwrite:
-        raise CorpusError(f"{clip_path(spec, out_dir)} exists: pass --overwrite to render it again")
+    path = clip_path(spec, out_dir)
+    # Before the simulation, not after it: the temporary name's rename would refuse it too, late.
+    if video and path.exists() and not overwrite:
+        raise CorpusError(f"{path} exists: pass --overwrite to render it again")
 
     rng = np.random.default_rng(spec.seed)
     world, camera = build_world(spec, rng)
@@ -696,7 +698,6 @@ def render_clip(spec: ClipSpec, out_dir: Path, video: bool = True, overwrite: bo
                 img += spec.noise * painter.noise[oy:oy + h, ox:ox + w]
             yield np.clip(img, 0, 255).astype(np.uint8)
 
-    path = clip_path(spec, out_dir)
     if video:
         saved = dict(CODECS["h264"]["options"])  # type: ignore[arg-type]
         if spec.codec == "h264":
