@@ -173,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=3000, help="first index of the val split's seeds")
     parser.add_argument("--family", nargs="+", default=["drop", "close", "strike"], choices=pc.FAMILIES)
     args = parser.parse_args(argv)
-    if args.clips < 1:
-        print(f"--clips must be 1 or more, got {args.clips}", file=sys.stderr)
-        return 2
+    if args.clips < 1 or args.first < 0 or args.first + args.clips > pc.SPLIT_SPAN:
+        parser.error(f"--first {args.first} --clips {args.clips}: give 1 or more clips from index 0 on, within the "
+                     f"val split's {pc.SPLIT_SPAN} seeds")
     pairs: list[tuple[float, float, bool]] = []
     with tempfile.TemporaryDirectory(prefix="syncfoley-flow-") as tmp:
         for n in range(args.clips):

@@ -58,6 +58,7 @@ VIEW = 4.0  # metres across the picture at zoom 1
 FAMILIES = ("drop", "strike", "feet", "topple", "slide", "setdown", "smooth", "close")
 TEST_ONLY = ("mixed",)
 SPLIT_SEEDS = {"train": 0, "val": 10000, "test": 20000}
+SPLIT_SPAN = 10000  # clips a split can hold before its seeds reach the next split's
 FPS = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50),
        Fraction(60000, 1001), Fraction(60))
 SIZES = ((480, 270), (640, 360), (854, 480), (960, 540), (1280, 720))
@@ -803,6 +804,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="render every clip as this family instead of taking turns (e.g. smooth: more clips "
                              "where nothing hits, for a verifier's look-alikes)")
     args = parser.parse_args(argv)
+    if args.first < 0 or args.count < 1 or args.first + args.count > SPLIT_SPAN:
+        # A split's seeds are SPLIT_SEEDS[split] + index: an index outside them is another split's clip.
+        parser.error(f"--first {args.first} --count {args.count}: a split holds clips 0..{SPLIT_SPAN - 1}; "
+                     "give --first 0 or more and --count 1 or more within them")
     lo, hi = args.floor
     if not 0.1 <= lo <= hi <= 0.95:
         parser.error(f"--floor {lo} {hi}: give TOP <= BOTTOM, both within 0.1..0.95 of the way down the picture")

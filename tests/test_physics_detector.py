@@ -388,6 +388,13 @@ def test_a_floor_elsewhere_films_the_same_world_with_the_floor_there(tmp_path: P
         assert stop.value.code == 2
         assert "--floor" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists(), "nothing rendered for a bad floor"
+    # An index outside its split's seeds is another split's clip (val -1 is train's seed 9999).
+    for bad in (["--first", "-1", "--count", "1"], ["--first", "9999", "--count", "2"], ["--count", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            pc.main([str(tmp_path / "bad"), "--split", "val", *bad])
+        assert stop.value.code == 2
+        assert "a split holds clips 0..9999" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists(), "nothing rendered for a bad index"
     # --family renders every clip as one family (here the truth alone, which is quick).
     assert pc.main([str(tmp_path / "smooth"), "--split", "val", "--count", "2", "--family", "smooth",
                     "--truth-only", "--jobs", "1"]) == 0
@@ -529,3 +536,13 @@ def test_a_corpus_run_cut_short_resumes_and_overwrites_nothing(tmp_path: Path, c
     assert pc.clip_path(done, tmp_path).read_bytes() == b"keep me"
     assert pc.clip_path(cut, tmp_path).read_bytes() == b"half"
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_the_flow_tracking_bench_refuses_seeds_outside_its_split(capsys: pytest.CaptureFixture) -> None:
+    import flow_tracking as ft
+
+    for bad in (["--clips", "0"], ["--first", "-5", "--clips", "1"], ["--first", "9990", "--clips", "20"]):
+        with pytest.raises(SystemExit) as stop:
+            ft.main(bad)
+        assert stop.value.code == 2
+        assert "within the val split's 10000 seeds" in capsys.readouterr().err
