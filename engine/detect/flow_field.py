@@ -6,7 +6,9 @@ resolution the block matcher could afford, which is what small objects need. The
 flow is averaged over blocks; a block is trusted when it has texture and the flow
 roughly explains it (the next frame warped back by the flow matches). Camera motion (pan, zoom,
 shake, roll) is the robust affine fit of the trusted blocks
-(:func:`~syncfoley.engine.detect.motion_field.camera_fit`) and is subtracted.
+(:func:`~syncfoley.engine.detect.motion_field.camera_fit`) and is subtracted. Where DIS
+loses a small, fast object, a block search finds it again
+(:mod:`~syncfoley.engine.detect.block_search`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from syncfoley.engine.detect.block_search import search_lost_blocks
 from syncfoley.engine.detect.motion_field import MotionField, block_design, camera_fit
 
 
@@ -31,6 +34,10 @@ class FlowConfig:
     residual: float = 2.0
     # With fewer trusted blocks than this fraction, camera motion is taken as zero.
     min_global_fraction: float = 0.25
+    # Blocks the flow lost are searched for this far (pixels) in the next frame, at most
+    # this many a frame; 0 turns the search off (the flow as the shipped networks learnt it).
+    search_radius: int = 40
+    search_blocks: int = 16
 
 
 class FlowMatcher:
@@ -80,6 +87,8 @@ class FlowMatcher:
         texture[:-1] += cv2.absdiff(p[1:], p[:-1])
         texture = self._blocks(texture)
         noise = float(np.median(texture)) * 0.1 + 0.5
+        search_lost_blocks(p, cur[: self.h, : self.w], vec, err, texture, noise, self.cfg.block, self.cfg.search_radius,
+                           self.cfg.search_blocks)
         valid = (texture > noise) & (err <= self.cfg.residual * texture + noise)
         camera = self.camera(vec, valid)
         residual = np.where(valid[..., None], vec - camera, 0.0).astype(np.float32)
