@@ -67,19 +67,21 @@ def search_lost_blocks(
         if dy is None or dx is None:
             continue
         y1, x1 = y0 + dy, x0 + dx
-        back = _best_match(prev, cur[y1: y1 + block, x1: x1 + block], y1, x1, radius, None)
-        if back[0] is None or back[1] is None or abs(y1 + back[0] - y0) > 1 or abs(x1 + back[1] - x0) > 1:
-            continue
         found = _mean_abs(cur, patch, y1, x1)
         # The same measure at the flow's own vector: a noisy still block has a search minimum a
         # little below it by chance, a lost object one far below.
         ry = int(np.clip(round(y0 + float(vec[r, c, 0])), 0, height - block))
         rx = int(np.clip(round(x0 + float(vec[r, c, 1])), 0, width - block))
-        if found <= accept * min(float(err[r, c]), _mean_abs(cur, patch, ry, rx)) and \
-                np.hypot(dy - vec[r, c, 0], dx - vec[r, c, 1]) > 2:
-            vec[r, c] = (dy, dx)
-            err[r, c] = found
-            replaced += 1
+        if found > accept * min(float(err[r, c]), _mean_abs(cur, patch, ry, rx)) or \
+                np.hypot(dy - vec[r, c, 0], dx - vec[r, c, 1]) <= 2:
+            continue
+        # Mutual, tested last: the search back costs as much as the search itself.
+        back = _best_match(prev, cur[y1: y1 + block, x1: x1 + block], y1, x1, radius, None)
+        if back[0] is None or back[1] is None or abs(y1 + back[0] - y0) > 1 or abs(x1 + back[1] - x0) > 1:
+            continue
+        vec[r, c] = (dy, dx)
+        err[r, c] = found
+        replaced += 1
     return replaced
 
 
