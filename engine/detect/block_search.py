@@ -63,9 +63,10 @@ def search_lost_blocks(
         r, c = int(rows[i]), int(cols[i])
         y0, x0 = r * block, c * block
         patch = prev[y0: y0 + block, x0: x0 + block]
-        dy, dx = _best_match(cur, patch, y0, x0, radius, distinct)
-        if dy is None or dx is None:
+        match = _best_match(cur, patch, y0, x0, radius, distinct)
+        if match is None:
             continue
+        dy, dx = match
         y1, x1 = y0 + dy, x0 + dx
         found = _mean_abs(cur, patch, y1, x1)
         # The same measure at the flow's own vector: a noisy still block has a search minimum a
@@ -77,7 +78,7 @@ def search_lost_blocks(
             continue
         # Mutual, tested last: the search back costs as much as the search itself.
         back = _best_match(prev, cur[y1: y1 + block, x1: x1 + block], y1, x1, radius, None)
-        if back[0] is None or back[1] is None or abs(y1 + back[0] - y0) > 1 or abs(x1 + back[1] - x0) > 1:
+        if back is None or abs(y1 + back[0] - y0) > 1 or abs(x1 + back[1] - x0) > 1:
             continue
         vec[r, c] = (dy, dx)
         err[r, c] = found
@@ -86,7 +87,7 @@ def search_lost_blocks(
 
 
 def _best_match(picture: np.ndarray, patch: np.ndarray, y0: int, x0: int, radius: int,
-                distinct: float | None) -> tuple[int | None, int | None]:
+                distinct: float | None) -> tuple[int, int] | None:
     """Where ``patch`` (from (y0, x0)) lies best in ``picture`` within ``radius``, as (dy, dx):
     least squared difference; with ``distinct``, None where another place 3 pixels or more
     away leaves less than ``distinct`` times its error."""
@@ -101,7 +102,7 @@ def _best_match(picture: np.ndarray, patch: np.ndarray, y0: int, x0: int, radius
     if distinct is not None:
         score[max(0, by - APART): by + APART + 1, max(0, bx - APART): bx + APART + 1] = np.inf
         if float(score.min()) < distinct * best + 1e-6:
-            return None, None
+            return None
     return wy0 + by - y0, wx0 + bx - x0
 
 
