@@ -211,6 +211,26 @@ def test_a_one_pixel_video_is_named(tmp_path: Path) -> None:
         assert "tiny.mov is 1x1 pixels" in line and "at least 32x32" in line
 
 
+def test_a_very_wide_picture_is_analysed_not_crashed_on(tmp_path: Path) -> None:
+    # 600x32 scaled to 512 across is 28 rows, and OpenCV's DIS flow killed the process there
+    # (SIGSEGV, no message). Analysis now keeps 32 rows; each detector runs in its own process,
+    # so a crash fails this test instead of the test run.
+    from syncfoley.engine.media.video import analysis_size
+
+    assert analysis_size(600, 32, 512) == (600, 32) and analysis_size(1920, 1080, 512) == (512, 288)
+    rng = np.random.default_rng(1)
+    frames = []
+    for k in range(30):
+        img = np.full((32, 600, 3), 90, np.uint8)
+        img[8:24, 20 + 15 * k: 36 + 15 * k] = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+        frames.append(img)
+    wide = _encode(tmp_path / "wide.mp4", frames, "libx264", "yuv420p")
+    for detector in ("physics", "motion"):
+        res = run_cli("detect", str(wide), "--detector", detector, "-o", str(tmp_path / f"{detector}.json"))
+        assert res.returncode == 0, (detector, res.returncode, res.stderr)
+        assert json.loads((tmp_path / f"{detector}.json").read_text())["detector"] == detector
+
+
 def test_a_truncated_fast_start_mp4_is_reported(tmp_path: Path) -> None:
     # Fast start: the index (moov) first, promising 180 frames; half the file holds far fewer.
     # Noisy frames, so that the pictures and not the index fill the file.

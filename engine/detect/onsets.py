@@ -9,7 +9,7 @@ from syncfoley.core.errors import RequestError, one_of
 from syncfoley.core.progress import Progress
 from syncfoley.engine.detect.motion import detect_motion
 from syncfoley.engine.detect.options import DETECTORS, DetectOptions
-from syncfoley.engine.media.video import VideoInfo
+from syncfoley.engine.media.video import MIN_ANALYSIS, VideoInfo
 from syncfoley.engine.types import OnsetTrack, TimeRange
 
 # A guide track whose loudest moment is below this (dBFS) is taken as silent.
@@ -42,8 +42,9 @@ def check_detector(
     return weights
 
 
-# Smallest picture the picture detectors analyse: two of their 16-pixel blocks across.
-MIN_PICTURE = 32
+# Smallest picture the picture detectors analyse: two of their 16-pixel blocks across, and
+# no fewer rows than analysis keeps (see analysis_size).
+MIN_PICTURE = MIN_ANALYSIS
 
 
 def detect(

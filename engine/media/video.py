@@ -156,10 +156,22 @@ def check_range(info: VideoInfo, start: Optional[float], end: Optional[float]) -
     return TimeRange(lo, hi)
 
 
+# Fewest rows (and columns) a picture is scaled down to for analysis. OpenCV's DIS optical
+# flow crashes the process (SIGSEGV) on pictures 20-30 or under 16 pixels tall, which a
+# very wide picture (600x32) scaled to 512 across would be.
+MIN_ANALYSIS = 32
+
+
 def analysis_size(width: int, height: int, target_width: int) -> tuple[int, int]:
-    """Downscaled (width, height) for analysis, keeping the aspect ratio, even numbers."""
+    """Downscaled (width, height) for analysis, keeping the aspect ratio, even numbers; a
+    picture wider than that allows keeps ``MIN_ANALYSIS`` rows (or all it has), and is
+    scaled down less."""
     w = min(target_width, width)
     h = max(2, int(round(height * w / width / 2)) * 2)
+    if h < MIN_ANALYSIS:
+        h = min(height, MIN_ANALYSIS)
+        h -= h % 2
+        w = min(width, max(w, int(round(width * h / height / 2)) * 2))
     return w - (w % 2), h
 
 
