@@ -78,6 +78,8 @@ SETS: dict[str, ClipSet] = {
     "valhd2": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",
                       (_val(300, 20, "--size", "1280x720"), _val(320, 20, "--size", "1920x1080"))),
     "val4": ClipSet("select", "pymunk: a second judging set", (_val(340, 160),)),
+    "val5": ClipSet("select", "pymunk: a third judging set (and its copies at 320 across, bench/scaled_copies.py)",
+                    (_val(700, 160),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
                         (_val(500, 40, "--floor", "0.3", "0.6"),)),
