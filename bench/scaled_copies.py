@@ -6,7 +6,7 @@ Every clip with a ``NAME.truth.json`` is re-encoded by the ``ffmpeg`` command li
 CRF 20, 4:2:0, no sound: the picture detectors read only the picture) scaled to ``--width``
 across with its aspect kept, and its truth files (``.truth.json``, ``.times.csv``,
 ``.ignore.csv``) are copied beside it. Each file is written under a temporary name and
-renamed; an existing copy is left alone unless ``--overwrite``::
+renamed (``syncfoley.core.atomic``); an existing copy is left alone unless ``--overwrite``::
 
     python bench/scaled_copies.py C/val5 C/val5_320 --width 320 [--jobs 2]
 """
@@ -41,22 +41,23 @@ def clips_in(folder: Path) -> list[tuple[str, Path]]:
 
 def scale_clip(name: str, video: Path, src: Path, dst: Path, width: int, overwrite: bool) -> str:
     """One clip's scaled copy and truth files; returns what was done, for the log."""
+    from syncfoley.core.atomic import atomic_path
+
     target = dst / f"{name}.mp4"
     if target.exists() and not overwrite:
         return f"{target.name}: exists, kept"
-    tmp = dst / f".{name}.partial.mp4"
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vf", f"scale={width}:-2",
-           "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p", "-an", str(tmp)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"ffmpeg could not scale {video}: {done.stderr.strip()[-300:]}")
-    for suffix in TRUTH_SUFFIXES:
-        if (src / (name + suffix)).is_file():
-            part = dst / f".{name}{suffix}.partial"
-            shutil.copyfile(src / (name + suffix), part)
-            part.replace(dst / (name + suffix))
-    tmp.replace(target)  # the video last: a clip is complete once its video is there
+    # The video is renamed into place last: a clip is complete once its video is there, and
+    # truth files left by a run cut short before that are replaced.
+    with atomic_path(target, overwrite) as tmp:
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vf", f"scale={width}:-2",
+               "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p", "-an", str(tmp)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not scale {video}: {done.stderr.strip()[-300:]}")
+        for suffix in TRUTH_SUFFIXES:
+            if (src / (name + suffix)).is_file():
+                with atomic_path(dst / (name + suffix), overwrite=True) as part:
+                    shutil.copyfile(src / (name + suffix), part)
     return f"{target.name}: scaled to {width} across"
 
 
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dst.exists() and not args.dst.is_dir():
         print(f"scaled_copies: {args.dst} is a file, not a folder", file=sys.stderr)
         return 2
+    from syncfoley.core.errors import SyncfoleyError
+
     args.dst.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(scale_clip, name, video, args.src, args.dst, args.width, args.overwrite)
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in futures:
             try:
                 print(f.result(), flush=True)
-            except RuntimeError as e:
+            except (RuntimeError, SyncfoleyError) as e:  # ffmpeg's refusal, a full disk
                 print(f"scaled_copies: {e}", file=sys.stderr)
                 return 1
     return 0
