@@ -20,7 +20,6 @@ call includes Python's start-up and imports, as a user's command would.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -251,11 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own", action="store_true", help="also the project's own demo scenes")
     args = parser.parse_args(argv)
     if args.corpus is not None:
-        clips = []
-        for truth_file in sorted(args.corpus.glob("*.truth.json")):
-            truth = json.loads(truth_file.read_text())
-            video = next(p for p in truth_file.parent.glob(truth["name"] + ".*") if p.suffix in (".mp4", ".mov"))
-            clips.append((truth["family"], video, truth))
+        from corpus_clips import CorpusFolderError, corpus_clips
+
+        try:
+            clips = [(c.family, c.video, c.truth) for c in corpus_clips(args.corpus)]
+        except CorpusFolderError as e:
+            print(f"bench_detection: {e}", file=sys.stderr)
+            return 2
         if not clips:
             print(f"no clips under {args.corpus}: render them with bench/physics_corpus.py", file=sys.stderr)
             return 2

@@ -18,7 +18,6 @@ the impacts there):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 NEAR = 0.08  # picture widths
-
-
-def clips(corpus: Path) -> list[tuple[str, Path, dict[str, Any]]]:
-    out = []
-    for tj in sorted(corpus.glob("*.truth.json")):
-        truth = json.loads(tj.read_text())
-        name = tj.name[: -len(".truth.json")]
-        video = next(p for p in corpus.glob(name + ".*") if p.suffix in (".mp4", ".mov", ".avi", ".mkv"))
-        out.append((truth["family"], video, truth))
-    return out
 
 
 def scorer_and_flow(items: list[tuple[str, Path, dict[str, Any]]]) -> None:
@@ -106,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path)
     args = parser.parse_args(argv)
-    items = clips(args.corpus)
+    from corpus_clips import CorpusFolderError, corpus_clips
+
+    try:
+        items = [(c.family, c.video, c.truth) for c in corpus_clips(args.corpus)]
+    except CorpusFolderError as e:
+        print(f"diagnose_motion: {e}", file=sys.stderr)
+        return 2
     if not items:
         print(f"no *.truth.json in {args.corpus}: write a corpus with bench/physics_corpus.py", file=sys.stderr)
         return 2

@@ -14,7 +14,6 @@ renamed (``syncfoley.core.atomic``); an existing copy is left alone unless ``--o
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -22,21 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TRUTH_SUFFIXES = (".truth.json", ".times.csv", ".ignore.csv")
-VIDEO_SUFFIXES = (".mp4", ".mov")
 # Narrower than the picture detectors' smallest picture (32) is of no use to them.
 MIN_WIDTH = 32
-
-
-def clips_in(folder: Path) -> list[tuple[str, Path]]:
-    """(name, video) of every clip in ``folder`` that has a truth file."""
-    out = []
-    for truth in sorted(folder.glob("*.truth.json")):
-        name = json.loads(truth.read_text())["name"]
-        video = next((p for p in sorted(folder.glob(name + ".*")) if p.suffix in VIDEO_SUFFIXES), None)
-        if video is None:
-            raise FileNotFoundError(f"{truth} has no video beside it ({name}.mp4 or {name}.mov)")
-        out.append((name, video))
-    return out
 
 
 def scale_clip(name: str, video: Path, src: Path, dst: Path, width: int, overwrite: bool) -> str:
@@ -63,7 +49,7 @@ def scale_clip(name: str, video: Path, src: Path, dst: Path, width: int, overwri
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("src", type=Path, help="a corpus folder (NAME.mp4|mov with NAME.truth.json)")
+    parser.add_argument("src", type=Path, help="a corpus folder (NAME.mp4|mov|mkv|avi with NAME.truth.json)")
     parser.add_argument("dst", type=Path, help="folder for the copies (made if missing)")
     parser.add_argument("--width", type=int, required=True, help=f"picture width of the copies ({MIN_WIDTH} or more)")
     parser.add_argument("--jobs", type=int, default=2)
@@ -82,13 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.src.resolve() == args.dst.resolve():
         print("scaled_copies: the copies need a folder of their own, not the source", file=sys.stderr)
         return 2
+    from corpus_clips import CorpusFolderError, corpus_clips
+
     try:
-        clips = clips_in(args.src)
-    except (FileNotFoundError, ValueError, KeyError) as e:
+        clips = [(c.name, c.video) for c in corpus_clips(args.src)]
+    except CorpusFolderError as e:
         print(f"scaled_copies: {e}", file=sys.stderr)
         return 2
     if not clips:
-        print(f"scaled_copies: no clips under {args.src} (NAME.truth.json beside NAME.mp4 or NAME.mov)", file=sys.stderr)
+        print(f"scaled_copies: no clips under {args.src} (NAME.truth.json beside NAME.mp4, .mov, .mkv or .avi)", file=sys.stderr)
         return 2
     if args.dst.exists() and not args.dst.is_dir():
         print(f"scaled_copies: {args.dst} is a file, not a folder", file=sys.stderr)
