@@ -9,7 +9,7 @@ MuJoCo test clips were rendered again on a new machine on 2026-12-04, and
 
 The sets keep training, validation and test apart by seed (checked by the tests), except
 where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``) and where a
-set is part of another (``mjfit`` and ``mjjudge`` of ``mjval``, ``mjtrain40`` of ``mjtrain``).
+set is part of another (``mjfit`` and ``mjjudge`` of ``mjval``, ``mjtrain40`` of ``mjtrain178``, which is part of ``mjtrain``).
 
     python bench/corpus_sets.py C test mujoco              # render the sets into C/test, C/mujoco
     python bench/corpus_sets.py C --list                   # every set: what it is for, its seeds
@@ -80,6 +80,8 @@ SETS: dict[str, ClipSet] = {
     "val4": ClipSet("select", "pymunk: a second judging set", (_val(340, 160),)),
     "val5": ClipSet("select", "pymunk: a third judging set (and its copies at 320 across, bench/scaled_copies.py)",
                     (_val(700, 160),)),
+    "val6": ClipSet("select", "pymunk: judging an operating point chosen on val4, val5 and mjval2 (RULE22)",
+                    (_val(860, 160),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
                         (_val(500, 40, "--floor", "0.3", "0.6"),)),
@@ -96,14 +98,28 @@ SETS: dict[str, ClipSet] = {
                        (Run("mujoco", 1024, 24),)),
     "mjval2": ClipSet("select", "MuJoCo: a second judging set, four times mjjudge (24 clips decide little)",
                       (Run("mujoco", 1048, 96),)),
+    "mjval3": ClipSet("select", "MuJoCo: judging an operating point chosen on mjjudge and mjval2 (RULE22)",
+                      (Run("mujoco", 1144, 48),)),
     "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
-    "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the shipped networks trained on",
-                         (Run("mujoco", 10000, 40),)),
+    "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the networks shipped before "
+                         "2026-12-05's evening trained on", (Run("mujoco", 10000, 40),)),
+    "mjtrain178": ClipSet("train", "MuJoCo: the first 178 of mjtrain, which the shipped networks trained on",
+                          (Run("mujoco", 10000, 178),)),
 }
 # Sets that film the same worlds on purpose (a control and its variation).
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
 # Sets that are part of another, with the same role: they share its seeds and no one else's.
-PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjtrain40": "mjtrain"}
+# A part may itself have parts.
+PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain"}
+
+
+def _wholes(name: str) -> set[str]:
+    """The sets ``name`` is a part of, a part's whole's whole included."""
+    out: set[str] = set()
+    while name in PARTS and PARTS[name] not in out:
+        name = PARTS[name]
+        out.add(name)
+    return out
 
 
 def overlaps() -> list[str]:
@@ -116,7 +132,7 @@ def overlaps() -> list[str]:
     out = []
     for i, (a, ea, sa) in enumerate(seen):
         for b, eb, sb in seen[i + 1:]:
-            whole = PARTS.get(a) == b or PARTS.get(b) == a
+            whole = b in _wholes(a) or a in _wholes(b)
             if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS and not whole:
                 out.append(f"{a} and {b} share {len(sa & sb)} seeds")
     for part, whole in PARTS.items():

@@ -21,9 +21,9 @@ from syncfoley.engine.types import Curve, Onset, OnsetTrack, TimeRange
 
 @dataclass(frozen=True)
 class PhysicsDetectorConfig:
-    """Settings of the physics detector. The shipped weights were trained with these, except
-    the block search (``motion.search_radius``), which came after them and was judged with
-    them as they are (see :mod:`~syncfoley.engine.detect.block_search`)."""
+    """Settings of the physics detector. The shipped weights were trained with these, the
+    block search (``motion.search_radius``, :mod:`~syncfoley.engine.detect.block_search`)
+    included: a network sees the motion it learnt only with the settings it learnt on."""
 
     motion: FlowConfig = field(default_factory=FlowConfig)
     # Blocks this far apart (in blocks) are searched for motion that carried on.
