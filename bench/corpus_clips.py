@@ -2,8 +2,8 @@
 
 The one reading of a folder that ``physics_corpus.py``, ``mujoco_corpus.py`` and
 ``scaled_copies.py`` write, shared by the scripts that judge or copy it. A clip is named by
-its truth file, as ``syncfoley train-motion`` names it (the video's stem), so a folder the
-benches read is the folder the trainer reads.
+its truth file and its video is the one ``syncfoley train-motion`` takes beside it (the
+trainer's suffixes, in its order), so a folder the benches read is the folder the trainer reads.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# In the order one is taken when a clip has more than one.
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi")
 TRUTH_SUFFIX = ".truth.json"
 # A truth file without a family (one written by hand) still counts, under this name.
 NO_FAMILY = "unnamed"
@@ -38,6 +36,9 @@ def corpus_clips(folder: Path) -> list[CorpusClip]:
     Raises :class:`CorpusFolderError` for a truth file that is not a JSON object or has no
     video beside it, naming the file and the videos looked for.
     """
+    from syncfoley.core.errors import one_of
+    from syncfoley.engine.detect.onset_training import VIDEO_SUFFIXES
+
     out = []
     for truth_file in sorted(folder.glob("*" + TRUTH_SUFFIX)):
         name = truth_file.name[: -len(TRUTH_SUFFIX)]
@@ -49,8 +50,8 @@ def corpus_clips(folder: Path) -> list[CorpusClip]:
             raise CorpusFolderError(f"{truth_file}: holds a {type(truth).__name__}, not a JSON object")
         video = next((folder / (name + s) for s in VIDEO_SUFFIXES if (folder / (name + s)).is_file()), None)
         if video is None:
-            looked = " or ".join(name + s for s in VIDEO_SUFFIXES)
-            raise CorpusFolderError(f"{truth_file} has no video beside it ({looked})")
+            raise CorpusFolderError(f"{truth_file} has no video beside it ({name} with a suffix of "
+                                    f"{one_of(VIDEO_SUFFIXES)})")
         family = truth.get("family")
         out.append(CorpusClip(name, family if isinstance(family, str) and family else NO_FAMILY, video, truth))
     return out

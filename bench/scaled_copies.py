@@ -49,7 +49,7 @@ def scale_clip(name: str, video: Path, src: Path, dst: Path, width: int, overwri
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("src", type=Path, help="a corpus folder (NAME.mp4|mov|mkv|avi with NAME.truth.json)")
+    parser.add_argument("src", type=Path, help="a corpus folder (NAME.truth.json beside each video)")
     parser.add_argument("dst", type=Path, help="folder for the copies (made if missing)")
     parser.add_argument("--width", type=int, required=True, help=f"picture width of the copies ({MIN_WIDTH} or more)")
     parser.add_argument("--jobs", type=int, default=2)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scaled_copies: {e}", file=sys.stderr)
         return 2
     if not clips:
-        print(f"scaled_copies: no clips under {args.src} (NAME.truth.json beside NAME.mp4, .mov, .mkv or .avi)", file=sys.stderr)
+        print(f"scaled_copies: no clips under {args.src} (NAME.truth.json beside NAME.mp4 or another video)", file=sys.stderr)
         return 2
     if args.dst.exists() and not args.dst.is_dir():
         print(f"scaled_copies: {args.dst} is a file, not a folder", file=sys.stderr)

@@ -39,7 +39,8 @@ def test_each_truth_file_is_a_clip_named_as_the_trainer_names_it(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("content", "says"), [
-    (None, "has no video beside it (x.mp4 or x.mov or x.mkv or x.avi)"),
+    (None, "has no video beside it (x with a suffix of '.mp4', '.mov', '.m4v', '.mkv', '.avi', '.webm', "
+           "'.mxf' or '.mts')"),
     ("{not json", "not readable as JSON"),
     ("[1, 2]", "holds a list, not a JSON object"),
 ])
