@@ -91,8 +91,10 @@ def detect(video: str | Path, options: Optional[DetectOptions] = None, *, progre
 
     ``options`` (or keyword fields of :class:`DetectOptions` on top of them):
     ``detector`` is ``auto`` (the sound when there is any; else the onset network
-    when a checkpoint is configured; else the picture's motion), ``motion``,
-    ``audio`` or ``neural``; ``guide`` is a WAV to use as the sound instead of the
+    when a checkpoint is configured; else the picture's physics detector, or on a
+    picture under 224 pixels across its motion detector), ``physics``, ``motion``,
+    ``audio`` or ``neural``; ``sensitivity`` (0..1) trades the picture detectors'
+    recall for precision; ``guide`` is a WAV to use as the sound instead of the
     video's own, its time 0 at the video's first frame. ``checkpoint`` is
     SyncFusion's onset-network checkpoint (default: $SYNCFOLEY_ONSET_CHECKPOINT),
     run on ``device`` (``auto``: CUDA when there is one).

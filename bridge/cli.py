@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.set_defaults(func=cmd_train_onset)
 
-    tm = sub.add_parser("train-motion", help="train the motion detector's scorer on videos with NAME.times.csv impacts")
+    tm = sub.add_parser("train-motion", help="train the physics detector's networks (auto's picture detector) on videos with "
+                                                "NAME.times.csv impacts")
     tm.add_argument("data", metavar="DATA_DIR", nargs="+",
                     help="folders of videos, each with a NAME.times.csv of impact times "
                          "(and optionally NAME.ignore.csv: contacts to count neither way)")

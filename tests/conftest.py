@@ -43,7 +43,7 @@ def scene_clip(clip_dir: Path) -> Callable[[str], tuple[Path, Scene]]:
 
 @pytest.fixture(scope="session")
 def detected(scene_clip: Callable[[str], tuple[Path, Scene]]) -> Callable[[str], tuple[object, Scene]]:
-    """Onsets detected in a named scene, computed once per session; returns (track, scene)."""
+    """Onsets the motion detector finds in a named scene, computed once per session; returns (track, scene)."""
     from syncfoley.bridge import api
 
     cache: dict[str, object] = {}
@@ -51,7 +51,7 @@ def detected(scene_clip: Callable[[str], tuple[Path, Scene]]) -> Callable[[str],
     def get(name: str) -> tuple[object, Scene]:
         path, scene = scene_clip(name)
         if name not in cache:
-            cache[name] = api.detect(path)
+            cache[name] = api.detect(path, detector="motion")
         return cache[name], scene
 
     return get

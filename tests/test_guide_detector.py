@@ -55,7 +55,7 @@ def test_auto_falls_back_to_the_picture_when_the_sound_is_silent(tmp_path: Path)
     path = tmp_path / "silent_track.mp4"
     write_video(path, scene.frames(), scene.fps, audio=(np.zeros(3 * 48000, dtype=np.float32), 48000))
     track = api.detect(path)
-    assert track.detector == "motion"
+    assert track.detector == "physics" and track.extra["detector_requested"] == "auto"
     assert track.extra["guide_silent_db"] < -50
     f1, _, _ = f1_score(track.times(), scene.impacts())
     assert f1 >= 0.9

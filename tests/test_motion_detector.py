@@ -1,4 +1,5 @@
-"""The weightless motion detector on clips with known impact times."""
+"""The weightless motion detector (``--detector motion``; ``auto``'s on pictures too small for the
+physics detector) on the project's own clips with known impact times."""
 
 from __future__ import annotations
 
@@ -33,14 +34,14 @@ def test_no_onsets_on_smooth_motion(detected):
 
 def test_example_clip_matches_its_truth():
     truth = [o["time"] for o in json.loads(EXAMPLE_TRUTH.read_text())["onsets"]]
-    track = api.detect(EXAMPLE)
+    track = api.detect(EXAMPLE, detector="motion")
     f1, _, _ = f1_score(track.times(), truth)
     assert f1 >= 0.9, (track.times(), truth)
 
 
 def test_range_keeps_times_absolute(scene_clip):
     path, scene = scene_clip("struck")
-    track = api.detect(path, start=1.0, end=3.0)
+    track = api.detect(path, detector="motion", start=1.0, end=3.0)
     inside = [t for t in scene.impacts() if 1.0 <= t < 3.0]
     assert track.range is not None and (track.range.start, track.range.end) == (1.0, 3.0)
     assert all(1.0 <= t < 3.0 for t in track.times())
@@ -87,3 +88,21 @@ def test_a_range_between_two_frames_finds_nothing_and_says_so_plainly(detector: 
     ValueError), so `run --start 1.02 --end 1.03` ended in a traceback."""
     track = api.detect(EXAMPLE, detector=detector, start=1.02, end=1.03)
     assert track.onsets == () and track.range is not None and track.range.start == 1.02
+
+
+@pytest.mark.parametrize("width,detector", [(160, "motion"), (None, "physics")])
+def test_auto_leaves_the_smallest_pictures_to_the_motion_detector(tmp_path, width, detector):
+    # The physics networks learnt 16-pixel blocks on pictures 480-512 across: on a picture narrower
+    # than PHYSICS_MIN_WIDTH the motion detector finds more (README, "Which picture detector `auto` runs").
+    import dataclasses
+
+    from syncfoley.engine.demo.scenes import reel_scene
+    from syncfoley.engine.detect.onsets import PHYSICS_MIN_WIDTH
+    from syncfoley.engine.media.video import write_video
+
+    width = width or PHYSICS_MIN_WIDTH
+    scene = dataclasses.replace(reel_scene(width, width * 9 // 16), duration=2.0)
+    path = tmp_path / f"reel{width}.mp4"
+    write_video(path, scene.frames(), scene.fps)
+    track = api.detect(path)
+    assert (track.detector, track.extra["detector_requested"]) == (detector, "auto")

@@ -1,4 +1,4 @@
-"""The learned part of the motion detector: a small network that scores each block's
+"""The learned part of the physics detector: small networks that score each block's
 physics (see :mod:`motion_features`) as the probability that an impact happened there
 between this frame and the next.
 

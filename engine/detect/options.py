@@ -20,8 +20,9 @@ class DetectOptions(Fields):
     start: Optional[float] = option(None, "num", "analyse from this time (s)")
     end: Optional[float] = option(None, "num", "analyse up to this time (s)")
     detector: str = option("auto", "str", "auto (the sound if there is any, else the onset network if a "
-                           "checkpoint is configured, else the picture's motion), motion, audio, neural, or "
-                           "physics (the picture, scored by a network trained on physics-engine clips; experimental)",
+                           "checkpoint is configured, else the picture's physics detector, or on the smallest "
+                           "pictures its motion detector), physics (the picture, scored by networks trained on "
+                           "physics-engine clips), motion (the picture, by hand-tuned rules), audio, or neural",
                            choices=DETECTORS, metavar="NAME")
     guide: Optional[str] = option(None, "path_in", "production sound to detect onsets in, its time 0 at the "
                                   "video's first frame", metavar="WAV")

@@ -3,7 +3,8 @@
 --
 --   Detect onsets for the selected video item and render Foley on them in one go: the
 --   onsets as a MIDI item on one new track, the Foley WAV on another, both in sync with
---   the item (start offset and play rate honoured), in one undo step.
+--   the item (start offset and play rate honoured), in one undo step. Detects with the
+--   detector and sensitivity last chosen in the detect action's dialog (auto and 0.5 before).
 --   Needs the engine daemon: syncfoley serve.
 -- Installed by ReaPack with syncfoley_lib.lua (the package), which it loads.
 
@@ -19,6 +20,7 @@ if not preset then return end
 sf.run("detect", {
   video = info.file, start = sf.to_source(info, info.position),
   ["end"] = sf.to_source(info, info.position + info.length),
+  detector = sf.setting("detector", "auto"), sensitivity = tonumber(sf.setting("sensitivity", "0.5")) or 0.5,
 }, "detecting onsets", function(detected)
   local track = sf.json_decode(sf.read_file(detected.onsets_json) or "")
   if not track then return sf.fail("cannot read " .. tostring(detected.onsets_json)) end
