@@ -106,3 +106,13 @@ def test_auto_leaves_the_smallest_pictures_to_the_motion_detector(tmp_path, widt
     write_video(path, scene.frames(), scene.fps)
     track = api.detect(path)
     assert (track.detector, track.extra["detector_requested"]) == (detector, "auto")
+    # Weights the run will use are checked before any decoding; weights it will not use are not read.
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not an npz")
+    if detector == "physics":
+        from syncfoley.core.errors import FormatError
+
+        with pytest.raises(FormatError, match="not a motion-scorer weights file"):
+            api.detect(path, motion_weights=str(bad))
+    else:
+        assert api.detect(path, motion_weights=str(bad)).times() == track.times()

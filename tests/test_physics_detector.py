@@ -96,7 +96,7 @@ def test_auto_keeps_the_projects_own_scenes(scene_clip) -> None:
     what ``auto`` runs on them with no sound: the physics detector, which never trained on them.
     Measured: 25 of 26 impacts, no false onset (F1 0.98); it misses the stick strike at 1.3 s in
     ``struck`` and lands that scene's other strikes 27-60 ms early (the flow loses the thin stick
-    falling 1.5 picture widths a second; see the README's "Does the flow follow what moves?")."""
+    falling 1.6 picture widths a second; see the README's "Does the flow follow what moves?")."""
     from syncfoley.engine.demo.scenes import catalogue
     from syncfoley.engine.detect.motion_training import match_count
 

@@ -90,7 +90,7 @@ def detect(
     from syncfoley.engine.detect.audio import detect_guide
 
     weights = check_detector(detector, guide, checkpoint)
-    if detector in ("physics", "auto"):
+    if picture_detector(detector, info) == "physics":
         from syncfoley.engine.detect.motion_scorer import resolve_scorer
 
         resolve_scorer(motion_weights)  # a wrong weights file is refused before any decoding

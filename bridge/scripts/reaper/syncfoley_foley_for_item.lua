@@ -17,10 +17,12 @@ if info.midi then return sf.fail("select a video item (this one is MIDI)") end
 local preset = sf.preset()
 if not preset then return end
 
+local detector, sensitivity = sf.remembered_detection()
 sf.run("detect", {
   video = info.file, start = sf.to_source(info, info.position),
   ["end"] = sf.to_source(info, info.position + info.length),
-  detector = sf.setting("detector", "auto"), sensitivity = tonumber(sf.setting("sensitivity", "0.5")) or 0.5,
+  -- A sensitivity that is not a number (ExtState edited by hand) is left to the engine's default.
+  detector = detector, sensitivity = tonumber(sensitivity),
 }, "detecting onsets", function(detected)
   local track = sf.json_decode(sf.read_file(detected.onsets_json) or "")
   if not track then return sf.fail("cannot read " .. tostring(detected.onsets_json)) end

@@ -556,11 +556,15 @@ end
 
 M.DETECTORS = { "auto", "motion", "audio", "neural", "physics" }
 
+-- The detector and sensitivity (as text) the detect action's dialog last kept; auto and 0.5 before.
+function M.remembered_detection()
+  return M.setting("detector", "auto"), M.setting("sensitivity", "0.5")
+end
+
 -- The detect action's dialog: detector and sensitivity, remembered between runs.
 -- Returns nil when cancelled, else detector, sensitivity (a number 0..1).
 function M.detect_settings()
-  local detector = M.setting("detector", "auto")
-  local sensitivity = M.setting("sensitivity", "0.5")
+  local detector, sensitivity = M.remembered_detection()
   local fields = M.ask("syncfoley: Detect onsets",
     { "Detector: " .. table.concat(M.DETECTORS, " / "), "Sensitivity 0..1 (0.5 balanced)" }, { detector, sensitivity })
   if not fields then return nil end
