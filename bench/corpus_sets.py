@@ -84,6 +84,8 @@ SETS: dict[str, ClipSet] = {
                     (_val(860, 160),)),
     "val7": ClipSet("select", "pymunk: judging RULE25's operating point, chosen on val6 and mjval3",
                     (_val(1020, 80),)),
+    "val8": ClipSet("select", "pymunk: judging RULE26 (pictures under 512 across scaled up), and its copies 320 across",
+                    (_val(1100, 120),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
                         (_val(500, 40, "--floor", "0.3", "0.6"),)),
@@ -104,6 +106,8 @@ SETS: dict[str, ClipSet] = {
                       (Run("mujoco", 1144, 48),)),
     "mjval4": ClipSet("select", "MuJoCo: judging RULE25's operating point, chosen on val6 and mjval3",
                       (Run("mujoco", 1192, 24),)),
+    "mjval5": ClipSet("select", "MuJoCo: judging RULE26 (pictures under 512 across scaled up), and its copies 320 across",
+                      (Run("mujoco", 1216, 48),)),
     "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
     "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the networks shipped before "
                          "2026-12-05's evening trained on", (Run("mujoco", 10000, 40),)),
