@@ -218,6 +218,9 @@ def test_a_very_wide_picture_is_analysed_not_crashed_on(tmp_path: Path) -> None:
     from syncfoley.engine.media.video import analysis_size
 
     assert analysis_size(600, 32, 512) == (600, 32) and analysis_size(1920, 1080, 512) == (512, 288)
+    assert analysis_size(600, 32, 512, 480) == (600, 32) and analysis_size(320, 180, 512, 480) == (512, 288)
+    assert analysis_size(32, 32, 512, 480) == (512, 512) and analysis_size(320, 180, 512) == (320, 180)
+    assert analysis_size(480, 270, 512, 480) == (480, 270) and analysis_size(240, 600, 512, 480) == (240, 600)
     rng = np.random.default_rng(1)
     frames = []
     for k in range(30):

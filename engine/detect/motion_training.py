@@ -162,7 +162,7 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     """Extract (or read from ``cache``) one video's features and label its frames."""
     from syncfoley.core.identity import file_identity
     from syncfoley.engine.detect.motion_features import NAMES
-    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, physics_features_of
+    from syncfoley.engine.detect.physics import UPSCALE_BELOW, PhysicsDetectorConfig, physics_features_of
     from syncfoley.engine.media.video import analysis_size, probe
     from syncfoley.engine.types import TimeRange
 
@@ -170,8 +170,13 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     ignore = ignored_times(example)
     _check_within(example, ignore, info.duration, info.fps)
     cfg = PhysicsDetectorConfig()
-    width, height = analysis_size(info.width, info.height, cfg.motion.width)
-    key = hashlib.sha256(repr((file_identity(example.video), NAMES, cfg)).encode()).hexdigest()[:20]
+    width, height = analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+    parts: tuple = (file_identity(example.video), NAMES, cfg)
+    if width > info.width:
+        # Scaled up since 2026-12-06: features cached before then were measured at the
+        # picture's own size. Pictures scaled down keep their keys (nothing changed there).
+        parts += ((width, height),)
+    key = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
     cached = cache / f"{example.video.stem}-{key}.npz" if cache is not None else None
     stored = _cached_features(cached) if cached is not None and cached.is_file() else None
     if stored is not None:

@@ -162,10 +162,16 @@ def check_range(info: VideoInfo, start: Optional[float], end: Optional[float]) -
 MIN_ANALYSIS = 32
 
 
-def analysis_size(width: int, height: int, target_width: int) -> tuple[int, int]:
-    """Downscaled (width, height) for analysis, keeping the aspect ratio, even numbers; a
-    picture wider than that allows keeps ``MIN_ANALYSIS`` rows (or all it has), and is
-    scaled down less."""
+def analysis_size(width: int, height: int, target_width: int, upscale_below: int = 0) -> tuple[int, int]:
+    """(width, height) for analysis, keeping the aspect ratio, even numbers: scaled down to
+    ``target_width`` across; a picture wider than that allows keeps ``MIN_ANALYSIS`` rows (or
+    all it has), and is scaled down less. A picture narrower than ``upscale_below`` (and
+    smaller than ``target_width`` both ways) is scaled up until its width or its height
+    reaches ``target_width``, whichever comes first (a tiny or very tall picture is not blown
+    up past that)."""
+    if width < min(upscale_below, target_width) and height < target_width:
+        factor = min(target_width / width, target_width / height)
+        return max(2, int(round(width * factor / 2)) * 2), max(2, int(round(height * factor / 2)) * 2)
     w = min(target_width, width)
     h = max(2, int(round(height * w / width / 2)) * 2)
     if h < MIN_ANALYSIS:
