@@ -88,7 +88,7 @@ SETS: dict[str, ClipSet] = {
                     (_val(1100, 120),)),
     "val9": ClipSet("select", "pymunk: judging RULE28 (small pictures scaled up, their own threshold), and its copies 320 across",
                     (_val(1220, 120),)),
-    "val10": ClipSet("select", "pymunk: judging RULE29 (pictures under 480 scaled up, their own threshold), by its copies 320 across",
+    "val10": ClipSet("select", "pymunk: judging RULE29 (pictures under 480 scaled up, own threshold), by copies 320 across",
                      (_val(1340, 120),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
@@ -112,7 +112,7 @@ SETS: dict[str, ClipSet] = {
                       (Run("mujoco", 1192, 24),)),
     "mjval5": ClipSet("select", "MuJoCo: judging RULE26 (pictures under 512 across scaled up), and its copies 320 across",
                       (Run("mujoco", 1216, 48),)),
-    "mjval6": ClipSet("select", "MuJoCo: judging RULE28 (small pictures scaled up, their own threshold), and its copies 320 across",
+    "mjval6": ClipSet("select", "MuJoCo: judging RULE28 (small pictures scaled up, own threshold), and copies 320 across",
                       (Run("mujoco", 1264, 48),)),
     "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
     "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the networks shipped before "

@@ -301,8 +301,9 @@ def _feature_frames(
     # 0.02 F1 and gave two more onsets on smooth-only clips (27 validation clips at 1080p).
     # A picture scaled up is given its size; one scaled down keeps iter_frames' own (the same
     # frames, to the bit, as before pictures were ever scaled up).
-    size = (width, height) if width > info.width else (cfg.motion.width, None)
-    for t, img in prefetch(iter_frames(path, span, *size, "gray", report)):
+    scaled_up = width > info.width
+    for t, img in prefetch(iter_frames(path, span, width if scaled_up else cfg.motion.width,
+                                       height if scaled_up else None, "gray", report)):
         energy.append(0.0)
         feat = None
         if matcher is None:
