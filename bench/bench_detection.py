@@ -163,8 +163,9 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         row["truth"] += len(true_t)
         for tol, hk, fk in ((0.1, "h1", "f1"), (frame, "hf", "ff")):
             taken, ok, neutral = judge(found, true_t, band_t, tol, family == "smooth")
+            false = sum(1 for o, n in zip(ok, neutral) if not o and not n)
             row[hk] += len(taken)
-            row[fk] += sum(1 for o, n in zip(ok, neutral) if not o and not n)
+            row[fk] += false
             if tol == 0.1:
                 row["found"] += len(found)
                 row["astray"] += sum(1 for o in ok if not o)
@@ -172,13 +173,11 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
                 caught += [j in taken for j in range(len(true_t))]
                 errors += [(found[i] - true_t[j]) / frame for j, i in taken.items()]
                 violence += [(track.onsets[i].strength, float(truth["impacts"][j]["speed"])) for j, i in taken.items()]
-                for o, n, onset in zip(ok, neutral, track.onsets):
-                    if not n:
-                        conf.append(onset.confidence)
-                        strength.append(onset.strength)
-                        labels.append(o)
-                counts.append(ClipCount(len(true_t), len(taken), sum(1 for o, n in zip(ok, neutral) if not o and not n),
-                                        tuple((t.confidence, o) for o, n, t in zip(ok, neutral, track.onsets) if not n)))
+                kept = [(onset, o) for o, n, onset in zip(ok, neutral, track.onsets) if not n]
+                conf += [onset.confidence for onset, _ in kept]
+                strength += [onset.strength for onset, _ in kept]
+                labels += [o for _, o in kept]
+                counts.append(ClipCount(len(true_t), len(taken), false, tuple((t.confidence, o) for t, o in kept)))
         print(f"  {path.name}: {len(true_t)} true, {len(found)} found", file=sys.stderr)
     print(f"{'family':<10}{'truth':>6}{'found':>6}{'P':>6}{'R':>6}{'F1':>6}{'P@1f':>7}{'R@1f':>6}{'F1@1f':>7}")
     total = dict(truth=0, found=0, h1=0, f1=0, hf=0, ff=0, astray=0)

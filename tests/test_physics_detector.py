@@ -27,21 +27,22 @@ PRECISION, RECALL = 0.75, 0.7  # measured here: 0.93, 0.81 (counted one to one)
 CLIPS = [("drop", 500), ("strike", 501), ("close", 502), ("feet", 503), ("smooth", 504), ("setdown", 505)]
 
 
-@pytest.fixture(scope="module")
-def physics_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+def _render(family: str, index: int, size: tuple[int, int], out: Path) -> tuple[Path, dict]:
+    """A test-split clip of 5 s at ``size`` (at most 30 fps where the seed draws more): its video and truth."""
     import physics_corpus as pc
 
+    spec = pc.make_spec("test", index, family)
+    spec.size, spec.duration = size, 5.0
+    if spec.fps > 50:
+        spec.fps = Fraction(30)
+    truth = pc.render_clip(spec, out)
+    return next(p for p in out.glob(spec.name + ".*") if p.suffix in (".mp4", ".mov")), truth
+
+
+@pytest.fixture(scope="module")
+def physics_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
     out = tmp_path_factory.mktemp("physics")
-    made = {}
-    for family, index in CLIPS:
-        spec = pc.make_spec("test", index, family)
-        spec.size, spec.duration = (640, 360), 5.0
-        if spec.fps > 50:
-            spec.fps = Fraction(30)
-        truth = pc.render_clip(spec, out)
-        video = next(p for p in out.glob(spec.name + ".*") if p.suffix in (".mp4", ".mov"))
-        made[family] = (video, truth)
-    return made
+    return {family: _render(family, index, (640, 360), out) for family, index in CLIPS}
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +78,11 @@ def test_a_picture_under_the_analysis_width_is_scaled_up_to_it(tmp_path: Path) -
     # blocks a third larger: copies 320 across of 168 clips lost a quarter of their impacts
     # that way (RULE26). Scaled up, it also shows motion that is not an impact, so its onsets
     # need more evidence (RULE28).
-    import physics_corpus as pc
-
     from syncfoley.engine.detect.physics import upscaled_threshold
 
     results = []
     for family, index in CLIPS[:4]:
-        spec = pc.make_spec("test", index, family)
-        spec.size, spec.duration = (320, 180), 5.0
-        if spec.fps > 50:
-            spec.fps = Fraction(30)
-        truth = pc.render_clip(spec, tmp_path)
-        video = next(p for p in tmp_path.glob(spec.name + ".*") if p.suffix in (".mp4", ".mov"))
+        video, truth = _render(family, index, (320, 180), tmp_path)
         track = api.detect(video, detector="physics")
         assert track.extra["analysed_at"] == [512, 288]
         assert track.extra["threshold"] == pytest.approx(0.65, abs=1e-6)

@@ -162,15 +162,15 @@ def clip_features(example: Example, cache: Optional[Path] = None) -> ClipFeature
     """Extract (or read from ``cache``) one video's features and label its frames."""
     from syncfoley.core.identity import file_identity
     from syncfoley.engine.detect.motion_features import NAMES
-    from syncfoley.engine.detect.physics import UPSCALE_BELOW, PhysicsDetectorConfig, physics_features_of
-    from syncfoley.engine.media.video import analysis_size, probe
+    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, analysed_size, physics_features_of
+    from syncfoley.engine.media.video import probe
     from syncfoley.engine.types import TimeRange
 
     info = probe(example.video)
     ignore = ignored_times(example)
     _check_within(example, ignore, info.duration, info.fps)
     cfg = PhysicsDetectorConfig()
-    width, height = analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+    width, height = analysed_size(info, cfg)
     parts: tuple = (file_identity(example.video), NAMES, cfg)
     if width > info.width:
         # Scaled up since 2026-12-06: features cached before then were measured at the

@@ -68,6 +68,11 @@ UPSCALE_BELOW = 480
 UPSCALED_SHIFT = math.log(0.65 / 0.35) - math.log(0.425 / 0.575)
 
 
+def analysed_size(info: VideoInfo, cfg: PhysicsDetectorConfig) -> tuple[int, int]:
+    """The (width, height) the physics detector analyses ``info``'s picture at."""
+    return analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+
+
 def upscaled_threshold(threshold: float) -> float:
     """The onset threshold for a picture analysed scaled up, from the one for full-size pictures."""
     from scipy.special import expit, logit
@@ -102,7 +107,7 @@ def detect_physics(
     report = DecodeReport()
     whole = analyse_physics(path, info, span, scorer, cfg, progress, report)
     threshold = scorer.threshold_for(sensitivity)
-    analysed = analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+    analysed = analysed_size(info, cfg)
     if analysed[0] > info.width:
         threshold = upscaled_threshold(threshold)
     verdicts = verify(whole, scorer, cfg.min_gap, info.fps) if scorer.verifier is not None else None
@@ -180,7 +185,7 @@ def analyse_physics(
         logit.append(UNSCORED)
         if feat is not None:
             score(feat)
-    width, _ = analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+    width, _ = analysed_size(info, cfg)
     result.probability = np.array(prob)
     result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
     result.lost = np.array(lost) * info.fps / width
@@ -290,7 +295,7 @@ def _feature_frames(
     (:mod:`~syncfoley.engine.detect.motion_features`), so they arrive with frame k+3; the
     first three frames and the last three get none (nothing to compare them with).
     """
-    width, height = analysis_size(info.width, info.height, cfg.motion.width, UPSCALE_BELOW)
+    width, height = analysed_size(info, cfg)
     matcher: Optional[FlowMatcher] = None
     stream: Optional[FeatureStream] = None
     prev_img: Optional[np.ndarray] = None
