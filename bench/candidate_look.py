@@ -21,7 +21,7 @@ Features are read from (or extracted into) ``--cache``; the look is kept in ``--
     python bench/candidate_look.py --fit C/val C/val2 C/val3 --judge C/valhd C/valhd2 --judge C/val4 \\
         --cache C/features --looks C/looks
 
-The README has what it gave (refused: more impacts found, and more onsets on smooth-only
+docs/physics-detector.md has what it gave (refused: more impacts found, and more onsets on smooth-only
 clips at 720p/1080p).
 """
 

@@ -1,11 +1,11 @@
-"""The named clip sets the README's figures come from, rendered again by one command.
+"""The named clip sets the detectors' figures come from, rendered again by one command.
 
 Each set is one or more runs of a corpus generator (``physics_corpus.py``, pymunk, or
 ``mujoco_corpus.py``, MuJoCo) over a range of seeds. A machine that lost its clips gets
 them back, clip for clip, from the same seeds: the generators draw everything from the
-seed, so the figures the README quotes come out again (the pymunk test split and the
-MuJoCo test clips were rendered again on a new machine on 2026-12-04, and
-``bench_detection.py`` printed the same tables, line for line).
+seed, so the figures the README and docs/physics-detector.md quote come out again (the
+pymunk test split and the MuJoCo test clips were rendered again on a new machine on
+2026-12-04, and ``bench_detection.py`` printed the same tables, line for line).
 
 The sets keep training, validation and test apart by seed (checked by the tests), except
 where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``) and where a
@@ -72,7 +72,7 @@ SETS: dict[str, ClipSet] = {
     "val3": ClipSet("select", "pymunk: more verifier fitting", (_val(160, 40), _val(228, 72))),
     # Which of valhd's and valhd2's seeds were first rendered at 720p and which at 1080p was not
     # written down; with this split the shipped detector gives F1 0.866 on the 68, not the
-    # README's 0.830 (see there).
+    # 0.830 of docs/physics-detector.md (see there).
     "valhd": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",
                      (_val(200, 16, "--size", "1280x720"), _val(216, 12, "--size", "1920x1080"))),
     "valhd2": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",

@@ -1,6 +1,6 @@
 """Copies of a corpus folder with every picture scaled to a given width, as an editor's proxy
 or a small web video is: the question it answers is how a detector does on a smaller copy of
-the same clips (the README's "Pictures under 512 across").
+the same clips (the README's "Small pictures"; docs/physics-detector.md, "Pictures under 512 across").
 
 Every clip with a ``NAME.truth.json`` is re-encoded by the ``ffmpeg`` command line (H.264,
 CRF 20, 4:2:0, no sound: the picture detectors read only the picture) scaled to ``--width``

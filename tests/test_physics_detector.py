@@ -128,7 +128,7 @@ def test_auto_keeps_the_projects_own_scenes(scene_clip) -> None:
     what ``auto`` runs on them with no sound: the physics detector, which never trained on them.
     Measured: 25 of 26 impacts, no false onset (F1 0.98); it misses the stick strike at 1.3 s in
     ``struck`` and lands that scene's other strikes 27-60 ms early (the flow loses the thin stick
-    falling 1.6 picture widths a second; see the README's "Does the flow follow what moves?")."""
+    falling 1.6 picture widths a second; see docs/physics-detector.md, "Does the flow follow what moves?")."""
     from syncfoley.engine.demo.scenes import catalogue
     from syncfoley.engine.detect.motion_training import match_count
 
@@ -514,7 +514,7 @@ def test_an_onset_lies_where_the_logit_peaks_between_frames() -> None:
 
 
 def test_the_candidate_look_sees_a_small_square_stop() -> None:
-    # bench/candidate_look.py (an experiment the README reports): the finer look at a candidate
+    # bench/candidate_look.py (an experiment docs/physics-detector.md reports): the finer look at a candidate
     # measures a 12-pixel square moving 5 pixels a frame into frame k and still after it.
     import candidate_look as cl
     import cv2

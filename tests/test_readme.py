@@ -27,3 +27,47 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_example_clip_and_truth_are_committed() -> None:
     assert (ROOT / "examples" / "hits.mp4").stat().st_size > 10_000
     assert (ROOT / "examples" / "hits.truth.json").is_file()
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub (and most Markdown renderers) give a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, flags=re.M)}
+
+
+def test_relative_links_in_the_docs_lead_somewhere() -> None:
+    """Every relative link of the README and docs/ names a file that exists, and its
+    #anchor, if any, a heading of that file (the README sends readers to the physics
+    detector's record by section)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            name, _, anchor = target.partition("#")
+            dest = (page.parent / name).resolve() if name else page
+            assert dest.is_file(), f"{page.name}: link to {target}: no such file"
+            if anchor:
+                assert anchor in _anchors(dest), f"{page.name}: link to {target}: no such heading in {dest.name}"
+            checked += 1
+    assert checked >= 4
+
+
+def test_code_that_cites_the_physics_record_cites_what_is_there() -> None:
+    """Comments and docstrings that send a reader to a part of docs/physics-detector.md by
+    name ('docs/physics-detector.md, "Speed"') name a part it has."""
+    record = (ROOT / "docs" / "physics-detector.md").read_text()
+    cited = []
+    for folder in ("engine", "bench", "bridge", "adapters", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            cited += re.findall(r'docs/physics-detector\.md, "([^"]+)"', path.read_text())
+    assert cited, "no citation found: the pattern no longer matches how the code cites the record"
+    missing = [name for name in cited if name not in record]
+    assert not missing, f"cited but not in docs/physics-detector.md: {missing}"

@@ -16,7 +16,7 @@ vector only when it is
 - far better: it leaves at most half the error of the flow's own vector, and moves the
   block more than 2 pixels from it.
 
-Judged against a rule written first (2026-12-05, RULE13 in the README): with the
+Judged against a rule written first (2026-12-05, RULE13 in docs/physics-detector.md): with the
 networks and verifier trained on the flow alone, this took the physics detector on the
 project's own scenes from F1 0.78 to 0.94, on 96 fresh MuJoCo clips from 0.642 to 0.654
 (onsets on smooth-only clips 7 to 5), and held on 184 selection clips (0.814 to 0.813).

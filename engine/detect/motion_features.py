@@ -29,7 +29,7 @@ measurements over a window of six fields, the motion into frames k-2 .. k+3:
   approach then a sudden loss, on one path; matching noise moves blocks too, but not
   along a steady path. (Four fields each way, so that a slow landing would show over more
   of its path, did better on the validation clips and no better on the test split: see
-  the README.)
+  docs/physics-detector.md.)
 
 Speeds are analysis pixels per frame (what the matcher resolves), log-compressed.
 Every block is scored: a shortlist by the largest velocity change (an earlier design)

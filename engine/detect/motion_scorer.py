@@ -6,7 +6,7 @@ The weights are plain NumPy arrays in an ``.npz`` (read with ``allow_pickle=Fals
 checked against the exact key set and shapes; no PyTorch is needed to detect. Resolved
 in a fixed order: an explicit path, ``$SYNCFOLEY_MOTION_WEIGHTS``, the weights shipped
 in the package (trained by ``syncfoley train-motion`` on the physics corpus; the
-README says with which command).
+development record, docs/physics-detector.md, says with which commands).
 
 A scorer file may also hold an onset verifier (:mod:`onset_verifier`, format /3): trees
 that take a second look at every candidate peak with what surrounds it, and whose

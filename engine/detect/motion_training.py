@@ -742,7 +742,7 @@ def _best_threshold(onsets: list[list[tuple[float, float]]], clips: list[ClipFea
 
 
 # The verifier's trees (chosen by cross-validation on the 160 validation clips of seeds
-# 0-159; see the README): shallow, slowly learned, on four fifths of the candidates each.
+# 0-159; see docs/physics-detector.md): shallow, slowly learned, on four fifths of the candidates each.
 VERIFIER_TREES = dict(n_estimators=300, learning_rate=0.03, max_depth=3, subsample=0.8, min_samples_leaf=10)
 FOLDS = 5
 
