@@ -78,7 +78,7 @@ SETS: dict[str, ClipSet] = {
     "valhd2": ClipSet("select", "pymunk at 720p and 1080p: judging the verifier",
                       (_val(300, 20, "--size", "1280x720"), _val(320, 20, "--size", "1920x1080"))),
     "val4": ClipSet("select", "pymunk: a second judging set", (_val(340, 160),)),
-    "val5": ClipSet("select", "pymunk: a third judging set (and its copies at 320 across, bench/scaled_copies.py)",
+    "val5": ClipSet("select", "pymunk: a third judging set (its copies 160-320 across chose auto's width: RULE23, RULE30)",
                     (_val(700, 160),)),
     "val6": ClipSet("select", "pymunk: judging an operating point chosen on val4, val5 and mjval2 (RULE22)",
                     (_val(860, 160),)),
@@ -106,6 +106,8 @@ SETS: dict[str, ClipSet] = {
                        (Run("mujoco", 1024, 24),)),
     "mjval2": ClipSet("select", "MuJoCo: a second judging set, four times mjjudge (24 clips decide little)",
                       (Run("mujoco", 1048, 96),)),
+    "mjval2h": ClipSet("select", "MuJoCo: mjval2's first half, checking auto's switching width (RULE30) by copies",
+                       (Run("mujoco", 1048, 48),)),
     "mjval3": ClipSet("select", "MuJoCo: judging an operating point chosen on mjjudge and mjval2 (RULE22)",
                       (Run("mujoco", 1144, 48),)),
     "mjval4": ClipSet("select", "MuJoCo: judging RULE25's operating point, chosen on val6 and mjval3",
@@ -124,7 +126,7 @@ SETS: dict[str, ClipSet] = {
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
 # Sets that are part of another, with the same role: they share its seeds and no one else's.
 # A part may itself have parts.
-PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain"}
+PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjval2h": "mjval2", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain"}
 
 
 def _wholes(name: str) -> set[str]:

@@ -34,7 +34,7 @@ def test_a_part_shares_seeds_with_its_whole_only(monkeypatch: pytest.MonkeyPatch
     sets["mjfit"] = cs.ClipSet("select", "", (cs.Run("mujoco", 1040, 24),))  # runs past mjval's end, into mjval2
     monkeypatch.setattr(cs, "SETS", sets)
     assert cs.overlaps() == ["mjfit and mjjudge share 8 seeds", "mjfit and mjval2 share 16 seeds",
-                             "mjfit is not a part of mjval"]
+                             "mjfit and mjval2h share 16 seeds", "mjfit is not a part of mjval"]
     sets["mjfit"] = cs.ClipSet("test", "", (cs.Run("mujoco", 1000, 24),))  # a test set inside a choosing one
     assert cs.overlaps() == ["mjfit is not a part of mjval"]
 

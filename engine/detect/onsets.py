@@ -43,12 +43,13 @@ def check_detector(
 
 
 # Narrowest picture ``auto`` gives the physics detector; a narrower one goes to the motion
-# detector. The physics networks learnt speeds in analysis pixels and 16-pixel blocks on
-# pictures 480-512 across and go blind below about 250: on copies of 160 validation clips
-# scaled down (F1 within 0.1 s, physics against motion) 0.24 against 0.33 at 192 across,
-# 0.39 against 0.35 at 224, 0.63 against 0.35 at 256 (README, "Which picture detector
-# `auto` runs").
-PHYSICS_MIN_WIDTH = 224
+# detector. Since pictures under 480 across are scaled up for the physics detector (RULE29),
+# it is far ahead down to 160 across: on copies of 160 validation clips (val5) scaled down,
+# F1 within 0.1 s 0.79 against the motion detector's 0.35 at 160 across, 0.81 against 0.33
+# at 192, with 4 and 5 onsets on the smooth-only copies against 106 and 133 (RULE30,
+# 2026-12-06; README, "Small pictures"). Nothing narrower was measured, so there the
+# motion detector stays.
+PHYSICS_MIN_WIDTH = 160
 
 
 def picture_detector(detector: str, info: VideoInfo) -> str:
