@@ -35,9 +35,14 @@ def _slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
+def _prose(path) -> str:
+    """A Markdown file's text without its fenced code (shell comments are not headings, nor
+    brackets there links)."""
+    return re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+
+
 def _anchors(path) -> set[str]:
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
-    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, flags=re.M)}
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", _prose(path), flags=re.M)}
 
 
 def test_relative_links_in_the_docs_lead_somewhere() -> None:
@@ -47,8 +52,7 @@ def test_relative_links_in_the_docs_lead_somewhere() -> None:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     checked = 0
     for page in pages:
-        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
-        for target in re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", text):
+        for target in re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", _prose(page)):
             if re.match(r"[a-z]+:", target):
                 continue
             name, _, anchor = target.partition("#")
