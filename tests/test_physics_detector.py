@@ -358,6 +358,11 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     # Onsets on smooth-only clips: those that match none of the truth's impacts (a set-down
     # in the smooth family can land fast enough to be one).
     assert first["smooth"] == astray
+    # The own threshold is among those tried: where it reaches the target precision, its recall
+    # bounds the most recall at that precision from below.
+    assert 0.0 <= first["recall_at_precision"] <= 1.0
+    if precision >= cs.PRECISION_TARGET:
+        assert first["recall_at_precision"] >= recall
     again = next(r for r in rows if r["scorer"] == "b" and r["clips"] == "data")
     # (The AUC is NaN, equal to nothing, where every onset was true: both must say so alike.)
     assert {k: repr(v) for k, v in first.items() if k != "scorer"} == {k: repr(v) for k, v in again.items()
