@@ -74,8 +74,9 @@ class Tally:
         self.labels += other.labels
 
     @property
-    def f1(self) -> float:
-        return prf(self.hits, self.false, self.truth)[2]
+    def scores(self) -> tuple[float, float, float]:
+        """Precision, recall, F1."""
+        return prf(self.hits, self.false, self.truth)
 
 
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
@@ -162,15 +163,15 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
     for k, (scorer, name) in enumerate(zip(scorers, names)):
         every = [every_onset(scorer, c, c.summaries[k], c.blocks[k] if c.blocks else None) for c in clips]
         own = [tally(c, e, scorer.threshold) for c, e in zip(clips, every)]
-        best = [(pooled([own[i] for i in members]).f1, scorer.threshold) for _, members in sets]
+        at_own = [pooled([own[i] for i in members]).scores for _, members in sets]
+        best = [(f1, scorer.threshold) for _, _, f1 in at_own]
         # The product's target is precision and recall both 0.9: the most recall any threshold
         # gives at that precision says how far the networks are from it, whatever the operating point.
-        reach = [0.0 for _ in sets]
-        for t in (scorer.threshold, *SWEEP):
+        reach = [r if p >= PRECISION_TARGET else 0.0 for p, r, _ in at_own]
+        for t in SWEEP:
             swept = [tally(c, e, t) for c, e in zip(clips, every)]
             for j, (_, members) in enumerate(sets):
-                total = pooled([swept[i] for i in members])
-                p, r, f1 = prf(total.hits, total.false, total.truth)
+                p, r, f1 = pooled([swept[i] for i in members]).scores
                 if f1 > best[j][0]:
                     best[j] = (f1, t)
                 if p >= PRECISION_TARGET:
@@ -179,7 +180,7 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
         labelled += [(f"{by}={g}", members, (None, None), None) for g, members in sorted(groups.items())]
         for label, members, (best_f1, best_t), recall_at in labelled:
             total = pooled([own[i] for i in members])
-            p, r, f = prf(total.hits, total.false, total.truth)
+            p, r, f = total.scores
             rows.append(dict(scorer=name, clips=label, n=len(members), threshold=scorer.threshold, f1=f, precision=p,
                              recall=r, smooth=total.smooth, auc=auc(total.conf, total.labels), best_f1=best_f1,
                              best_threshold=best_t, recall_at_precision=recall_at))
