@@ -5,7 +5,10 @@ own threshold (with precision, recall, onsets on smooth-only clips and the confi
 AUC) and the best F1 over thresholds, which says how good the networks are whatever the
 operating point (F1 is flat near its best, so a threshold set on a few dozen clips can
 hide or flatter a candidate), and the most recall any of those thresholds gives at precision
-0.9 or more (``R@P.9``; the product's target is 0.9 for both). ``--by KEY`` breaks the
+0.9 or more (``R@P.9``; the product's target is 0.9 for both). Below the table, per scorer,
+the recall at its best-F1 threshold (over all clips) by the impacts' approach speed, where the
+truth gives it: slow impacts are where recall is lost, so a candidate meant to find them is
+judged there. ``--by KEY`` breaks the
 figures at the own threshold down by a field of the clips' ``NAME.truth.json`` (``family``,
 ``size``, ``camera``, ``codec``; ``flicker`` and ``noise`` as none / some).
 
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_detection import auc, judge, prf  # noqa: E402
+from bench_detection import auc, judge, prf, recall_by_speed  # noqa: E402
 
 # Thresholds swept for the best F1 (each scorer's own is added).
 SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
@@ -133,6 +136,23 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
     return out
 
 
+def speed_recall(clips: list[Clip], every: list[list], threshold: float) -> list[tuple[str, int, float]]:
+    """Recall at ``threshold`` by approach speed (``bench_detection.recall_by_speed``'s bins),
+    over the impacts whose truth gives a ``speed``; matched as :func:`tally` matches."""
+    speeds: list[float] = []
+    caught: list[bool] = []
+    for clip, onsets in zip(clips, every):
+        found = [o.time for o in onsets if o.confidence >= threshold]
+        impacts = clip.truth["impacts"]
+        taken, _, _ = judge(found, [i["time"] for i in impacts], [b["time"] for b in clip.truth.get("band", [])],
+                            0.1, clip.truth.get("family") == "smooth")
+        for j, impact in enumerate(impacts):
+            if "speed" in impact:
+                speeds.append(float(impact["speed"]))
+                caught.append(j in taken)
+    return recall_by_speed(speeds, caught)
+
+
 def pooled(tallies: list[Tally]) -> Tally:
     out = Tally()
     for t in tallies:
@@ -150,7 +170,8 @@ def group_of(truth: dict, key: str) -> str:
 def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str] = None) -> list[dict]:
     """Per scorer and set of clips (each folder, then all; then each ``by`` group): the
     figures the module's doc lists. Each clip is counted once per threshold, for every set
-    it is in."""
+    it is in. The row of all clips (the last set) also has ``by_speed``: :func:`speed_recall`
+    at its best-F1 threshold."""
     folders = list(dict.fromkeys(c.folder for c in clips))
     sets = [(f, [i for i, c in enumerate(clips) if c.folder == f]) for f in folders]
     if len(folders) > 1:
@@ -178,12 +199,14 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
                     reach[j] = max(reach[j], r)
         labelled = [(label, members, b, rr) for (label, members), b, rr in zip(sets, best, reach)]
         labelled += [(f"{by}={g}", members, (None, None), None) for g, members in sorted(groups.items())]
-        for label, members, (best_f1, best_t), recall_at in labelled:
+        for j, (label, members, (best_f1, best_t), recall_at) in enumerate(labelled):
             total = pooled([own[i] for i in members])
             p, r, f = total.scores
             rows.append(dict(scorer=name, clips=label, n=len(members), threshold=scorer.threshold, f1=f, precision=p,
                              recall=r, smooth=total.smooth, auc=auc(total.conf, total.labels), best_f1=best_f1,
                              best_threshold=best_t, recall_at_precision=recall_at))
+            if j == len(sets) - 1:
+                rows[-1]["by_speed"] = speed_recall(clips, every, best_t)
     return rows
 
 
@@ -216,11 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'smooth':>7}{'AUC':>7}"
           f"{'best F1':>9}{'at':>7}{'R@P.9':>7}")
-    for row in compare(scorers, [p.name for p in args.scorers], clips, args.by):
+    rows = compare(scorers, [p.name for p in args.scorers], clips, args.by)
+    for row in rows:
         best = (f"{row['best_f1']:>9.3f}{row['best_threshold']:>7.3f}{row['recall_at_precision']:>7.2f}"
                 if row["best_f1"] is not None else "")
         print(f"{row['scorer']:<24}{row['clips']:<18}{row['n']:>4}{row['threshold']:>7.3f}{row['f1']:>7.3f}"
               f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['smooth']:>7}{row['auc']:>7.3f}{best}")
+    for row in rows:
+        bins = [(label, n, r) for label, n, r in row.get("by_speed", []) if n]
+        if bins:
+            print(f"{row['scorer']}: recall at {row['best_threshold']:.3f} by approach speed (picture widths/s): "
+                  + ", ".join(f"{label} {r:.2f} ({n})" for label, n, r in bins))
     return 0
 
 

@@ -363,6 +363,16 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     assert 0.0 <= first["recall_at_precision"] <= 1.0
     if precision >= cs.PRECISION_TARGET:
         assert first["recall_at_precision"] >= recall
+    # By approach speed, at the best-F1 threshold: every impact in one bin, and the impacts found
+    # across the bins are the hits counted at that threshold.
+    by_speed = first["by_speed"]
+    impacts = [i for c in clips for i in c.truth["impacts"]]
+    assert sum(n for _, n, _ in by_speed) == len(impacts) > 0
+    every = [cs.every_onset(scorer, c, c.summaries[0], c.blocks[0]) for c in clips]
+    best_hits = cs.pooled([cs.tally(c, e, first["best_threshold"]) for c, e in zip(clips, every)]).hits
+    assert round(sum(n * r for _, n, r in by_speed if n)) == best_hits
+    slow = [i for i in impacts if i["speed"] < bd.SPEED_BINS[1]]
+    assert by_speed[0][1] == len(slow)
     again = next(r for r in rows if r["scorer"] == "b" and r["clips"] == "data")
     # (The AUC is NaN, equal to nothing, where every onset was true: both must say so alike.)
     assert {k: repr(v) for k, v in first.items() if k != "scorer"} == {k: repr(v) for k, v in again.items()
