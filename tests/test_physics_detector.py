@@ -566,6 +566,52 @@ def test_the_candidate_look_refuses_folders_it_cannot_use(tmp_path: Path, capsys
     assert not looks.exists()
 
 
+def test_the_candidate_path_follows_an_object_back_and_on() -> None:
+    # bench/candidate_path.py (an experiment docs/physics-detector.md reports, RULE34): the object at a
+    # candidate is followed through the block motion, back to where it came from and on.
+    import candidate_path as cp
+
+    block, k = 16, 15
+    fields = np.zeros((30, 6, 10, 2), np.float32)  # frame i -> i + 1 at index i: (dy, dx) per block
+    fields[:k, ..., 1] = 3.0  # moving 3 px a frame to the right until frame k, then still
+    steps = cp.follow(fields, k, 40.0, 60.0, block)
+    assert steps.shape == (cp.BACK + cp.ON, 2)
+    np.testing.assert_allclose(steps[:cp.BACK], [[0.0, 3.0]] * cp.BACK)
+    np.testing.assert_allclose(steps[cp.BACK:], 0.0)
+    # Near the clip's start there is nothing to follow: those steps are zero, the rest are measured.
+    early = cp.follow(fields, 3, 40.0, 60.0, block)
+    np.testing.assert_allclose(early[:cp.BACK - 3], 0.0)
+    np.testing.assert_allclose(early[cp.BACK - 3:cp.BACK], [[0.0, 3.0]] * 3)
+    # Bilinear between block centres, held at the edge blocks; a diagonal path is sampled where it goes.
+    ramp = np.zeros((6, 10, 2), np.float32)
+    ramp[..., 1] = np.arange(10, dtype=np.float32)
+    assert cp.sample(ramp, 40.0, block / 2 + 1.5 * block, block)[1] == pytest.approx(1.5)
+    assert cp.sample(ramp, 40.0, -50.0, block)[1] == pytest.approx(0.0)
+    assert cp.sample(ramp, 40.0, 10_000.0, block)[1] == pytest.approx(9.0)
+    numbers = cp.path_numbers(np.array([[3.0, -4.0]]))
+    np.testing.assert_allclose(numbers, [np.log1p(5.0), np.log1p(3.0), -np.log1p(4.0)])
+
+
+def test_the_candidate_path_counts_recall_at_a_precision_with_ties_kept_together(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import candidate_path as cp
+
+    from syncfoley.engine.detect.motion_scorer import BUNDLED
+
+    p, y = np.array([0.9, 0.8, 0.8, 0.3]), np.array([True, True, False, True])
+    # Kept at 0.9: one of one true; at 0.8 both tied candidates come in (two of three true).
+    assert cp.recall_at_precision(p, y, 0.9) == pytest.approx(1 / 3)
+    assert cp.recall_at_precision(p, y, 0.6) == pytest.approx(1.0)
+    assert cp.recall_at_precision(p, np.zeros(4, bool), 0.5) == 0.0
+    (tmp_path / "empty").mkdir()
+    fields = tmp_path / "fields"
+    assert cp.main([str(BUNDLED), "--data", str(tmp_path / "nowhere"), "--fields", str(fields)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert cp.main([str(BUNDLED), "--data", str(tmp_path / "empty"), "--fields", str(fields)]) == 2
+    assert "error: no training examples" in capsys.readouterr().err
+    assert not fields.exists()
+
+
 def test_the_flow_tracking_bench_follows_the_engines_bodies(tmp_path: Path) -> None:
     # bench/flow_tracking.py: where the engine's bodies really moved, measured against the flow.
     # Its geometry (camera, body pose, shutter) is right when the flow agrees with it on slow
