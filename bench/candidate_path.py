@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_detection import auc, judge  # noqa: E402
+from bench_detection import auc  # noqa: E402
 
 BACK, ON = 12, 6  # frames followed back from the candidate's, and on
 FOLDS = 5
@@ -92,22 +92,18 @@ def clip_fields(video: Path, out: Path) -> tuple[np.ndarray, np.ndarray, tuple[i
     """(frame times, camera-free block motion of each frame pair, analysed (height, width),
     block size) of ``video``, from ``out`` where it is kept, computed and kept there where not."""
     from syncfoley.engine.detect.flow_field import FlowMatcher
-    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, analysed_size
-    from syncfoley.engine.media.video import iter_frames, probe
+    from syncfoley.engine.detect.physics import PhysicsDetectorConfig, analysis_frames
+    from syncfoley.engine.media.video import probe
     from syncfoley.engine.types import TimeRange
 
     dest = out / f"{video.stem}.npz"
     if not dest.is_file():
         cfg = PhysicsDetectorConfig()
         info = probe(video)
-        w, h = analysed_size(info, cfg)
-        # As the detector decodes: a picture scaled up is given its size, one scaled down iter_frames' own.
-        up = w > info.width
         matcher: Optional[FlowMatcher] = None
         prev = None
         times, fields = [], []
-        for t, img in iter_frames(video, TimeRange(0.0, info.duration), w if up else cfg.motion.width,
-                                  h if up else None, "gray"):
+        for t, img in analysis_frames(video, info, TimeRange(0.0, info.duration), cfg):
             if matcher is None:
                 matcher = FlowMatcher(img.shape, cfg.motion)
             if prev is not None:
@@ -130,17 +126,11 @@ def candidates(scorer, folders: list[Path], cache: Optional[Path], fields_dir: P
     """Per candidate: the path's numbers, whether it is true, its clip's number, its confidence."""
     import compare_scorers as cs
 
-    from syncfoley.engine.detect.motion_training import find_examples
-
-    clips = cs.load_clips(folders, [scorer], cache)
-    videos = [e.video for f in folders for e in find_examples(f)]
     rows, labels, groups, conf = [], [], [], []
-    for n, (clip, video) in enumerate(zip(clips, videos)):
-        times, fields, (height, width), block = clip_fields(video, fields_dir)
+    for n, clip in enumerate(cs.load_clips(folders, [scorer], cache)):
+        times, fields, (height, width), block = clip_fields(clip.video, fields_dir)
         every = cs.every_onset(scorer, clip, clip.summaries[0], clip.blocks[0])
-        impacts = [i["time"] for i in clip.truth["impacts"]]
-        band = [b["time"] for b in clip.truth.get("band", [])]
-        _, ok, neutral = judge([o.time for o in every], impacts, band, 0.1, clip.truth.get("family") == "smooth")
+        _, ok, neutral = cs.judged(clip, [o.time for o in every])
         for onset, good, left_out in zip(every, ok, neutral):
             if left_out:
                 continue
@@ -195,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if len(set(groups.tolist())) < FOLDS or y.all() or not y.any():
+    with_candidates = len(set(groups.tolist()))
+    if with_candidates < FOLDS or y.all() or not y.any():
         print(f"error: the fits need true and false candidates from {FOLDS} clips or more; "
-              f"these folders give {len(y)} candidates from {len(set(groups.tolist()))} clips", file=sys.stderr)
+              f"these folders give {len(y)} candidates from {with_candidates} clips", file=sys.stderr)
         return 2
-    print(f"{len(y)} candidates, {int(y.sum())} true, {len(set(groups.tolist()))} clips")
+    print(f"{len(y)} candidates, {int(y.sum())} true, {with_candidates} clips")
     print(f"{'':<30}{'AUC':>7}{'R@P.9':>8}   (mean of {REPEATS} ways of dealing the folds; range)")
     print(f"{'the confidence itself':<30}{auc(list(conf), list(y)):>7.3f}{recall_at_precision(conf, y):>8.3f}")
     for name, features in (("the confidence, fitted", conf[:, None]),

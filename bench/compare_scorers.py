@@ -55,6 +55,7 @@ class Clip:
     (``motion_training.frame_summaries``, ``frame_blocks``)."""
 
     folder: str
+    video: Path
     truth: dict
     features: "ClipFeatures"
     summaries: list[np.ndarray]
@@ -104,7 +105,7 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
             features = clip_features(example, cache)
             summaries = [frame_summaries(s, features) for s in scorers]
             blocks = [frame_blocks(s, features, m) for s, m in zip(scorers, summaries)]
-            clips.append(Clip(folder.name, truth, without_blocks(features), summaries, blocks))
+            clips.append(Clip(folder.name, example.video, truth, without_blocks(features), summaries, blocks))
             print(f"  {example.video.name}", file=sys.stderr, flush=True)
     return clips
 
@@ -118,16 +119,20 @@ def every_onset(scorer, clip: Clip, summaries: np.ndarray, blocks: Optional[dict
     return picked_onsets(scorer, clip.features, 0.0, summaries, blocks)
 
 
+def judged(clip: Clip, found: list[float]) -> tuple[dict[int, int], list[bool], list[bool]]:
+    """Onset times ``found`` on ``clip`` against its truth, within 0.1 s, as
+    ``bench_detection.judge`` judges them (impact index to onset index, matched, neutral)."""
+    return judge(found, [i["time"] for i in clip.truth["impacts"]], [b["time"] for b in clip.truth.get("band", [])],
+                 0.1, clip.truth.get("family") == "smooth")
+
+
 def tally(clip: Clip, every: list, threshold: float) -> Tally:
     """One clip's onsets at ``threshold`` (of ``every``, from :func:`every_onset`) counted
     against its truth."""
     onsets = [o for o in every if o.confidence >= threshold]
-    found = [o.time for o in onsets]
+    taken, ok, neutral = judged(clip, [o.time for o in onsets])
     smooth = clip.truth.get("family") == "smooth"
-    true_t = [i["time"] for i in clip.truth["impacts"]]
-    band_t = [b["time"] for b in clip.truth.get("band", [])]
-    taken, ok, neutral = judge(found, true_t, band_t, 0.1, smooth)
-    out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(true_t),
+    out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(clip.truth["impacts"]),
                 sum(1 for o in ok if not o) if smooth else 0)
     for o, m, onset in zip(ok, neutral, onsets):
         if not m:
@@ -142,11 +147,8 @@ def speed_recall(clips: list[Clip], every: list[list], threshold: float) -> list
     speeds: list[float] = []
     caught: list[bool] = []
     for clip, onsets in zip(clips, every):
-        found = [o.time for o in onsets if o.confidence >= threshold]
-        impacts = clip.truth["impacts"]
-        taken, _, _ = judge(found, [i["time"] for i in impacts], [b["time"] for b in clip.truth.get("band", [])],
-                            0.1, clip.truth.get("family") == "smooth")
-        for j, impact in enumerate(impacts):
+        taken, _, _ = judged(clip, [o.time for o in onsets if o.confidence >= threshold])
+        for j, impact in enumerate(clip.truth["impacts"]):
             if "speed" in impact:
                 speeds.append(float(impact["speed"]))
                 caught.append(j in taken)

@@ -280,6 +280,26 @@ def physics_features_of(
     return times, feats
 
 
+def analysis_frames(
+    path: str | Path,
+    info: VideoInfo,
+    span: TimeRange,
+    cfg: PhysicsDetectorConfig,
+    report: Optional[DecodeReport] = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time, frame)`` of each frame in ``span``, uint8 grey at the size the detector
+    analyses (:func:`analysed_size`): the frames its flow is measured on."""
+    width, height = analysed_size(info, cfg)
+    # Frames are fully decoded. Skipping H.264's deblocking filter on 1080p (a 3.75x downscale
+    # here) takes a tenth off detection, but networks trained on deblocked frames then lost
+    # 0.02 F1 and gave two more onsets on smooth-only clips (27 validation clips at 1080p).
+    # A picture scaled up is given its size; one scaled down keeps iter_frames' own (the same
+    # frames, to the bit, as before pictures were ever scaled up).
+    scaled_up = width > info.width
+    return iter_frames(path, span, width if scaled_up else cfg.motion.width, height if scaled_up else None, "gray",
+                       report)
+
+
 def _feature_frames(
     path: str | Path,
     info: VideoInfo,
@@ -295,20 +315,13 @@ def _feature_frames(
     (:mod:`~syncfoley.engine.detect.motion_features`), so they arrive with frame k+3; the
     first three frames and the last three get none (nothing to compare them with).
     """
-    width, height = analysed_size(info, cfg)
+    width = analysed_size(info, cfg)[0]
     matcher: Optional[FlowMatcher] = None
     stream: Optional[FeatureStream] = None
     prev_img: Optional[np.ndarray] = None
     expected = max(1, int(span.duration * info.fps))
     n = 0
-    # Frames are fully decoded. Skipping H.264's deblocking filter on 1080p (a 3.75x downscale
-    # here) takes a tenth off detection, but networks trained on deblocked frames then lost
-    # 0.02 F1 and gave two more onsets on smooth-only clips (27 validation clips at 1080p).
-    # A picture scaled up is given its size; one scaled down keeps iter_frames' own (the same
-    # frames, to the bit, as before pictures were ever scaled up).
-    scaled_up = width > info.width
-    for t, img in prefetch(iter_frames(path, span, width if scaled_up else cfg.motion.width,
-                                       height if scaled_up else None, "gray", report)):
+    for t, img in prefetch(analysis_frames(path, info, span, cfg, report)):
         energy.append(0.0)
         feat = None
         if matcher is None:
