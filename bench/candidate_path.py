@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an unreadable clip, a --fields or --cache that cannot be written
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     with_candidates = len(set(groups.tolist()))
     if with_candidates < FOLDS or y.all() or not y.any():
         print(f"error: the fits need true and false candidates from {FOLDS} clips or more; "
