@@ -612,6 +612,105 @@ def test_the_candidate_path_counts_recall_at_a_precision_with_ties_kept_together
     assert not fields.exists()
 
 
+def test_the_candidate_picture_cuts_the_window_around_a_candidate() -> None:
+    # bench/candidate_picture.py (an experiment docs/physics-detector.md reports, RULE35-38): the
+    # detector's own frames around a candidate, with the nearest frame and pixel standing in past the
+    # clip's ends and the picture's edges.
+    import candidate_picture as cp
+
+    n, height, width = 20, 100, 160
+    frames = np.zeros((n, height, width), np.uint8)
+    frames += np.arange(n, dtype=np.uint8)[:, None, None]  # each frame says its number
+    frames[:, 50, 80] = 200  # one marked pixel
+    size, deep = 2 * cp.HALF, cp.BEFORE + cp.AFTER + 1
+    stack = cp.cut(frames, 10, 50.0, 80.0)
+    assert stack.shape == (deep, size, size)
+    assert (stack[:, cp.HALF, cp.HALF] == 200).all()
+    np.testing.assert_array_equal(stack[:, 0, 0], np.arange(10 - cp.BEFORE, 10 + cp.AFTER + 1))
+    early = cp.cut(frames, 2, 50.0, 80.0)[:, 0, 0]
+    np.testing.assert_array_equal(early, np.clip(np.arange(2 - cp.BEFORE, 2 + cp.AFTER + 1), 0, n - 1))
+    corner = cp.cut(frames, 10, -5.0, 1000.0)  # off the picture: held at its top right corner
+    assert corner.shape == (deep, size, size)
+    assert (corner[:, :cp.HALF + 1, cp.HALF:] == corner[:, :1, -1:]).all()
+    flat = cp.normalised(np.full((1, deep, size, size), 90, np.uint8))
+    assert np.abs(flat).max() == 0.0  # a flat window stays flat, not blown up to noise
+    varied = cp.normalised(stack[None])
+    assert abs(float(varied.mean())) < 1e-5 and 0.5 < float(varied.std()) <= 1.0
+
+
+def test_the_picture_network_learns_what_is_in_the_window() -> None:
+    import candidate_picture as cp
+    from bench_detection import auc
+
+    rng = np.random.default_rng(3)
+    deep, size = cp.BEFORE + cp.AFTER + 1, 2 * cp.HALF
+
+    def stacks(count: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(count) % 2 == 0
+        x = rng.integers(60, 100, (count, deep, size, size)).astype(np.uint8)
+        # The true ones: something arrives in the window's lower half at the candidate's frame and stays.
+        x[y, cp.BEFORE:, cp.HALF:cp.HALF + 12, cp.HALF - 6:cp.HALF + 6] = 220
+        return cp.normalised(x), y
+
+    (x, y), (xc, yc), (xj, yj) = stacks(64), stacks(32), stacks(32)
+    model = cp.train(x, y, xc, yc, epochs=3, log=lambda _: None)
+    assert auc(list(cp.predict(model, xj)), list(yj)) > 0.9
+    assert cp.predict(model, xj[:0]).shape == (0,)
+
+
+def test_the_candidate_picture_judges_onsets_with_their_confidence_replaced(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import candidate_picture as cp
+    import compare_scorers as cs
+
+    from syncfoley.engine.detect.motion_scorer import BUNDLED
+    from syncfoley.engine.types import Onset
+
+    truth = {"impacts": [{"time": 1.0}, {"time": 2.0}], "band": [{"time": 3.0}]}
+    clip = cs.Clip("f", tmp_path / "a.mp4", truth, None, [])  # type: ignore[arg-type]
+    onsets = [Onset(1.0, confidence=0.2), Onset(2.0, confidence=0.9), Onset(3.0, confidence=0.8),
+              Onset(4.0, confidence=0.7)]
+    stacks = np.zeros((4, cp.BEFORE + cp.AFTER + 1, 2 * cp.HALF, 2 * cp.HALF), np.uint8)
+    found = [cp.Candidates(clip, onsets, stacks, np.array([True, True, False, False]), np.array([False, False, True, False]))]
+    best, _, reach, smooth = cp.onset_figures([clip], [onsets])
+    # As found: 0.9 alone is one of two (F1 2/3); the false 0.7 comes before the true 0.2 (F1 0.8 at 0.2).
+    assert best == pytest.approx(0.8) and reach == pytest.approx(0.5) and smooth == 0
+    better = cp.with_confidence(found, np.array([0.6, 0.9, 0.8, 0.1]))
+    assert [o.confidence for o in better[0]] == [0.6, 0.9, 0.8, 0.1]
+    assert [o.time for o in better[0]] == [1.0, 2.0, 3.0, 4.0]
+    assert cp.onset_figures([clip], better)[:3:2] == (pytest.approx(1.0), pytest.approx(1.0))
+    patches, label, neutral, groups, conf = cp.flat(found + found)
+    assert patches.shape[0] == 8 and groups.tolist() == [0] * 4 + [1] * 4 and conf[1] == 0.9
+    assert cp.flat([])[0].shape == (0, cp.BEFORE + cp.AFTER + 1, 2 * cp.HALF, 2 * cp.HALF)
+    # A logistic fit on other clips' counted candidates: a score that separates them carries over.
+    score = np.tile([2.0, 3.0, -2.0, -3.0], 5)[:, None]
+    y, left_out = np.tile([True, True, False, False], 5), np.zeros(20, bool)
+    p = cp.combined(score, y, left_out, np.repeat(np.arange(5), 4), seed=0)
+    assert (p[y] > 0.5).all() and (p[~y] < 0.5).all()
+    # Refused: folders that are not there, a network and training at once, an -o that exists.
+    (tmp_path / "empty").mkdir()
+    keep = tmp_path / "patches"
+    base = [str(BUNDLED), "--judge", str(tmp_path / "empty"), "--patches", str(keep)]
+    assert cp.main(base + ["--net", str(tmp_path / "none.pt")]) == 2
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:
+        cp.main(base + ["--net", str(BUNDLED), "--fit", str(tmp_path / "empty"), "--choose", str(tmp_path / "empty")])
+    assert both.value.code == 2 and "either --fit" in capsys.readouterr().err
+    (tmp_path / "kept.pt").write_bytes(b"")
+    out = ["-o", str(tmp_path / "kept.pt"), "--fit", str(tmp_path / "empty"), "--choose", str(tmp_path / "empty")]
+    assert cp.main(base + out) == 2
+    assert "exists" in capsys.readouterr().err
+    assert cp.main(base + ["--net", str(BUNDLED)]) == 2  # the scorer's weights are not a picture network
+    assert "not a picture network" in capsys.readouterr().err
+    (tmp_path / "empty.pt").write_bytes(b"")
+    assert cp.main(base + ["--net", str(tmp_path / "empty.pt")]) == 2
+    assert "not a picture network" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # -o with --net: nothing is trained to keep
+        cp.main(base + ["--net", str(BUNDLED), "-o", str(tmp_path / "new.pt")])
+    assert "nothing is trained" in capsys.readouterr().err
+    assert not keep.exists()
+
+
 def test_the_flow_tracking_bench_follows_the_engines_bodies(tmp_path: Path) -> None:
     # bench/flow_tracking.py: where the engine's bodies really moved, measured against the flow.
     # Its geometry (camera, body pose, shutter) is right when the flow agrees with it on slow
