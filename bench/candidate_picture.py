@@ -92,7 +92,8 @@ def normalised(patches: np.ndarray) -> np.ndarray:
 
 def clip_patches(video: Path, onsets: list, keep: Path) -> np.ndarray:
     """The stacks around ``onsets`` in ``video``, from ``keep`` (a folder) when it holds them for
-    these very onsets, cut and kept there when not."""
+    these very onsets, cut and kept there when not. The clip's analysis frames are held at once
+    (about 150 KB each): meant for corpus clips of seconds, not for reels."""
     from syncfoley.engine.detect.physics import PhysicsDetectorConfig, analysis_frames
     from syncfoley.engine.media.video import probe
     from syncfoley.engine.types import TimeRange
