@@ -31,7 +31,7 @@ Patches are kept in ``--patches`` (a file per clip; the video is decoded again o
     python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --net C/picture.pt \\
         --judge C/mjval2h --cache C/features --patches C/patches
 
-docs/physics-detector.md (RULE35-41) has what it gave.
+docs/physics-detector.md (RULE35-42) has what it gave.
 """
 
 from __future__ import annotations
