@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -142,15 +142,20 @@ def candidates(scorer, folders: list[Path], cache: Optional[Path], fields_dir: P
     return np.array(rows), np.array(labels), np.array(groups), np.array(conf)
 
 
-def out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
-    """Each candidate's probability from trees fitted without its clip (clips dealt into
-    ``FOLDS`` folds by ``seed``)."""
+def out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, make: Optional[Callable[[], Any]] = None,
+                counted: Optional[np.ndarray] = None) -> np.ndarray:
+    """Each candidate's probability from a classifier fitted without its clip (clips dealt into
+    ``FOLDS`` folds by ``seed``): ``make()`` (gradient-boosted trees when not given), fitted on
+    the other folds' candidates that are ``counted`` (all when not given)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import GroupKFold
 
     p = np.zeros(len(y))
     for fit, held in GroupKFold(FOLDS, shuffle=True, random_state=seed).split(x, y, groups):
-        p[held] = HistGradientBoostingClassifier(random_state=0).fit(x[fit], y[fit]).predict_proba(x[held])[:, 1]
+        if counted is not None:
+            fit = fit[counted[fit]]
+        model = make() if make is not None else HistGradientBoostingClassifier(random_state=0)
+        p[held] = model.fit(x[fit], y[fit]).predict_proba(x[held])[:, 1]
     return p
 
 

@@ -21,7 +21,7 @@ folders' candidates, its epoch chosen by candidate ROC AUC on the ``--choose`` f
 - per onset, the detector's own figures (best pooled F1 over ``compare_scorers.SWEEP`` and
   the most recall at pooled precision 0.9), with each candidate's confidence replaced by a
   logistic regression on the log-odds of the confidence (A) and of both (B), fitted out of
-  fold on the judged clips (never on the verifier's own fitting clips, where its confidence
+  fold (``candidate_path.out_of_fold``) on the judged clips (never on the verifier's own fitting clips, where its confidence
   is in-sample), five folds grouped by clip, five ways of dealing them.
 
 Patches are kept in ``--patches`` (a file per clip; the video is decoded again once)::
@@ -198,19 +198,6 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def combined(x: np.ndarray, y: np.ndarray, neutral: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
-    """Each candidate's probability from a logistic regression on ``x`` fitted on the other
-    clips' counted candidates (``FOLDS`` folds dealt by ``seed``)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-
-    p = np.zeros(len(y))
-    for fit, held in GroupKFold(FOLDS, shuffle=True, random_state=seed).split(x, y, groups):
-        fit = fit[~neutral[fit]]
-        p[held] = LogisticRegression().fit(x[fit], y[fit]).predict_proba(x[held])[:, 1]
-    return p
-
-
 def with_confidence(found: list[Candidates], p: np.ndarray) -> list[list]:
     """Every clip's onsets with their confidences replaced by ``p`` (in the order of ``found``)."""
     every, i = [], 0
@@ -247,8 +234,11 @@ def flat(found: list[Candidates]) -> tuple[np.ndarray, ...]:
     return patches, label, neutral, groups, conf
 
 
-def report(found: list[Candidates], q: np.ndarray) -> None:
-    _, y, neutral, groups, conf = flat(found)
+def report(found: list[Candidates], flattened: tuple[np.ndarray, ...], q: np.ndarray) -> None:
+    """The tables, from ``found``, its :func:`flat` arrays and the network's probability ``q``."""
+    from sklearn.linear_model import LogisticRegression
+
+    _, y, neutral, groups, conf = flattened
     counted = ~neutral
     yc, cc, qc, gc = y[counted], conf[counted], q[counted], groups[counted]
     print(f"{len(yc)} candidates ({int(neutral.sum())} more neutral), {int(yc.sum())} true, "
@@ -268,7 +258,8 @@ def report(found: list[Candidates], q: np.ndarray) -> None:
     print(f"{'the detector as it is':<34}{best:>8.3f}{reach:>8.3f}  {smooth} (threshold {t:.3f})")
     for name, x in (("A logistic on the confidence", logit(conf)[:, None]),
                     ("B logistic on it and the network", np.column_stack([logit(conf), logit(q)]))):
-        runs = [onset_figures(clips, with_confidence(found, combined(x, y, neutral, groups, seed))) for seed in range(REPEATS)]
+        runs = [onset_figures(clips, with_confidence(found, out_of_fold(x, y, groups, seed, LogisticRegression, ~neutral)))
+                for seed in range(REPEATS)]
         f1s, reaches = [r[0] for r in runs], [r[2] for r in runs]
         print(f"{name:<34}{np.mean(f1s):>8.3f}{np.mean(reaches):>8.3f}  {' '.join(str(r[3]) for r in runs)}   "
               f"best F1 {min(f1s):.3f}-{max(f1s):.3f}, R@P.9 {min(reaches):.3f}-{max(reaches):.3f}")
@@ -343,13 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a clip with no frames
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _, y, neutral, groups, _ = flat(found)
+    judged = flat(found)
+    _, y, neutral, groups, _ = judged
     with_candidates = len(set(groups[~neutral].tolist()))
     if with_candidates < FOLDS or y[~neutral].all() or not y[~neutral].any():
         print(f"error: the fits need true and false candidates from {FOLDS} clips or more; "
               f"--judge gives {int((~neutral).sum())} from {with_candidates} clips", file=sys.stderr)
         return 2
-    report(found, predict(model, normalised(flat(found)[0])))
+    report(found, judged, predict(model, normalised(judged[0])))
     return 0
 
 

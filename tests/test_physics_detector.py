@@ -662,6 +662,8 @@ def test_the_candidate_picture_judges_onsets_with_their_confidence_replaced(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import candidate_picture as cp
     import compare_scorers as cs
+    from candidate_path import out_of_fold
+    from sklearn.linear_model import LogisticRegression
 
     from syncfoley.engine.detect.motion_scorer import BUNDLED
     from syncfoley.engine.types import Onset
@@ -685,7 +687,7 @@ def test_the_candidate_picture_judges_onsets_with_their_confidence_replaced(
     # A logistic fit on other clips' counted candidates: a score that separates them carries over.
     score = np.tile([2.0, 3.0, -2.0, -3.0], 5)[:, None]
     y, left_out = np.tile([True, True, False, False], 5), np.zeros(20, bool)
-    p = cp.combined(score, y, left_out, np.repeat(np.arange(5), 4), seed=0)
+    p = out_of_fold(score, y, np.repeat(np.arange(5), 4), 0, LogisticRegression, ~left_out)
     assert (p[y] > 0.5).all() and (p[~y] < 0.5).all()
     # Refused: folders that are not there, a network and training at once, an -o that exists.
     (tmp_path / "empty").mkdir()
