@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="motion features kept between runs")
     parser.add_argument("--fields", type=Path, required=True, help="folder the block motion is kept in")
     args = parser.parse_args(argv)
+    import compare_scorers as cs
+
     from syncfoley.core.errors import SyncfoleyError
     from syncfoley.engine.detect.motion_scorer import load_scorer
 
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        scorer = load_scorer(args.scorer)
+        scorer = cs.from_features(load_scorer(args.scorer))
         x, y, groups, conf = candidates(scorer, args.data, args.cache, args.fields)
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,6 +28,7 @@ Keep the test split out of it: it is for choosing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
@@ -108,6 +109,16 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
             clips.append(Clip(folder.name, example.video, truth, without_blocks(features), summaries, blocks))
             print(f"  {example.video.name}", file=sys.stderr, flush=True)
     return clips
+
+
+def from_features(scorer):
+    """``scorer`` as features alone can apply it: without a picture check (cached features hold
+    no pictures), said on stderr; ``bench_detection.py`` judges the whole detector."""
+    if scorer.picture is None:
+        return scorer
+    print(f"note: {scorer.source} is judged without its picture check (features hold no pictures; "
+          "bench_detection.py judges the whole detector)", file=sys.stderr)
+    return dataclasses.replace(scorer, picture=None)
 
 
 def every_onset(scorer, clip: Clip, summaries: np.ndarray, blocks: Optional[dict[int, np.ndarray]] = None) -> list:
@@ -227,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
             return 2
-        scorers = [load_scorer(p) for p in args.scorers]
+        scorers = [from_features(load_scorer(p)) for p in args.scorers]
         clips = load_clips(args.data, scorers, args.cache)
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)

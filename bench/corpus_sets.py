@@ -9,7 +9,8 @@ pymunk test split and the MuJoCo test clips were rendered again on a new machine
 
 The sets keep training, validation and test apart by seed (checked by the tests), except
 where two sets film the same worlds on purpose (``valfloor0`` and ``valfloor``) and where a
-set is part of another (``mjfit`` and ``mjjudge`` of ``mjval``, ``mjtrain40`` of ``mjtrain178``, which is part of ``mjtrain``).
+set is part of another (``mjfit`` and ``mjjudge`` of ``mjval``, ``mjtrain40`` of ``mjtrain178``, which is part of
+``mjtrain``, as are ``mjpicture`` and ``mjpicchoose``).
 
     python bench/corpus_sets.py C test mujoco              # render the sets into C/test, C/mujoco
     python bench/corpus_sets.py C --list                   # every set: what it is for, its seeds
@@ -121,12 +122,17 @@ SETS: dict[str, ClipSet] = {
                          "2026-12-05's evening trained on", (Run("mujoco", 10000, 40),)),
     "mjtrain178": ClipSet("train", "MuJoCo: the first 178 of mjtrain, which the shipped networks trained on",
                           (Run("mujoco", 10000, 178),)),
+    "mjpicture": ClipSet("train", "MuJoCo: mjtrain clips the shipped networks never saw, which RULE44's picture "
+                         "network learnt from", (Run("mujoco", 10178, 47),)),
+    "mjpicchoose": ClipSet("train", "MuJoCo: the mjtrain clips after mjpicture, which chose RULE44's picture "
+                           "network's epoch", (Run("mujoco", 10225, 12),)),
 }
 # Sets that film the same worlds on purpose (a control and its variation).
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
 # Sets that are part of another, with the same role: they share its seeds and no one else's.
 # A part may itself have parts.
-PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjval2h": "mjval2", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain"}
+PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjval2h": "mjval2", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain",
+         "mjpicture": "mjtrain", "mjpicchoose": "mjtrain"}
 
 
 def _wholes(name: str) -> set[str]:

@@ -68,7 +68,9 @@ def test_a_committee_scores_the_mean_of_its_networks_and_round_trips(tmp_path: P
 @pytest.mark.parametrize("change,message", [
     (lambda a: a.update(b1=a["b1"][:2]), r"b1 has shape \(2, 8\), expected \(3, 8\)"),  # a member short
     (lambda a: a.update(w0=a["w0"][0]), "w0 has shape"),  # one network's weights in a committee's file
-    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/4")), "reads syncfoley.motion-scorer/1, /2 and /3"),
+    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/5")), "reads syncfoley.motion-scorer/1, /2, /3 and /4"),
+    # A /4 file adds a picture check to the verifier: a committee alone is two parts short.
+    (lambda a: a.update(format=np.array("syncfoley.motion-scorer/4")), "missing .'picture_combination'"),
     # A /3 file is a committee with an onset verifier: one without it is incomplete.
     (lambda a: a.update(format=np.array("syncfoley.motion-scorer/3")), "missing .'verifier_calibration'"),
 ])

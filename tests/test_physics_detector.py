@@ -713,6 +713,52 @@ def test_the_candidate_picture_judges_onsets_with_their_confidence_replaced(
     assert not keep.exists()
 
 
+def test_the_candidate_picture_operating_point_adds_no_onset_on_smooth_only_clips(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import candidate_picture as cp
+    import compare_scorers as cs
+
+    from syncfoley.engine.detect.motion_scorer import BUNDLED
+    from syncfoley.engine.types import Onset
+
+    hits = cs.Clip("a", tmp_path / "a.mp4", {"impacts": [{"time": 1.0}, {"time": 2.0}, {"time": 3.0}], "band": []},
+                   None, [])  # type: ignore[arg-type]
+    calm = cs.Clip("b", tmp_path / "b.mp4", {"impacts": [], "band": [], "family": "smooth"}, None, [])  # type: ignore[arg-type]
+    stacks = np.zeros((3, cp.BEFORE + cp.AFTER + 1, 2 * cp.HALF, 2 * cp.HALF), np.uint8)
+    found = [cp.Candidates(hits, [Onset(1.0, confidence=0.9), Onset(2.0, confidence=0.5), Onset(3.0, confidence=0.3)],
+                           stacks, np.array([True, True, True]), np.zeros(3, bool)),
+             cp.Candidates(calm, [Onset(1.5, confidence=0.1)], stacks[:1], np.array([False]), np.zeros(1, bool))]
+    # As it is, at its own 0.4: two of three impacts and nothing on the smooth clip. With the
+    # picture the third impact rises to 0.6, but so does the smooth clip's look-alike (to 0.55):
+    # the best F1 would take both; the operating point keeps the smooth clip at none.
+    runs = [np.array([0.9, 0.8, 0.6, 0.55]), np.array([0.9, 0.8, 0.7, 0.5])]
+    threshold = cp.operating_point(found, runs, 0.4)
+    assert threshold == pytest.approx(np.median([0.575, 0.525]))
+    out = capsys.readouterr().out
+    assert "chosen per dealing 0.575 0.525" in out
+    assert "a              as it is: P 1.000 R 0.667 F1 0.800 smooth 0   with the picture: P 1.000 R 1.000 F1 1.000" in out
+    # At the median (0.55) the first dealing's look-alike reaches it: the figures are the median's, as shipped.
+    assert "b              as it is:" in out and out.rstrip().endswith("smooth 0.5")
+    # Where no threshold keeps the smooth-only clips as they were, the highest is taken, and said.
+    assert cp.operating_point(found, [np.array([0.9, 0.8, 0.6, 0.99])], 0.4) == pytest.approx(0.95)
+    assert "no threshold up to 0.950 keeps every folder's smooth-only onsets as they were" in capsys.readouterr().out
+    # --write names a new file, and --more a scorer with its folders, after --fit.
+    (tmp_path / "empty").mkdir()
+    base = [str(BUNDLED), "--judge", str(tmp_path / "empty"), "--patches", str(tmp_path / "p"), "--net", str(BUNDLED)]
+    (tmp_path / "taken.npz").write_bytes(b"")
+    assert cp.main(base + ["--write", str(tmp_path / "taken.npz")]) == 2
+    assert "exists; name a new file for --write" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cp.main(base + ["--more", str(BUNDLED), str(tmp_path / "empty")])
+    assert "--more adds to what --fit trains on" in capsys.readouterr().err
+    fit = ["--fit", str(tmp_path / "empty"), "--choose", str(tmp_path / "empty")]
+    with pytest.raises(SystemExit):
+        cp.main(base[:-2] + fit + ["--more", str(BUNDLED)])
+    assert "--more takes a scorer and one or more folders" in capsys.readouterr().err
+    assert cp.main(base[:-2] + fit + ["--more", str(tmp_path / "no.npz"), str(tmp_path / "empty")]) == 2
+    assert "not found" in (err := capsys.readouterr().err) and "no.npz" in err
+
+
 def test_the_flow_tracking_bench_follows_the_engines_bodies(tmp_path: Path) -> None:
     # bench/flow_tracking.py: where the engine's bodies really moved, measured against the flow.
     # Its geometry (camera, body pose, shutter) is right when the flow agrees with it on slow

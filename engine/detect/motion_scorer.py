@@ -10,7 +10,9 @@ development record, docs/physics-detector.md, says with which commands).
 
 A scorer file may also hold an onset verifier (:mod:`onset_verifier`, format /3): trees
 that take a second look at every candidate peak with what surrounds it, and whose
-calibrated probability the threshold then applies to.
+calibrated probability the threshold then applies to; and beside it a picture check
+(:mod:`picture_check`, format /4): a small network that looks at the picture around each
+candidate, combined with the verifier's probability into the candidate's confidence.
 
 The scorer may be a committee of networks trained alike from different seeds: a block's
 logit is their mean (one network's mistakes are mostly its own, so the mean ranks blocks
@@ -35,10 +37,12 @@ from syncfoley.engine.models.checkpoints import WeightsSource
 
 if TYPE_CHECKING:
     from syncfoley.engine.detect.onset_verifier import Verifier
+    from syncfoley.engine.detect.picture_check import PictureCheck
 
 COMMITTEE = "syncfoley.motion-scorer/2"  # /2: a committee of networks (weights with a leading member axis)
 FORMAT = "syncfoley.motion-scorer/3"  # /3: a committee and an onset verifier (:mod:`onset_verifier`)
-FORMATS = ("syncfoley.motion-scorer/1", COMMITTEE, FORMAT)  # /1, one network, and /2 still read
+PICTURE = "syncfoley.motion-scorer/4"  # /4: /3 and a picture check (:mod:`picture_check`)
+FORMATS = ("syncfoley.motion-scorer/1", COMMITTEE, FORMAT, PICTURE)  # /1, one network, and /2 still read
 BUNDLED = Path(__file__).with_name("weights") / "motion_scorer.npz"
 WEIGHTS = WeightsSource(
     env_var="SYNCFOLEY_MOTION_WEIGHTS",
@@ -70,6 +74,8 @@ class MotionScorer:
     full_strength: float  # lost speed (picture widths per second) that is a full-strength hit
     source: str = ""
     verifier: Optional["Verifier"] = None
+    # Only beside a verifier: it was fitted with that verifier's probability.
+    picture: Optional["PictureCheck"] = None
 
     @property
     def members(self) -> int:
@@ -104,7 +110,8 @@ class MotionScorer:
         return 1.0 / (1.0 + math.exp(-logit))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        fmt = FORMATS[0] if self.layers[0][0].ndim == 2 else COMMITTEE if self.verifier is None else FORMAT
+        fmt = (FORMATS[0] if self.layers[0][0].ndim == 2 else COMMITTEE if self.verifier is None
+               else FORMAT if self.picture is None else PICTURE)
         out = {"format": np.array(fmt),
                "names": np.array(NAMES), "mean": self.mean, "scale": self.scale,
                "calibration": np.array(self.calibration, np.float64), "threshold": np.array(self.threshold),
@@ -113,6 +120,8 @@ class MotionScorer:
             out[f"w{i}"], out[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
         if self.verifier is not None:
             out.update(self.verifier.to_arrays())
+            if self.picture is not None:
+                out.update(self.picture.to_arrays())
         return out
 
 
@@ -167,7 +176,7 @@ def load_scorer(path: str | Path) -> MotionScorer:
     fmt = str(arrays.get("format", ""))
     if fmt not in FORMATS:
         raise FormatError(f"{path} is not a motion-scorer file (format {str(arrays.get('format', 'missing'))!r}; "
-                          f"this version reads {FORMATS[0]}, /2 and /3)")
+                          f"this version reads {FORMATS[0]}, /2, /3 and /4)")
     names = arrays.get("names")
     if names is not None and names.ndim == 1 and tuple(str(n) for n in names) != NAMES:
         # Before the shapes: a file from an earlier feature set has other shapes too, and
@@ -176,6 +185,8 @@ def load_scorer(path: str | Path) -> MotionScorer:
                           "retrain it with `syncfoley train-motion`")
     # A committee's weights carry a leading member axis; what does not fit fails the shape check below.
     from syncfoley.engine.detect.onset_verifier import KEYS, verifier_from_arrays
+    from syncfoley.engine.detect.picture_check import KEYS as PICTURE_KEYS
+    from syncfoley.engine.detect.picture_check import picture_check_from_arrays
 
     stacked = fmt != FORMATS[0]
     w0 = arrays.get("w0", np.zeros(0))
@@ -183,7 +194,8 @@ def load_scorer(path: str | Path) -> MotionScorer:
     hidden = int(w0.shape[-1]) if fits else 0
     members = max(1, int(w0.shape[0]) if fits else 1) if stacked else None
     want = expected_shapes(hidden, members)
-    keys = set(want) | (set(KEYS) if fmt == FORMAT else set())  # the verifier's are checked with it
+    # The verifier's and the picture check's are checked with them.
+    keys = set(want) | (set(KEYS) if fmt in (FORMAT, PICTURE) else set()) | (set(PICTURE_KEYS) if fmt == PICTURE else set())
     if set(arrays) != keys:
         missing, extra = sorted(keys - set(arrays)), sorted(set(arrays) - keys)
         raise FormatError(f"{path}: keys do not match a motion scorer (missing {missing}, unexpected {extra})")
@@ -202,7 +214,8 @@ def load_scorer(path: str | Path) -> MotionScorer:
         offset=float(arrays["offset"]),
         full_strength=float(arrays["full_strength"]),
         source=str(path),
-        verifier=verifier_from_arrays(arrays, str(path)) if fmt == FORMAT else None,
+        verifier=verifier_from_arrays(arrays, str(path)) if fmt in (FORMAT, PICTURE) else None,
+        picture=picture_check_from_arrays(arrays, str(path)) if fmt == PICTURE else None,
     )
 
 

@@ -516,7 +516,8 @@ def tune_motion(
     if not any(c.truth for c in clips):
         raise RequestError(f"none of the {len(clips)} videos under {', '.join(str(d) for d in data_dirs)} has an "
                            "impact in its NAME.times.csv: the threshold needs impacts to find")
-    scorer = _calibrate(replace(scorer, verifier=None), clips, [s[:, 0] for s in summaries])
+    # A picture check was fitted with the verifier being replaced: it goes with it.
+    scorer = _calibrate(replace(scorer, verifier=None, picture=None), clips, [s[:, 0] for s in summaries])
     if verifier:
         if progress is not None:
             progress(0.85, "fitting the onset verifier")

@@ -39,9 +39,11 @@ class MotionAnalysis:
     the picture) and how much velocity the most likely block lost (picture widths per
     second), and the motion energy (for the intensity envelope). For the onset verifier:
     each frame's best block logit (``UNSCORED`` where it has none) and, for the frames
-    that may be candidates, their summary (:func:`~syncfoley.engine.detect.onset_verifier.frame_summary`)
-    and their strong blocks, for impacts at a second place
-    (:func:`~syncfoley.engine.detect.place_peaks.strong_blocks`; lost velocity in picture widths per second)."""
+    that may be candidates, their summary (:func:`~syncfoley.engine.detect.onset_verifier.frame_summary`),
+    their strong blocks, for impacts at a second place
+    (:func:`~syncfoley.engine.detect.place_peaks.strong_blocks`; lost velocity in picture widths per second),
+    and where the scorer has a picture check, what it sees there
+    (:mod:`~syncfoley.engine.detect.picture_check`)."""
 
     times: list[float]
     probability: np.ndarray
@@ -51,6 +53,8 @@ class MotionAnalysis:
     logit: np.ndarray = field(default_factory=lambda: np.zeros(0))
     summaries: dict[int, np.ndarray] = field(default_factory=dict)
     blocks: dict[int, np.ndarray] = field(default_factory=dict)
+    # The picture check's probability of each frame that may be a candidate (where the scorer has one).
+    pictures: dict[int, float] = field(default_factory=dict)
 
 
 # Pictures narrower than this are analysed scaled up to the analysis width. The networks learnt
@@ -177,7 +181,8 @@ def analyse_physics(
             result.blocks[feat.index] = strong_blocks(logits, feat.where, feat.lost,
                                                       scorer.probability(logits) >= CANDIDATE)
 
-    for t, feat in _feature_frames(path, info, span, cfg, progress, report, result.energy):
+    looking = PictureLook(scorer, result, prob, logit, where, info.fps) if scorer.picture is not None else None
+    for t, img, feat in _feature_frames(path, info, span, cfg, progress, report, result.energy):
         result.times.append(t)
         prob.append(0.0)
         where.append((0.5, 0.5))
@@ -185,6 +190,10 @@ def analyse_physics(
         logit.append(UNSCORED)
         if feat is not None:
             score(feat)
+        if looking is not None:
+            looking.push(img)
+    if looking is not None:
+        looking.finish()
     width, _ = analysed_size(info, cfg)
     result.probability = np.array(prob)
     result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
@@ -193,6 +202,58 @@ def analyse_physics(
         rows[:, LOST] *= info.fps / width
     result.logit = np.array(logit)
     return result
+
+
+class PictureLook:
+    """Cuts the picture around every frame that may become a candidate while the frames stream
+    past, and keeps what the scorer's picture check sees there (``analysis.pictures``).
+
+    A candidate is a peak of the frame probability above ``CANDIDATE``
+    (:func:`candidate_peaks`); every such frame is a local maximum, which is known once the
+    next frame is scored, three frames after it arrives. Its window is centred on the frame
+    nearest its onset time (:func:`onset_time`: the frame or the next) and reaches ``AFTER``
+    frames past that, so the frames of the last ``BEFORE + AFTER + LAG`` are all it needs:
+    memory stays flat with the duration. The network runs on those frames only (a few per
+    second), never on every frame."""
+
+    LAG = 5  # frames from a candidate to the last frame its look can need
+
+    def __init__(self, scorer, analysis: MotionAnalysis, prob: list[float], logit: list[float],
+                 where: list[tuple[float, float]], fps: float) -> None:
+        from syncfoley.engine.detect.picture_check import AFTER, BEFORE, FrameRing
+
+        self.scorer, self.analysis, self.fps = scorer, analysis, fps
+        self.prob, self.logit, self.where = prob, logit, where
+        self.ring = FrameRing(BEFORE + AFTER + self.LAG + 2)
+        self.next = 0  # the first frame not yet looked at
+
+    def push(self, img) -> None:
+        self.ring.push(img)
+        # Frame k's probability and its next frame's are known once frame k + 4 is in.
+        while self.next <= self.ring.end - 1 - self.LAG:
+            self._look(self.next)
+            self.next += 1
+
+    def finish(self) -> None:
+        while self.next < self.ring.end:
+            self._look(self.next)
+            self.next += 1
+
+    def _look(self, k: int) -> None:
+        from syncfoley.engine.detect.onset_verifier import CANDIDATE
+
+        p = self.prob
+        right = p[k + 1] if k + 1 < len(p) else -np.inf
+        if p[k] < CANDIDATE or (k > 0 and p[k] < p[k - 1]) or not p[k] > right or k not in self.analysis.summaries:
+            return
+        times = self.analysis.times
+        t = frame_time(times, k + self.scorer.offset + within_frame(self.logit, k), self.fps)
+        near = range(max(0, k - 2), min(len(times), k + 4))
+        centre = min(near, key=lambda i: abs(times[i] - t))  # the first of two as near, as argmin takes it
+        image = self.ring.frames[-1]
+        x, y = np.clip(self.where[k], 0.0, 1.0)
+        stack = self.ring.window(centre, float(y) * image.shape[0], float(x) * image.shape[1])
+        self.analysis.pictures[k] = self.scorer.picture.probability(stack)
 
 
 def within(analysis: MotionAnalysis, span: TimeRange, fps: float, probability: np.ndarray) -> MotionAnalysis:
@@ -239,11 +300,16 @@ def onset_time(analysis: MotionAnalysis, k: int, offset: float, fps: float) -> f
     selection clips, 88% of onsets came within half a frame of their impact with the
     move, 71% without (mean error 0.31 frames against 0.43).
     """
+    return frame_time(analysis.times, k + offset + within_frame(analysis.logit, k), fps)
+
+
+def within_frame(logit, k: int) -> float:
+    """Where between its neighbours the frame logit's peak at ``k`` lies (-0.5 .. 0.5 frames;
+    0 where a neighbour is missing or unscored)."""
     from syncfoley.engine.detect.onset_verifier import UNSCORED
 
-    logit = analysis.logit
     scored = 0 < k < len(logit) - 1 and min(logit[k - 1], logit[k + 1]) > UNSCORED
-    return frame_time(analysis.times, k + offset + (vertex_offset(logit, k) if scored else 0.0), fps)
+    return vertex_offset(np.asarray(logit[k - 1:k + 2], np.float64), 1) if scored else 0.0
 
 
 def frame_time(times: list[float], at: float, fps: float) -> float:
@@ -262,9 +328,17 @@ def candidate_inputs(analysis: MotionAnalysis, min_gap: float, fps: float) -> tu
 
 
 def verify(analysis: MotionAnalysis, scorer, min_gap: float, fps: float) -> tuple[list[int], np.ndarray]:
-    """The candidate frames and the verifier's probability of each."""
+    """The candidate frames and the verifier's probability of each, with what the picture check
+    sees where the scorer has one."""
     ks, x = candidate_inputs(analysis, min_gap, fps)
-    return ks, scorer.verifier.probability(x)
+    verified = scorer.verifier.probability(x)
+    if scorer.picture is None:
+        return ks, verified
+    unseen = [k for k in ks if k not in analysis.pictures]
+    if unseen:  # a fault of the caller's, not of the input: analyse_physics looks at every candidate
+        raise ValueError(f"frames {unseen[:5]} were never looked at: the scorer's picture check needs the "
+                         "analysis that analyse_physics makes")
+    return ks, scorer.picture.confidence(verified, np.array([analysis.pictures[k] for k in ks]))
 
 
 def physics_features_of(
@@ -273,7 +347,7 @@ def physics_features_of(
     """Frame times and the features of every frame that can be scored (for training)."""
     times: list[float] = []
     feats: list[FrameFeatures] = []
-    for t, feat in _feature_frames(path, info, span, cfg, None, None, []):
+    for t, _, feat in _feature_frames(path, info, span, cfg, None, None, []):
         times.append(t)
         if feat is not None:
             feats.append(feat)
@@ -308,8 +382,9 @@ def _feature_frames(
     progress: Optional[Progress],
     report: Optional[DecodeReport],
     energy: list[float],
-) -> Iterator[tuple[float, Optional[FrameFeatures]]]:
-    """(time of each frame, features of the frame AFTER (three) before it, once there are any).
+) -> Iterator[tuple[float, np.ndarray, Optional[FrameFeatures]]]:
+    """(time of each frame, the frame (analysis grey), features of the frame AFTER (three)
+    before it, once there are any).
 
     The features of frame k need the motion into frames k-2 .. k+3
     (:mod:`~syncfoley.engine.detect.motion_features`), so they arrive with frame k+3; the
@@ -334,7 +409,7 @@ def _feature_frames(
             feat = stream.push(motion)
         prev_img = img
         n += 1
-        yield t, feat
+        yield t, img, feat
         if progress is not None and n % 15 == 0:
             progress(min(1.0, n / expected), "detecting onsets (physics)")
 
