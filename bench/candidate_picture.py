@@ -41,7 +41,7 @@ video is decoded again once)::
     python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --net C/picture.pt \
         --judge C/mjval2h --cache C/features --patches C/patches
 
-docs/physics-detector.md (RULE35-44) has what it gave: no picture check ships yet.
+docs/physics-detector.md (RULE35-45) has what it gave: no picture check ships yet.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ analysis pixels across at the candidate's place, and a small convolutional netwo
 3 x 3 stages of 32, 64 and 64 channels, each pooled by two, averaged, one logit) gives the
 probability that it shows an impact. A logistic regression on the log-odds of that and of
 the verifier's probability, fitted on clips neither the verifier nor the network learnt
-from, is the candidate's confidence. docs/physics-detector.md (RULE35-44) has how it was
+from, is the candidate's confidence. docs/physics-detector.md (RULE35-45) has how it was
 found and what it gives: the shipped scorer carries none yet, since at an operating point that
 adds no onset on smooth-only clips it gained nothing (``bench/candidate_picture.py --write``
 makes a scorer file that carries one).
