@@ -35,10 +35,10 @@ on every judged candidate, and that operating point as its threshold (format /4;
 uses it with ``--motion-weights``). Patches are kept in ``--patches`` (a file per clip; the
 video is decoded again once)::
 
-    python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --fit C/train400 C/mjtrain_b80 \
-        --more C/r31/train100.npz C/train_100_399 --choose C/val C/mjtrain_b20 --judge C/val5 C/mjval2h \
+    python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --fit C/train400 C/mjpicture \\
+        --more C/r31/train100.npz C/train_100_399 --choose C/val C/mjpicchoose --judge C/val5 C/mjval2h \\
         --cache C/features --patches C/patches -o C/picture.pt --write C/scorer_with_picture.npz
-    python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --net C/picture.pt \
+    python bench/candidate_picture.py engine/detect/weights/motion_scorer.npz --net C/picture.pt \\
         --judge C/mjval2h --cache C/features --patches C/patches
 
 docs/physics-detector.md (RULE35-45) has what it gave: no picture check ships yet.
@@ -62,6 +62,7 @@ from bench_detection import auc  # noqa: E402
 from candidate_path import FOLDS, REPEATS, out_of_fold, recall_at_precision  # noqa: E402
 
 from syncfoley.engine.detect.picture_check import AFTER, BEFORE, HALF, cut, normalised  # noqa: E402
+from syncfoley.engine.detect.picture_check import log_odds as logit  # noqa: E402
 from syncfoley.engine.detect.picture_check import torch_net as picture_net  # noqa: E402
 
 EPOCHS = 15
@@ -175,11 +176,6 @@ def train(x: np.ndarray, y: np.ndarray, x_choose: np.ndarray, y_choose: np.ndarr
             best, state = score, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(state)
     return model
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
 
 
 def with_confidence(found: list[Candidates], p: np.ndarray) -> list[list]:
@@ -410,13 +406,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.write is not None:
         try:
             checked = with_picture(scorer, model, found, judged, q, threshold)
+            tmp = args.write.with_name(args.write.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **checked.to_arrays())
+            tmp.replace(args.write)
         except SyncfoleyError as exc:  # a combination that lowers the confidence where the verifier is surer
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        tmp = args.write.with_name(args.write.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **checked.to_arrays())
-        tmp.replace(args.write)
+        except OSError as exc:  # a --write folder that is not there or cannot be written
+            print(f"error: {exc.filename or args.write}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"wrote {args.write}")
     return 0
 

@@ -95,7 +95,7 @@ class PictureCheck:
         from scipy.special import expit
 
         wc, wq, bias = self.combination
-        return expit(wc * _logit(verified) + wq * _logit(picture) + bias)
+        return expit(wc * log_odds(verified) + wq * log_odds(picture) + bias)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {}
@@ -184,6 +184,7 @@ class FrameRing:
         return cut(np.stack([self.frames[i] for i in idx]), BEFORE, y, x)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def log_odds(p: np.ndarray) -> np.ndarray:
+    """The log-odds of probabilities, held within 1e-4 of 0 and 1 (as the combination was fitted)."""
     p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
