@@ -85,6 +85,26 @@ def test_cancel_stops_the_workers(cut: Any, tmp_path: Path) -> None:
     assert _workers_gone()
 
 
+def test_stopping_frees_a_pool_left_reading_half_a_result() -> None:
+    # A worker killed while it sends a result leaves half a message in the results pipe, and the
+    # pool's manager thread waiting for the rest: the interpreter then hangs at exit joining it
+    # (seen once in CI). Here the half message is written by hand, so the state is certain.
+    import struct
+    from concurrent.futures import ProcessPoolExecutor
+
+    from syncfoley.bridge.conform.pool import _stop_now
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    assert pool.submit(abs, -3).result(timeout=60) == 3  # the worker and the manager thread are up
+    manager = pool._executor_manager_thread  # type: ignore[attr-defined]
+    pool._result_queue._writer._send(struct.pack("!i", 1000) + b"x" * 10)  # type: ignore[attr-defined]
+    time.sleep(0.3)
+    _stop_now(pool)
+    manager.join(10)
+    assert not manager.is_alive()
+    assert _workers_gone()
+
+
 def _workers_gone(wait_s: float = 10.0) -> bool:
     """No worker process is left. The pool's own thread may reap a worker at the same moment
     as we do, which leaves its Process object looking alive for a while: ask the OS."""

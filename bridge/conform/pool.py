@@ -46,13 +46,20 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
     if terminate is not None:
         terminate()
         return
-    # Older Pythons have no public way; shutdown() forgets the processes, so take them first.
+    # Older Pythons have no public way; shutdown() forgets the processes and the results pipe,
+    # so take them first.
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(getattr(pool, "_result_queue", None), "_writer", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
     for proc in procs:
         proc.join(5)
+    # A worker killed while sending a result leaves half a message in the pipe, and the pool's
+    # manager thread waiting for the rest: interpreter exit then joins it for ever (seen once in
+    # CI, 2026-12-06). With this end closed too and the workers gone, that read ends (EOF).
+    if results is not None:
+        results.close()
 
 
 def pool_executor(workers: int, cancel: Optional[Cancel] = None) -> Executor:
