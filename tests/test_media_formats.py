@@ -116,6 +116,20 @@ def test_one_scaler_per_file_gives_the_pixels_of_a_scaler_per_frame(suite) -> No
             assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)), (codec, fmt)
 
 
+def test_decoding_on_one_thread_gives_the_pixels_of_ffmpegs_own_choice(suite) -> None:
+    """The detectors decode on every core but one (on two cores, one thread); the pictures
+    must be those FFmpeg decodes with its own thread count, to the bit, in every codec."""
+    from syncfoley.engine.media.video import TimeRange, decoder_threads, iter_frames
+
+    assert decoder_threads() >= 1
+    for codec in CODECS:
+        path = suite[codec][0]
+        one, own = ([img for _, img in iter_frames(path, TimeRange(0.0, 2.0), 200, None, "gray", None, threads)]
+                    for threads in (1, 0))
+        assert len(one) == len(own) > 40, codec
+        assert all(np.array_equal(a, b) for a, b in zip(one, own)), codec
+
+
 def test_a_picture_whose_rows_ffmpeg_pads_goes_through_every_picture_detector(tmp_path: Path) -> None:
     """Below the analysis width a picture is not scaled, and FFmpeg pads each row to its
     alignment: 330 pixels came as a strided view 336 bytes a row, which OpenCV's optical

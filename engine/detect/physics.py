@@ -16,7 +16,7 @@ from syncfoley.engine.detect.motion import frame_energy, motion_envelope
 from syncfoley.engine.detect.motion_features import FeatureStream, FrameFeatures
 from syncfoley.engine.detect.peaks import pick_peaks, vertex_offset
 from syncfoley.engine.detect.place_peaks import EVEN, LOST, PlacePeak, place_logits, place_peaks, strong_blocks
-from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, iter_frames, prefetch
+from syncfoley.engine.media.video import DecodeReport, VideoInfo, analysis_size, decoder_threads, iter_frames, prefetch
 from syncfoley.engine.types import Curve, Onset, OnsetTrack, TimeRange
 
 
@@ -354,6 +354,14 @@ def physics_features_of(
     return times, feats
 
 
+# Frames decoded ahead of the analysis, which runs on one thread (OpenCV's flow is told to
+# keep to one) while the decoder has the other cores. Neither runs at an even pace (a
+# keyframe costs the decoder more, a candidate frame the analysis), and 8 frames between
+# them left each waiting on the other. 128 is about 19 MB of 512x288 grey frames (60 MB
+# for a picture standing upright), whatever the duration.
+AHEAD = 128
+
+
 def analysis_frames(
     path: str | Path,
     info: VideoInfo,
@@ -371,7 +379,7 @@ def analysis_frames(
     # frames, to the bit, as before pictures were ever scaled up).
     scaled_up = width > info.width
     return iter_frames(path, span, width if scaled_up else cfg.motion.width, height if scaled_up else None, "gray",
-                       report)
+                       report, decoder_threads())
 
 
 def _feature_frames(
@@ -396,7 +404,7 @@ def _feature_frames(
     prev_img: Optional[np.ndarray] = None
     expected = max(1, int(span.duration * info.fps))
     n = 0
-    for t, img in prefetch(analysis_frames(path, info, span, cfg, report)):
+    for t, img in prefetch(analysis_frames(path, info, span, cfg, report), AHEAD):
         energy.append(0.0)
         feat = None
         if matcher is None:

@@ -199,15 +199,16 @@ def iter_gray_frames(
     span: TimeRange,
     width: int,
     report: Optional[DecodeReport] = None,
+    threads: int = 0,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide
     (aspect kept). See :func:`iter_frames`."""
-    for t, img in iter_frames(path, span, width, None, "gray", report):
+    for t, img in iter_frames(path, span, width, None, "gray", report, threads):
         yield t, img.astype(np.float32)
 
 
 def prefetch(items: Iterator[T], depth: int = 8) -> Iterator[T]:
-    """Yield from ``items``, produced ``depth`` ahead in a background thread.
+    """Yield from ``items``, produced up to ``depth`` ahead in a background thread.
 
     Decoding and scaling (FFmpeg, outside the GIL) then overlap with the analysis
     of earlier frames (numba, outside the GIL too). An error in the producer is
@@ -260,6 +261,19 @@ def prefetch(items: Iterator[T], depth: int = 8) -> Iterator[T]:
         worker.join()
 
 
+def decoder_threads() -> int:
+    """Threads for a decoder that runs beside one analysing thread: every core it may use
+    but one (at least one). FFmpeg's own choice is a thread more than there are cores,
+    which then fight the analysis for them."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity outside Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 def iter_frames(
     path: str | Path,
     span: TimeRange,
@@ -267,6 +281,7 @@ def iter_frames(
     height: Optional[int] = None,
     pix_fmt: str = "gray",
     report: Optional[DecodeReport] = None,
+    threads: int = 0,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time, frame)`` for each frame in ``span``, as a player shows it.
 
@@ -277,13 +292,15 @@ def iter_frames(
     ``span.start`` and decodes forward, so a range deep inside a long file costs
     only what it covers. If the file breaks part-way, decoding stops there: with a
     ``report`` the frames so far are kept and the report says where and why;
-    without one, :class:`MediaError` is raised.
+    without one, :class:`MediaError` is raised. ``threads``: the decoder's threads (0: as
+    many as FFmpeg likes, which is a core more than there are).
     """
     from av.video.reformatter import VideoReformatter
 
     with open_media(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = threads
         tb: Fraction = stream.time_base
         first = stream.start_time if stream.start_time is not None else 0
         half_frame = 0.5 / float(stream.average_rate or stream.guessed_rate or 25)
