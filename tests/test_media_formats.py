@@ -117,8 +117,9 @@ def test_one_scaler_per_file_gives_the_pixels_of_a_scaler_per_frame(suite) -> No
 
 
 def test_decoding_on_one_thread_gives_the_pixels_of_ffmpegs_own_choice(suite) -> None:
-    """The detectors decode on every core but one (on two cores, one thread); the pictures
-    must be those FFmpeg decodes with its own thread count, to the bit, in every codec."""
+    """The physics detector decodes on every core but one (on two cores, one thread); the
+    pictures must be those FFmpeg decodes with its own thread count, to the bit, in every
+    codec."""
     from syncfoley.engine.media.video import TimeRange, decoder_threads, iter_frames
 
     assert decoder_threads() >= 1

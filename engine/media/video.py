@@ -199,11 +199,10 @@ def iter_gray_frames(
     span: TimeRange,
     width: int,
     report: Optional[DecodeReport] = None,
-    threads: int = 0,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time, frame)`` for each frame in ``span``: float32 luma, ``width`` wide
     (aspect kept). See :func:`iter_frames`."""
-    for t, img in iter_frames(path, span, width, None, "gray", report, threads):
+    for t, img in iter_frames(path, span, width, None, "gray", report):
         yield t, img.astype(np.float32)
 
 
