@@ -289,6 +289,32 @@ def _timed_detect(path: Path, detector: str) -> tuple[float, float, float]:
     return float(secs), float(mem), float(cpu)
 
 
+def environment() -> str:
+    """The machine and the libraries the figures came from. The same clips, byte for byte, give
+    a slightly different table on another machine or OpenCV (see
+    docs/physics-detector.md, "The same clips on another machine"): a table is comparable only
+    with one printed under the same line."""
+    import platform
+
+    import av
+    import cv2
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    simd = ", ".join(name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f")) if flag in flags)
+    return (f"machine: {model} ({platform.machine()}{'; ' + simd if simd else ''}); OpenCV {cv2.__version__}, "
+            f"NumPy {np.__version__}, PyAV {av.__version__}, Python {platform.python_version()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, nargs="?", help="a folder written by physics_corpus.py (its test split)")
@@ -298,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", action="store_true", help="also time a 60 s 1080p clip against ffmpeg")
     parser.add_argument("--own", action="store_true", help="also the project's own demo scenes")
     args = parser.parse_args(argv)
+    print(environment())
     if args.corpus is not None:
         from corpus_clips import CorpusFolderError, corpus_clips
 

@@ -57,3 +57,10 @@ def test_an_auc_left_undefined_by_a_draw_is_left_out_not_counted() -> None:
     assert lo == hi == 1.0
     none = [bd.ClipCount(2, 2, 0, ((0.9, True),)) for _ in range(5)]
     assert all(np.isnan(x) for x in bd.bootstrap_intervals(none, draws=50)[3])
+
+
+def test_the_figures_name_the_machine_and_libraries_they_came_from() -> None:
+    import cv2
+
+    line = bd.environment()
+    assert line.startswith("machine: ") and f"OpenCV {cv2.__version__}," in line and f"NumPy {np.__version__}," in line

@@ -193,7 +193,12 @@ def analyse_physics(
         if looking is not None:
             looking.push(img)
     if looking is not None:
-        looking.finish()
+        from threadpoolctl import threadpool_limits
+
+        # On one BLAS thread, as every look before it ran beside the decoder: OpenBLAS rounds the
+        # convolutions otherwise on two (the same window's probability 2e-9 apart).
+        with threadpool_limits(limits=1, user_api="blas"):
+            looking.finish()
     width, _ = analysed_size(info, cfg)
     result.probability = np.array(prob)
     result.where = np.array(where, dtype=np.float64).reshape(-1, 2)
