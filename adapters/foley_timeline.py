@@ -20,6 +20,7 @@ from typing import Any, Optional, Sequence
 from syncfoley.adapters import edl
 from syncfoley.adapters.aaf_metadata import audio_dissolve, mob_id
 from syncfoley.adapters.timeline import Cut, CutEvent, read_otio
+from syncfoley.engine.types import onset_label
 
 NAMESPACE = "syncfoley"
 
@@ -30,7 +31,7 @@ class FoleyClip:
     wav: Path
     clip_in: int  # record frames (timecode-absolute) the WAV spans, handles included
     clip_out: int
-    onsets: tuple[tuple[float, float], ...]  # (record frame, strength)
+    onsets: tuple[tuple[float, float, float], ...]  # (record frame, strength, confidence)
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,11 +100,12 @@ def build(cut: Cut, pictures: Sequence[PictureClip], foley: Sequence[FoleyClip],
             clip = otio.schema.Clip(name=c.wav.name, media_reference=ref,
                                     source_range=tr(rt(ev.record_in, rate), rt(ev.record_frames, rate)))
             clip.metadata[NAMESPACE] = {"kind": "foley", "event": ev.number, **c.metadata}
-            for i, (frame, strength) in enumerate(c.onsets, start=1):
-                m = otio.schema.Marker(name=f"onset {i}", marked_range=tr(rt(frame, rate), rt(0, rate)),
+            for i, (frame, strength, confidence) in enumerate(c.onsets, start=1):
+                m = otio.schema.Marker(name=onset_label(i, confidence), marked_range=tr(rt(frame, rate), rt(0, rate)),
                                        color=otio.schema.MarkerColor.RED)
                 m.metadata[NAMESPACE] = {"kind": "onset", "event": ev.number, "index": i,
-                                         "record_tc": cut.tc(int(frame)), "strength": round(strength, 4)}
+                                         "record_tc": cut.tc(int(frame)), "strength": round(strength, 4),
+                                         "confidence": round(confidence, 4)}
                 clip.markers.append(m)
             track.append(clip)
             at = ev.record_out

@@ -84,7 +84,7 @@ def write(
     conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
     events: list[tuple[int, int, Any]] = []
     for i, o in enumerate(track.onsets, start=1):
-        events.append((seconds_to_ticks(o.time), 0, mido.MetaMessage("marker", text=f"onset {i}")))
+        events.append((seconds_to_ticks(o.time), 0, mido.MetaMessage("marker", text=o.label(i))))
     _append_absolute(conductor, events)
     mid.tracks.append(conductor)
 

@@ -70,7 +70,7 @@ def build(
         if not span.start <= o.time < span.end:
             continue
         marker = otio.schema.Marker(
-            name=f"onset {i}",
+            name=o.label(i),
             marked_range=tr(secs(o.time - span.start), rt(0, rate)),
             color=otio.schema.MarkerColor.RED,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -154,6 +155,16 @@ def test_edl_otio_and_stem_read_back_exactly(demo: dict, rate: str) -> None:
         assert c.media_reference.available_range.contains(c.source_range)
         assert Path(c.media_reference.target_url).is_file()
         assert all(m.metadata["syncfoley"]["kind"] == "onset" for m in c.markers)
+        # The clip's markers are its onsets file's, each named with its confidence (Resolve shows the name).
+        wav = Path(c.media_reference.target_url)
+        listed = json.loads((root / "out" / "onsets" / f"{wav.stem}.json").read_text())["onsets"]
+        assert [m.metadata["syncfoley"]["confidence"] for m in c.markers] == [o["confidence"] for o in listed]
+        for i, (m, o) in enumerate(zip(c.markers, listed), start=1):
+            # (the file rounds to 4 places, the name to 2 from the unrounded value)
+            found = re.fullmatch(r"onset (\d+) \(conf ([01]\.\d\d)\)", m.name)
+            assert found, m.name
+            number, conf = found.groups()
+            assert int(number) == i and abs(float(conf) - o["confidence"]) <= 0.005 + 1e-4
     picture = tl.video_tracks()[0]
     assert len(list(picture.find_clips())) == 50
 
@@ -413,12 +424,18 @@ def test_a_cache_entry_lost_after_planning_is_computed_again(tmp_path: Path) -> 
 
 
 def test_a_damaged_cache_entry_is_computed_again(tmp_path: Path) -> None:
-    """A cache entry cut short (a full disk, a half-copied cache folder) is not trusted: the
+    """A cache entry cut short (a full disk, a half-copied cache folder), or whose onsets are not
+    (time, strength, confidence) triples (a hand-edited entry, an older layout), is not trusted: the
     conform computes that event again instead of ending in a traceback."""
     stand_ins.make(timeline.read(DATA / "25fps.edl"), tmp_path / "media")
     options = ConformOptions(handles=6)
     api.conform(DATA / "25fps.edl", tmp_path / "out1", [tmp_path / "media"], options, cache=tmp_path / "cache")
-    entry = sorted((tmp_path / "cache").glob("*.npz"))[0]
-    entry.write_bytes(entry.read_bytes()[:100])
+    metas = {p: json.loads(p.read_text()) for p in sorted((tmp_path / "cache").glob("*.json"))}
+    assert all(len(o) == 3 for m in metas.values() for o in m["onsets"])  # (these stand-ins show no hits)
+    pairs, junk, short = list(metas)[:3]
+    pairs.write_text(json.dumps({**metas[pairs], "onsets": [[0.5, 0.8]]}))  # (time, strength): no confidence
+    junk.write_text(json.dumps({**metas[junk], "onsets": 7}))
+    npz = short.with_suffix(".npz")
+    npz.write_bytes(npz.read_bytes()[:100])
     result = api.conform(DATA / "25fps.edl", tmp_path / "out2", [tmp_path / "media"], options, cache=tmp_path / "cache")
-    assert (result.computed, result.reused) == (1, 3)
+    assert (result.computed, result.reused) == (3, 1)

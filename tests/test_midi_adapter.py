@@ -17,7 +17,9 @@ TICK = midi.TEMPO / 1_000_000 / midi.TICKS_PER_BEAT  # seconds per tick
 def _track() -> OnsetTrack:
     times = [0.0, 0.0333, 0.5004, 1.23456, 2.999, 61.7]
     strengths = [1.0, 0.1, 0.5, 0.75, 0.0, 0.33]
-    return OnsetTrack("clip.mp4", 62.0, 30.0, "motion", tuple(Onset(t, s, 0.9) for t, s in zip(times, strengths)))
+    confidences = [0.9, 0.04, 0.5, 0.999, 0.125, 1.0]
+    return OnsetTrack("clip.mp4", 62.0, 30.0, "motion",
+                      tuple(Onset(t, s, c) for t, s, c in zip(times, strengths, confidences)))
 
 
 def test_roundtrip_within_one_tick(tmp_path: Path) -> None:
@@ -42,7 +44,9 @@ def test_independent_reader_sees_the_same_notes_and_markers(tmp_path: Path) -> N
         assert n.velocity == midi.velocity(o.strength)
         assert n.duration > 0
     markers = sorted(score.markers, key=lambda m: m.time)
-    assert [m.text for m in markers] == [f"onset {i}" for i in range(1, len(track.onsets) + 1)]
+    # Each marker names its onset and how sure the detector is, for pruning a sensitive run in the DAW.
+    assert [m.text for m in markers] == ["onset 1 (conf 0.90)", "onset 2 (conf 0.04)", "onset 3 (conf 0.50)",
+                                         "onset 4 (conf 1.00)", "onset 5 (conf 0.12)", "onset 6 (conf 1.00)"]
     for o, m in zip(track.onsets, markers):
         assert abs(m.time - o.time) <= TICK
 

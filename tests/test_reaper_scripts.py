@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from daemon_helpers import Client, Daemon
 
+from syncfoley.engine.types import Onset
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "bridge" / "scripts" / "reaper"
 DRIVER = Path(__file__).resolve().parent / "lua" / "run_action.lua"
@@ -88,7 +90,7 @@ def test_the_index_is_what_reapack_index_derives_from_the_headers() -> None:
         for (_, _, _, url), src in zip(got, pkg.sources):
             assert url == f"https://raw.githubusercontent.com/syncfoley/syncfoley/v{pkg.version}/{src.path}"
     # The header's version is the package's: a file that changes must bump it.
-    assert [p.version for p in packages] == ["0.3.0"]
+    assert [p.version for p in packages] == ["0.3.1"]
 
 
 def test_the_reapack_model_refuses_what_reapack_refuses() -> None:
@@ -150,6 +152,12 @@ def _argvs(tmp_path: Path) -> list[list[str]]:
                                                       key=lambda p: int(p.name.split("-")[1].split(".")[0]))]
 
 
+def _confidences(daemon: Any) -> list[float]:
+    """The confidences in the onsets file the daemon wrote last (the action read it)."""
+    newest = max(daemon.workdir.rglob("*.onsets.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [o["confidence"] for o in json.loads(newest.read_text())["onsets"]]
+
+
 def _named(result: dict, name: str) -> list[list]:
     return [c for c in result["calls"] if c[0] == name]
 
@@ -193,6 +201,9 @@ def test_detect_puts_a_note_on_every_hit_at_the_right_ppq(daemon: Any, scene_cli
         assert min(abs(n["start"] - w) for n in notes) <= TICKS / 30, (w, [n["start"] for n in notes])
     assert all(0 <= n["start"] < length * TICKS and 1 <= n["vel"] <= 127 for n in notes)
     assert len(result["markers"]) == len(notes)
+    # Named as the engine names them (Onset.label), with each onset's confidence from the onsets file.
+    assert [m["name"] for m in result["markers"]] == [Onset(0.0, 1.0, c).label(i) for i, c in
+                                                      enumerate(_confidences(daemon), start=1)]
     names = [c[0] for c in result["calls"]]
     assert names.index("Undo_BeginBlock") < names.index("CreateNewMIDIItemInProj") < names.index("Undo_EndBlock")
     assert _named(result, "Undo_EndBlock")[0][1] == "syncfoley: detect onsets"

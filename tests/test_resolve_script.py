@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import runpy
 import sys
 import time
@@ -74,6 +75,9 @@ def test_clips_land_at_their_record_frames(daemon: Any, tmp_path: Path, rate: st
     hit = [t for t in truth if any(abs(f - t) <= 2 for f in ours)]
     assert len(truth) >= 8 and len(hit) >= 0.9 * len(truth), (sorted(ours), truth)
     assert tl.markers[5]["name"] == "editor's note"
+    # Each named as the engine named it in foley.otio: the onset's number in its event and its confidence.
+    assert all(re.fullmatch(r"onset [1-9][0-9]* \(conf [01]\.[0-9]{2}\)", m["name"]) for m in ours.values()), ours
+    assert len({m["name"] for m in ours.values()}) > 1
 
     # A re-run replaces its own markers, not the editor's, and adds one more track.
     status = script["main"](resolve=resolve, port=daemon.port, log=log.append)

@@ -25,6 +25,9 @@ def test_markers_read_back(tmp_path: Path) -> None:
     for m, o in zip(markers, track.onsets):
         assert m["timeline_time"] == pytest.approx(o.time, abs=1e-9)
         assert m["strength"] == o.strength and m["confidence"] == o.confidence
+    # What an editor sees in the marker list: the onset's number and its confidence.
+    names = [m.name for m in otio.adapters.read_from_file(str(path)).tracks.markers]
+    assert names == ["onset 1 (conf 0.80)", "onset 2 (conf 0.80)", "onset 3 (conf 0.80)", "onset 4 (conf 0.80)"]
 
 
 def test_video_and_foley_tracks_line_up_for_a_range(tmp_path: Path) -> None:

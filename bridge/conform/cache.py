@@ -33,12 +33,15 @@ class ConformCache:
             meta = json.loads((self.folder / f"{key}.json").read_text())
             with np.load(self.folder / f"{key}.npz", allow_pickle=False) as z:
                 audio = z["audio"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, MemoryError):
+            onsets = [tuple(o) for o in meta["onsets"]]
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, MemoryError):
             # A damaged entry (a cut-short copy, a full disk, a header declaring gigabytes) is
             # recomputed, not trusted.
             return None
+        if any(len(o) != 3 for o in onsets):  # (seconds, strength, confidence): anything else is not ours
+            return None
         curve = tuple(meta["curve"]) if meta.get("curve") else None
-        return EventRender([tuple(o) for o in meta["onsets"]], [tuple(r) for r in meta["regions"]], audio,
+        return EventRender(onsets, [tuple(r) for r in meta["regions"]], audio,
                            meta["detector"], meta["engine"], meta["source_onsets"], curve, meta.get("seconds", 0.0),
                            int(meta.get("batch", 1)), str(meta.get("computed_on", "")))
 

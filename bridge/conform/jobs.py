@@ -36,7 +36,7 @@ class EventJob:
 class EventRender:
     """What an event's work returns (and the cache keeps)."""
 
-    onsets: list[tuple[float, float]]  # (clip seconds, strength), hits inside the clip
+    onsets: list[tuple[float, float, float]]  # (clip seconds, strength, confidence), hits inside the clip
     regions: list[tuple[float, float, float]]
     audio: np.ndarray
     detector: str

@@ -132,16 +132,16 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
         clip_path = paths[f"clip {ep.clip_name}"]
         bwf.write(clip_path, r.audio, sr, sample(ep.clip_in), description=f"syncfoley event {ev.number} {ev.name}",
                   overwrite=overwrite)
-        rec_onsets = tuple((ep.clip_in + t * float(rate), s) for t, s in r.onsets)
-        on_picture = [(f, s) for f, s in rec_onsets if ev.cover_in <= f < ev.cover_out]
-        all_onsets += [Onset((f - cut.record_start) / float(rate), s) for f, s in on_picture]
+        rec_onsets = tuple((ep.clip_in + t * float(rate), s, c) for t, s, c in r.onsets)
+        on_picture = [(f, s, c) for f, s, c in rec_onsets if ev.cover_in <= f < ev.cover_out]
+        all_onsets += [Onset((f - cut.record_start) / float(rate), s, c) for f, s, c in on_picture]
         assert ep.match is not None
         meta = {"source": str(ep.match.path), "source_tc_in": cut.tc(ev.source_in), "detector": r.detector,
                 "engine": r.engine, "key": ep.job.key, "onsets": len(on_picture)}
         foley.append(foley_timeline.FoleyClip(ev, clip_path, ep.clip_in, ep.clip_out, rec_onsets, meta))
         clip_track = OnsetTrack(
             source=str(clip_path), duration=ep.job.length, fps=float(rate), detector=r.detector,
-            onsets=tuple(Onset(t, s) for t, s in r.onsets), range=TimeRange(0.0, ep.job.length),
+            onsets=tuple(Onset(t, s, c) for t, s, c in r.onsets), range=TimeRange(0.0, ep.job.length),
             regions=tuple(Region(a, b, s) for a, b, s in r.regions),
             extra={"conform": {"event": ev.number, "where": ev.where, "clip_tc_in": cut.tc(ep.clip_in),
                                "record_tc_in": cut.tc(ev.record_in), "media": str(ep.match.path),
@@ -155,10 +155,10 @@ def write(p: ConformPlan, results: dict[str, EventRender], outdir: Path, *, over
             ev.number, record, f"{ep.match.path.name} @ {cut.tc(ev.source_in)} ({ep.match.how}; start TC "
             f"{ep.match.start_from})" + (f", speed {ev.speed:g}x" if ev.speed != 1 else ""),
             "reused" if ep.cached else "computed", r.detector, len(on_picture), _engine(r), r.seconds, ep.warnings,
-            ep.job.length, visible, tuple(t for t, _ in r.onsets),
+            ep.job.length, visible, tuple(t for t, _, _ in r.onsets),
             tuple(r.curve[0]) if r.curve else (), tuple(r.curve[1]) if r.curve else (),
             r.curve[2] if r.curve else "", r.curve[3] if r.curve else None,
-            hits=tuple((cut.tc(int(round(f))), float(s)) for f, s in on_picture),
+            hits=tuple((cut.tc(int(round(f))), float(s)) for f, s, _ in on_picture),
             files=tuple((kind, str(paths[f"{key} {ep.clip_name}"].relative_to(outdir)))
                         for kind, key in (("wav", "clip"), ("json", "json"), ("mid", "mid"))),
         ))

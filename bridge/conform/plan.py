@@ -36,7 +36,8 @@ from syncfoley.core.identity import file_identity
 from syncfoley.engine.generate.sound import SoundOptions
 from syncfoley.engine.types import OnsetTrack
 
-CACHE_VERSION = 1
+# In every job key: entries of another version are never looked up. 2: onsets keep their confidence.
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def _request(job: EventJob, d: _Detected) -> "GenerationRequest":
 
 
 def _finish(d: _Detected, rendered: "Rendered", seconds: float) -> EventRender:
-    return EventRender([(o.time, o.strength) for o in d.track.onsets],
+    return EventRender([(o.time, o.strength, o.confidence) for o in d.track.onsets],
                        [(r.start, r.end, r.strength) for r in d.track.regions], rendered.audio, d.detector,
                        rendered.engine, d.found, d.curve, seconds, int(rendered.info.get("batched_with", 1)))
 

@@ -18,7 +18,7 @@ local function add_onsets(info, track_result)
   if not track then return sf.fail("cannot read " .. tostring(track_result.onsets_json)) end
   local onsets, regions = {}, {}
   for _, o in ipairs(track.onsets) do
-    onsets[#onsets + 1] = { time = sf.to_project(info, o.time), strength = o.strength }
+    onsets[#onsets + 1] = { time = sf.to_project(info, o.time), strength = o.strength, confidence = o.confidence }
   end
   for _, r in ipairs(track.regions or {}) do
     local a, b = sf.to_project(info, r.start), sf.to_project(info, r["end"])
@@ -34,7 +34,11 @@ local function add_onsets(info, track_result)
   local item = sf.onsets_item(dest, info.position, info.position + info.length, onsets, regions, env,
     tonumber(sf.setting("note", "60")))
   if sf.setting("markers", "0") == "1" then
-    for i, o in ipairs(onsets) do reaper.AddProjectMarker2(0, false, o.time, 0, "onset " .. i, -1, 0) end
+    -- Named as the engine names its markers (Onset.label), confidence included: at a high
+    -- sensitivity the marker list shows which onsets are doubtful.
+    for i, o in ipairs(onsets) do
+      reaper.AddProjectMarker2(0, false, o.time, 0, string.format("onset %d (conf %.2f)", i, o.confidence or 1.0), -1, 0)
+    end
   end
   reaper.Undo_EndBlock("syncfoley: detect onsets", -1)
   reaper.UpdateArrange()

@@ -1,13 +1,9 @@
 -- @description syncfoley: Foley on picture (detect onsets, generate Foley, Foley for item)
 -- @author syncfoley
--- @version 0.3.0
+-- @version 0.3.1
 -- @changelog
---   One package for the three actions and their shared library: ReaPack installed only the
---   first of the three separate packages, since each claimed the library's file.
---   Without LuaSocket the actions start `syncfoley send` directly (no shell or cmd.exe;
---   minimised on Windows), with the request in a file; send writes its own result and exit
---   status. Cancel carries the host and the token. "localhost" and host names work. The
---   dialogs' captions hold no commas, and a remembered value may.
+--   Project markers from "Detect onsets" carry each onset's confidence in their name
+--   (onset 3 (conf 0.87)), so a run at a high sensitivity can be thinned by it.
 -- @metapackage
 -- @provides
 --   .

@@ -319,7 +319,8 @@ def foley_clips(otio_path):
             for m in item.get("markers", []):
                 f, _ = _frames(m["marked_range"]["start_time"])
                 if rec_in <= f < rec_out:
-                    onsets.append(int(round(f)))
+                    # The engine's name for it (with its confidence), kept for Resolve's marker.
+                    onsets.append((int(round(f)), str(m.get("name") or "onset")))
             out.append({"wav": ref["target_url"], "name": item.get("name", ""), "rate": rate, "record_in": rec_in,
                         "record_out": rec_out, "wav_start": int(round(first)), "onsets": onsets, "lane": lane,
                         "event": (item.get("metadata", {}).get("syncfoley") or {}).get("event")})
@@ -528,9 +529,8 @@ def place(resolve, timeline, media_pool, clips, log):
             timeline.DeleteMarkerAtFrame(frame)
     refused = 0
     for c in placed:
-        for n, f in enumerate(c["onsets"], start=1):
-            if not timeline.AddMarker(f - start, "Red", "onset %d" % n, "syncfoley event %s" % c["event"], 1,
-                                      MARKER_TAG):
+        for f, name in c["onsets"]:
+            if not timeline.AddMarker(f - start, "Red", name, "syncfoley event %s" % c["event"], 1, MARKER_TAG):
                 refused += 1
     return placed, missing, notes, refused
 
