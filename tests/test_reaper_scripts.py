@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from daemon_helpers import Client, Daemon
 
-from syncfoley.engine.types import Onset
+from syncfoley.engine.types import onset_label
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "bridge" / "scripts" / "reaper"
@@ -201,8 +201,8 @@ def test_detect_puts_a_note_on_every_hit_at_the_right_ppq(daemon: Any, scene_cli
         assert min(abs(n["start"] - w) for n in notes) <= TICKS / 30, (w, [n["start"] for n in notes])
     assert all(0 <= n["start"] < length * TICKS and 1 <= n["vel"] <= 127 for n in notes)
     assert len(result["markers"]) == len(notes)
-    # Named as the engine names them (Onset.label), with each onset's confidence from the onsets file.
-    assert [m["name"] for m in result["markers"]] == [Onset(0.0, 1.0, c).label(i) for i, c in
+    # Named as the engine names them (onset_label), with each onset's confidence from the onsets file.
+    assert [m["name"] for m in result["markers"]] == [onset_label(i, c) for i, c in
                                                       enumerate(_confidences(daemon), start=1)]
     names = [c[0] for c in result["calls"]]
     assert names.index("Undo_BeginBlock") < names.index("CreateNewMIDIItemInProj") < names.index("Undo_EndBlock")

@@ -34,7 +34,7 @@ local function add_onsets(info, track_result)
   local item = sf.onsets_item(dest, info.position, info.position + info.length, onsets, regions, env,
     tonumber(sf.setting("note", "60")))
   if sf.setting("markers", "0") == "1" then
-    -- Named as the engine names its markers (Onset.label), confidence included: at a high
+    -- Named as the engine names its markers (onset_label in engine/types.py), confidence included: at a high
     -- sensitivity the marker list shows which onsets are doubtful.
     for i, o in ipairs(onsets) do
       reaper.AddProjectMarker2(0, false, o.time, 0, string.format("onset %d (conf %.2f)", i, o.confidence or 1.0), -1, 0)
