@@ -158,3 +158,33 @@ def test_times_past_the_end_of_their_video_are_refused_by_name(tmp_path: Path, s
     with pytest.raises(FormatError, match=rf"clip{suffix}: time 500 is past the end of clip.mp4 \(1.000 s\); "
                                           r"times are seconds"):
         mt.clip_features(Example(video=video, onsets=onsets))
+
+
+def _negative_log_likelihood(ab: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    z = ab[0] * x + ab[1]
+    return float((np.logaddexp(0.0, z) - y * z).sum())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_calibration_converges_on_logits_spread_far_from_its_start(seed: int) -> None:
+    # As a network trained at 384 across gave on its validation frames (RULE48): 150 impacts
+    # among 8,800 frames, logits from -75 to 19. Plain Newton steps from (1, 0) ran off to a
+    # slope of millions there, a step function that made every threshold alike.
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.clip(rng.normal(-12, 18, 8650), -75, 19), rng.normal(4, 6, 150)])
+    y = np.concatenate([np.zeros(8650), np.ones(150)])
+    a, b = mt._platt(x, y)
+    best = minimize(_negative_log_likelihood, np.array([0.1, -3.0]), args=(x, y), method="Nelder-Mead",
+                    options=dict(xatol=1e-9, fatol=1e-9, maxiter=20000))
+    assert (a, b) == pytest.approx(tuple(best.x), rel=1e-3)
+    assert _negative_log_likelihood(np.array([a, b]), x, y) <= best.fun + 1e-6
+
+
+def test_calibration_recovers_the_sigmoid_that_made_the_labels() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.0, 3.0, 200_000)
+    y = (rng.random(x.size) < 1 / (1 + np.exp(-(0.7 * x - 2.0)))).astype(np.float64)
+    a, b = mt._platt(x, y)
+    assert a == pytest.approx(0.7, abs=0.02) and b == pytest.approx(-2.0, abs=0.03)

@@ -703,15 +703,34 @@ def _platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
     if labels.sum() == 0 or labels.sum() == len(labels):
         return 1.0, 0.0
+
+    def loss(a: float, b: float) -> float:
+        z = a * logits + b
+        return float((np.logaddexp(0.0, z) - labels * z).sum())
+
+    # Newton's method on the logistic log-likelihood, each step halved until the likelihood
+    # rises. Full steps alone diverged (a = 3e7: a step function, every threshold alike) on
+    # networks whose logits spread over -75..19, far from the start at (1, 0); where full steps
+    # converge they are all taken, and the fit is the same to the bit.
     a, b = 1.0, 0.0
-    for _ in range(50):  # Newton's method on the logistic log-likelihood
+    current = loss(a, b)
+    for _ in range(50):
         p = expit(a * logits + b)
         g = np.array([((p - labels) * logits).sum(), (p - labels).sum()])
         w = p * (1 - p) + 1e-9
         h = np.array([[(w * logits * logits).sum(), (w * logits).sum()], [(w * logits).sum(), w.sum()]])
         step = np.linalg.solve(h + 1e-6 * np.eye(2), g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
+        t = 1.0
+        while t > 1e-12:
+            trial = loss(a - t * step[0], b - t * step[1])
+            # (Float noise at the minimum is no rise: the last, tiny full steps are taken too.)
+            if trial <= current - 1e-4 * t * float(g @ step) + 1e-12 * abs(current):
+                break
+            t /= 2
+        else:
+            break  # no step lowers the loss: at its minimum as far as float arithmetic can tell
+        a, b, current = a - t * step[0], b - t * step[1], trial
+        if np.abs(t * step).max() < 1e-8:
             break
     return float(a), float(b)
 
