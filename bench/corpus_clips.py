@@ -1,7 +1,7 @@
 """The clips of a corpus folder: every ``NAME.truth.json`` with its video beside it.
 
 The one reading of a folder that ``physics_corpus.py``, ``mujoco_corpus.py`` and
-``scaled_copies.py`` write, shared by the scripts that judge or copy it. A clip is named by
+``corpus_copies.py`` write, shared by the scripts that judge or copy it. A clip is named by
 its truth file and its video is the one ``syncfoley train-motion`` takes beside it (the
 trainer's suffixes, in its order), so a folder the benches read is the folder the trainer reads.
 """
