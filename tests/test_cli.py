@@ -124,6 +124,28 @@ def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_still_images_and_gifs_are_named_as_such(tmp_path: Path) -> None:
+    import av
+    import cv2
+
+    still = tmp_path / "frame.png"
+    cv2.imwrite(str(still), np.full((36, 64, 3), 90, np.uint8))
+    line = _error(run_cli("detect", str(still), "-o", str(tmp_path / "o.json")))
+    assert "frame.png is a still image (png); give a video file" in line
+    # FFmpeg reads a GIF as a video stream, animated or not: the message names the format.
+    gif = tmp_path / "loop.gif"
+    with av.open(str(gif), "w", format="gif") as out:
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 36, "rgb8"
+        for k in range(5):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((36, 64, 3), 40 * k, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    line = _error(run_cli("run", str(gif), "-o", str(tmp_path / "out")))
+    assert "loop.gif is a GIF, an image format (still or animated)" in line
+    assert "ffmpeg -i loop.gif loop.mp4" in line
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "out").exists()
+
+
 def test_range_outside_the_video(tmp_path: Path) -> None:
     line = _error(run_cli("run", str(EXAMPLE), "-o", str(tmp_path), "--start", "10"))
     assert "--start 10" in line and "6.000" in line

@@ -64,12 +64,16 @@ def open_media(path: str | Path):
 def probe(path: str | Path) -> VideoInfo:
     """Describe a video file, or raise :class:`MediaError` saying why it is not one."""
     with open_media(path) as container:
-        if container.format.name in _STILL_FORMATS or not container.streams.video:
+        if container.format.name == "gif":
+            # FFmpeg reads a GIF, still or animated, as a video stream: name the format, not that.
+            raise MediaError(f"{path} is a GIF, an image format (still or animated); give a video file "
+                             f"(an animation converts with: ffmpeg -i {Path(path).name} {Path(path).stem}.mp4)")
+        if container.format.name in _STILL_FORMATS:
+            codec = container.streams.video[0].codec_context.name if container.streams.video else "no picture"
+            raise MediaError(f"{path} is a still image ({codec}); give a video file")
+        if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-            what = "a still image" if container.streams.video else "no video stream"
-            raise MediaError(
-                f"{path} has {what} (it holds: {', '.join(kinds)}); give a video file"
-            )
+            raise MediaError(f"{path} has no video stream (it holds: {', '.join(kinds)}); give a video file")
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate:
