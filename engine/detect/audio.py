@@ -55,6 +55,12 @@ class GuideDetectorConfig:
     new_rise_db: float = 9.0
     new_bins: float = 0.1
     start_guard: float = 0.05
+    # A peak under this share of the curve's 99th percentile must pass the same test of new
+    # sound. Noise's own flux, where the scale is min_flux's (a few quiet hits over white or
+    # pink noise), has excursions that clear the local mean by delta, to about 0.3 of it;
+    # there no tenth of the bins rises 9 dB at once, while a hit's click does (RULE50,
+    # README's guide-track section).
+    confirm_below: float = 1 / 3
     # Continuous contact (scrape, rub, roll): sound at least ``region_above_db`` over
     # the room tone for ``region_min`` s or longer, that neither decays like a ringing
     # hit (slower than ``region_max_decay`` dB/s) nor is a train of separate hits
@@ -273,8 +279,9 @@ def onsets_from_flux(curve: np.ndarray, samples: np.ndarray, start: float, cfg: 
         if peak < level_floor:
             continue
         # Where the flux has no past to compare with (the first frames), only new sound
-        # counts: room tone that is simply there from the first sample is not an onset.
-        if pos < cfg.start_guard * sr:
+        # counts: room tone that is simply there from the first sample is not an onset. A
+        # faint peak elsewhere must be new sound too: it may be the room tone's own flux.
+        if pos < cfg.start_guard * sr or value < cfg.confirm_below:
             room = room_spectrum(samples, cfg) if room is None else room
             if new_sound(samples, pos, room, cfg) < cfg.new_bins:
                 continue
