@@ -78,9 +78,10 @@ class CopySettings:
 
     def describe(self) -> str:
         parts = [f"scaled to {self.width} across"] if self.width else []
-        parts.append("interlaced (top field first, half the frame rate)" if self.interlace else "")
+        if self.interlace:
+            parts.append("interlaced (top field first, half the frame rate)")
         parts.append("ProRes 422 Proxy" if self.codec == "prores-proxy" else f"H.264 CRF {self.crf} ({self.preset})")
-        return ", ".join(p for p in parts if p)
+        return ", ".join(parts)
 
 
 def copy_clip(name: str, video: Path, src: Path, dst: Path, settings: CopySettings, overwrite: bool) -> str:

@@ -22,7 +22,8 @@ from syncfoley.engine.types import TimeRange
 T = TypeVar("T")
 
 # Demuxers that open a single picture as a one-frame "video".
-_STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif"}
+# GIF is refused on its own, by name: FFmpeg reads one, still or animated, as a video stream.
+_STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def probe(path: str | Path) -> VideoInfo:
     """Describe a video file, or raise :class:`MediaError` saying why it is not one."""
     with open_media(path) as container:
         if container.format.name == "gif":
-            # FFmpeg reads a GIF, still or animated, as a video stream: name the format, not that.
             raise MediaError(f"{path} is a GIF, an image format (still or animated); give a video file "
                              f"(an animation converts with: ffmpeg -i {Path(path).name} {Path(path).stem}.mp4)")
         if container.format.name in _STILL_FORMATS:
