@@ -1,7 +1,8 @@
 """The named clip sets the detectors' figures come from, rendered again by one command.
 
-Each set is one or more runs of a corpus generator (``physics_corpus.py``, pymunk, or
-``mujoco_corpus.py``, MuJoCo) over a range of seeds. A machine that lost its clips gets
+Each set is one or more runs of a corpus generator (``physics_corpus.py``, pymunk;
+``mujoco_corpus.py``, MuJoCo; or ``debugdraw_corpus.py``, pymunk drawn by pygame) over a
+range of seeds. A machine that lost its clips gets
 them back, clip for clip, from the same seeds: the generators draw everything from the
 seed, so the figures the README and docs/physics-detector.md quote come out again (the
 pymunk test split and the MuJoCo test clips were rendered again on a new machine on
@@ -30,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 # The generators' own first seeds (their modules import only NumPy until they render).
+from debugdraw_corpus import FIRST_SEED as DEBUGDRAW_FIRST_SEED  # noqa: E402
 from mujoco_corpus import FIRST_SEED  # noqa: E402
 from physics_corpus import SPLIT_SEEDS  # noqa: E402
 
@@ -38,18 +40,19 @@ from physics_corpus import SPLIT_SEEDS  # noqa: E402
 class Run:
     """One generator run: ``count`` clips from index ``first``."""
 
-    engine: str  # "physics" (pymunk) or "mujoco"
+    engine: str  # "physics" (pymunk), "mujoco" or "debugdraw" (pymunk drawn by pygame)
     first: int
     count: int
     split: str = ""  # physics only
     extra: tuple[str, ...] = ()
 
     def seeds(self) -> range:
-        base = SPLIT_SEEDS[self.split] if self.engine == "physics" else FIRST_SEED
+        base = {"physics": SPLIT_SEEDS.get(self.split, 0), "mujoco": FIRST_SEED,
+                "debugdraw": DEBUGDRAW_FIRST_SEED}[self.engine]
         return range(base + self.first, base + self.first + self.count)
 
     def argv(self, out: Path, jobs: int) -> list[str]:
-        script = HERE / ("physics_corpus.py" if self.engine == "physics" else "mujoco_corpus.py")
+        script = HERE / f"{self.engine}_corpus.py"
         split = ["--split", self.split] if self.engine == "physics" else []
         return [sys.executable, str(script), str(out), *split, "--first", str(self.first), "--count", str(self.count),
                 "--jobs", str(jobs), *self.extra]
@@ -100,6 +103,8 @@ SETS: dict[str, ClipSet] = {
                       (_val(620, 40, "--size", "1280x720"), _val(660, 40, "--size", "1920x1080"))),
     "test": ClipSet("test", "pymunk: the test split (bench_detection.py's table)", (Run("physics", 0, 48, "test"),)),
     "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
+    "debugdraw": ClipSet("test", "pymunk drawn by pymunk's own debug drawing (pygame): the issue's eight kinds of "
+                         "clip, three each, in a look no training clip has", (Run("debugdraw", 0, 24),)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
     "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
                      (Run("mujoco", 1000, 24),)),
