@@ -250,12 +250,12 @@ def driven(world: World, body, plan: Callable[[float, object], tuple[float, floa
 def strike_scene(world: World, rng: np.random.Generator, camera: Camera, kind: Kind, fast: bool) -> None:
     """A stick above an anvil: it rises, strikes down gathering speed, rebounds with the
     anvil's restitution, then eases into a hover (a damped spring), and again."""
+    import pymunk
+
     width = camera.width_m
     anvil_w = float(rng.uniform(0.5, 0.9))
     anvil_h = float(rng.uniform(0.25, 0.5))
     ax = camera.centre[0] + float(rng.uniform(-0.15, 0.15)) * width
-    import pymunk
-
     anvil = pymunk.Poly(world.space.static_body, [(ax - anvil_w / 2, 0), (ax + anvil_w / 2, 0),
                                                    (ax + anvil_w / 2, anvil_h), (ax - anvil_w / 2, anvil_h)])
     anvil.elasticity, anvil.friction, anvil.color = float(rng.uniform(0.35, 0.6)), 0.5, world.colour(dark=True)
