@@ -47,8 +47,10 @@ class Run:
     extra: tuple[str, ...] = ()
 
     def seeds(self) -> range:
-        base = {"physics": SPLIT_SEEDS.get(self.split, 0), "mujoco": FIRST_SEED,
-                "debugdraw": DEBUGDRAW_FIRST_SEED}[self.engine]
+        if self.engine == "physics":
+            base = SPLIT_SEEDS[self.split]
+        else:
+            base = {"mujoco": FIRST_SEED, "debugdraw": DEBUGDRAW_FIRST_SEED}[self.engine]
         return range(base + self.first, base + self.first + self.count)
 
     def argv(self, out: Path, jobs: int) -> list[str]:
@@ -104,7 +106,7 @@ SETS: dict[str, ClipSet] = {
     "test": ClipSet("test", "pymunk: the test split (bench_detection.py's table)", (Run("physics", 0, 48, "test"),)),
     "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
     "debugdraw": ClipSet("test", "pymunk drawn by pymunk's own debug drawing (pygame): the issue's eight kinds of "
-                         "clip, three each, in a look no training clip has", (Run("debugdraw", 0, 24),)),
+                         "clip, six each, in a look no training clip has", (Run("debugdraw", 0, 48),)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
     "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
                      (Run("mujoco", 1000, 24),)),

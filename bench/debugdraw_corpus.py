@@ -23,7 +23,7 @@ Layout written (read by ``bench_detection.py`` and ``syncfoley train-motion``)::
     OUT/NAME.ignore.csv    contacts in the band (neither way)
     OUT/NAME.truth.json    kind, settings, impacts with speed and place
 
-    python bench/debugdraw_corpus.py OUT --count 24 --jobs 2     # three clips of each kind
+    python bench/debugdraw_corpus.py OUT --count 48 --jobs 2     # six clips of each kind
     python bench/corpus_sets.py C debugdraw                      # the same: the set the docs quote
     python bench/bench_detection.py OUT
 """

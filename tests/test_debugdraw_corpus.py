@@ -123,7 +123,7 @@ def test_the_named_set_renders_these_clips(tmp_path: Path, capsys: pytest.Captur
     assert cs.SETS["debugdraw"].role == "test" and run.seeds()[0] == dd.FIRST_SEED
     assert cs.main([str(tmp_path), "debugdraw", "--print"]) == 0
     assert capsys.readouterr().out.strip().endswith(f"debugdraw_corpus.py {tmp_path / 'debugdraw'} --first 0 "
-                                                    "--count 24 --jobs 2")
+                                                    "--count 48 --jobs 2")
 
 
 def test_another_frame_rate_films_the_same_world() -> None:
