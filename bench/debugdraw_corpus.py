@@ -471,7 +471,7 @@ def simulate(name: str, kind: Kind, seed: int, out: Path | None, overwrite: bool
     else:
         smooth_scene(world, rng, camera, kind)
     shutter = float(look.uniform(*kind.shutter))
-    taps = [i for i in range(SUBSTEPS) if i < max(1, round(SUBSTEPS * shutter / 360.0))]
+    taps = range(max(1, round(SUBSTEPS * shutter / 360.0)))  # the sub-steps the shutter is open for
     dt = 1.0 / (fps * SUBSTEPS)
     noise = float(look.uniform(1.0, 4.0))
     background = tuple(int(v) for v in (look.integers(150, 245, 3) if look.random() < 0.6
@@ -481,11 +481,10 @@ def simulate(name: str, kind: Kind, seed: int, out: Path | None, overwrite: bool
             world.step(dt)
     else:
         _render(world, camera, kind, frames, taps, dt, noise, background, look, out, overwrite)
-    truth = _truth(world, camera, kind, frames, name, seed, shutter, noise)
-    return truth
+    return _truth(world, camera, kind, frames, name, seed, shutter, noise)
 
 
-def _render(world: World, camera: Camera, kind: Kind, frames: int, taps: list[int], dt: float, noise: float,
+def _render(world: World, camera: Camera, kind: Kind, frames: int, taps: range, dt: float, noise: float,
             background: tuple[int, ...], rng: np.random.Generator, out: Path, overwrite: bool) -> None:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -499,37 +498,42 @@ def _render(world: World, camera: Camera, kind: Kind, frames: int, taps: list[in
     options.flags = pymunk.SpaceDebugDrawOptions.DRAW_SHAPES | pymunk.SpaceDebugDrawOptions.DRAW_CONSTRAINTS
     outline = tuple(int(v) for v in rng.integers(0, 60, 3)) + (255,)
     options.shape_outline_color = SpaceDebugColor(*outline)
-    suffix = ".mov" if kind.codec == "prores" else ".mp4"
-    final = out.with_suffix(suffix)
-    tmp = final.with_name(final.stem + ".partial" + suffix)
+    final = out.with_suffix(".mov" if kind.codec == "prores" else ".mp4")
     codec = (["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"] if kind.codec == "prores" else
              ["-c:v", "libx264", "-preset", "medium", "-crf", str(int(rng.integers(18, 27))), "-pix_fmt", "yuv420p"])
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-framerate", f"{kind.fps.numerator}/{kind.fps.denominator}", "-i", "-", *codec, str(tmp)]
-    enc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    from syncfoley.core.atomic import atomic_path
+    from syncfoley.core.errors import SyncfoleyError
+
     try:
-        if enc.stdin is None:
-            raise CorpusError(f"no pipe to ffmpeg for {final.name}")
-        for _ in range(frames):
-            acc = np.zeros((h, w, 3), np.float32)
-            for sub in range(SUBSTEPS):
-                if sub in taps:
-                    options.transform = camera.transform(world.t)
-                    surface.fill(background)
-                    world.scenery.debug_draw(options)
-                    world.space.debug_draw(options)
-                    acc += pygame.surfarray.array3d(surface).transpose(1, 0, 2)
-                world.step(dt)
-            img = acc / len(taps) + rng.normal(0.0, noise, (h, w, 1)).astype(np.float32)
-            enc.stdin.write(np.clip(img, 0, 255).astype(np.uint8).tobytes())
-        enc.stdin.close()
-        if enc.wait() != 0:
-            raise CorpusError(f"ffmpeg could not encode {final.name} (exit {enc.returncode})")
-        tmp.replace(final)
-    finally:
-        if enc.poll() is None:
-            enc.kill()
-        tmp.unlink(missing_ok=True)
+        with atomic_path(final, overwrite) as tmp:
+            cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                   "-framerate", f"{kind.fps.numerator}/{kind.fps.denominator}", "-i", "-", *codec, str(tmp)]
+            enc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+            try:
+                if enc.stdin is None:
+                    raise CorpusError(f"no pipe to ffmpeg for {final.name}")
+                for _ in range(frames):
+                    acc = np.zeros((h, w, 3), np.float32)
+                    for sub in range(SUBSTEPS):
+                        if sub in taps:
+                            options.transform = camera.transform(world.t)
+                            surface.fill(background)
+                            world.scenery.debug_draw(options)
+                            world.space.debug_draw(options)
+                            acc += pygame.surfarray.array3d(surface).transpose(1, 0, 2)
+                        world.step(dt)
+                    img = acc / len(taps) + rng.normal(0.0, noise, (h, w, 1)).astype(np.float32)
+                    enc.stdin.write(np.clip(img, 0, 255).astype(np.uint8).tobytes())
+                enc.stdin.close()
+                if enc.wait() != 0:
+                    raise CorpusError(f"ffmpeg could not encode {final.name} (exit {enc.returncode})")
+            except BrokenPipeError:
+                raise CorpusError(f"ffmpeg stopped while encoding {final.name} (exit {enc.wait()})") from None
+            finally:
+                if enc.poll() is None:
+                    enc.kill()
+    except SyncfoleyError as exc:  # the clip appeared meanwhile, a full disk
+        raise CorpusError(str(exc)) from None
 
 
 def _truth(world: World, camera: Camera, kind: Kind, frames: int, name: str, seed: int, shutter: float,
@@ -570,10 +574,19 @@ def write_clip(out_dir: Path, kind_name: str, seed: int, overwrite: bool = False
         name = f"{kind_name}-{float(fps):.4g}fps_{seed}"
     if not overwrite and any((out_dir / (name + s)).exists() for s in (".mp4", ".mov")):
         return f"{name}: exists, kept (--overwrite renders it again)"
+    from syncfoley.core.atomic import atomic_path
+    from syncfoley.core.errors import SyncfoleyError
+
     truth = simulate(name, kind, seed, out_dir / name, overwrite)
-    for suffix, items in ((".times.csv", truth["impacts"]), (".ignore.csv", truth["band"])):
-        (out_dir / (name + suffix)).write_text("".join(f"{i['time']:.5f}\n" for i in items))
-    (out_dir / (name + ".truth.json")).write_text(json.dumps(truth, indent=1))
+    texts = {".times.csv": "".join(f"{i['time']:.5f}\n" for i in truth["impacts"]),
+             ".ignore.csv": "".join(f"{i['time']:.5f}\n" for i in truth["band"]),
+             ".truth.json": json.dumps(truth, indent=1)}
+    try:
+        for suffix, text in texts.items():
+            with atomic_path(out_dir / (name + suffix), overwrite=True) as tmp:
+                tmp.write_text(text)
+    except SyncfoleyError as exc:  # a full disk
+        raise CorpusError(str(exc)) from None
     return f"{name}: {len(truth['impacts'])} impacts, {len(truth['band'])} in the band"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -145,3 +146,16 @@ def test_a_bad_frame_rate_is_refused_by_name(tmp_path: Path, capsys: pytest.Capt
         assert dd.main([str(tmp_path / "clips"), "--fps", bad]) == 2
         assert f"--fps {bad}: give a frame rate from 1 to 240" in capsys.readouterr().err
     assert not (tmp_path / "clips").exists()
+
+
+def test_an_encoder_that_stops_leaves_nothing_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setitem(dd.KINDS, "smooth", dataclasses.replace(dd.KINDS["smooth"], size=(160, 90), seconds=1.0))
+    assert dd.main([str(tmp_path / "clips"), "--kind", "smooth", "--count", "1"]) == 1
+    assert "ffmpeg stopped while encoding smooth_50000.mp4 (exit 3)" in capsys.readouterr().err
+    assert list((tmp_path / "clips").iterdir()) == []
