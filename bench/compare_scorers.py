@@ -1,7 +1,7 @@
 """Motion scorers compared on annotated clips from cached features: how candidates are chosen.
 
 For each scorer file, per folder and pooled over them: F1 within +-0.1 s at the scorer's
-own threshold (with precision, recall, onsets on smooth-only clips and the confidence ROC
+own threshold (with precision, recall, F1 within one frame, onsets on smooth-only clips and the confidence ROC
 AUC) and the best F1 over thresholds, which says how good the networks are whatever the
 operating point (F1 is flat near its best, so a threshold set on a few dozen clips can
 hide or flatter a candidate), and the most recall any of those thresholds gives at precision
@@ -69,12 +69,15 @@ class Tally:
     false: int = 0
     truth: int = 0
     smooth: int = 0
+    hits_frame: int = 0  # within one frame of the clip, not 0.1 s
+    false_frame: int = 0
     conf: list[float] = field(default_factory=list)
     labels: list[bool] = field(default_factory=list)
 
     def add(self, other: "Tally") -> None:
         self.hits, self.false, self.truth = self.hits + other.hits, self.false + other.false, self.truth + other.truth
         self.smooth += other.smooth
+        self.hits_frame, self.false_frame = self.hits_frame + other.hits_frame, self.false_frame + other.false_frame
         self.conf += other.conf
         self.labels += other.labels
 
@@ -82,6 +85,11 @@ class Tally:
     def scores(self) -> tuple[float, float, float]:
         """Precision, recall, F1."""
         return prf(self.hits, self.false, self.truth)
+
+    @property
+    def f1_frame(self) -> float:
+        """F1 within one frame."""
+        return prf(self.hits_frame, self.false_frame, self.truth)[2]
 
 
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
@@ -130,11 +138,11 @@ def every_onset(scorer, clip: Clip, summaries: np.ndarray, blocks: Optional[dict
     return picked_onsets(scorer, clip.features, 0.0, summaries, blocks)
 
 
-def judged(clip: Clip, found: list[float]) -> tuple[dict[int, int], list[bool], list[bool]]:
-    """Onset times ``found`` on ``clip`` against its truth, within 0.1 s, as
+def judged(clip: Clip, found: list[float], tol: float = 0.1) -> tuple[dict[int, int], list[bool], list[bool]]:
+    """Onset times ``found`` on ``clip`` against its truth, within ``tol`` seconds, as
     ``bench_detection.judge`` judges them (impact index to onset index, matched, neutral)."""
     return judge(found, [i["time"] for i in clip.truth["impacts"]], [b["time"] for b in clip.truth.get("band", [])],
-                 0.1, clip.truth.get("family") == "smooth")
+                 tol, clip.truth.get("family") == "smooth")
 
 
 def tally(clip: Clip, every: list, threshold: float) -> Tally:
@@ -149,6 +157,9 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
         if not m:
             out.conf.append(onset.confidence)
             out.labels.append(o)
+    taken, ok, neutral = judged(clip, [o.time for o in onsets], 1.0 / clip.features.fps)
+    out.hits_frame = len(taken)
+    out.false_frame = sum(1 for o, m in zip(ok, neutral) if not o and not m)
     return out
 
 
@@ -216,8 +227,8 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
             total = pooled([own[i] for i in members])
             p, r, f = total.scores
             rows.append(dict(scorer=name, clips=label, n=len(members), threshold=scorer.threshold, f1=f, precision=p,
-                             recall=r, smooth=total.smooth, auc=auc(total.conf, total.labels), best_f1=best_f1,
-                             best_threshold=best_t, recall_at_precision=recall_at))
+                             recall=r, f1_frame=total.f1_frame, smooth=total.smooth, auc=auc(total.conf, total.labels),
+                             best_f1=best_f1, best_threshold=best_t, recall_at_precision=recall_at))
             if j == len(sets) - 1:
                 rows[-1]["by_speed"] = speed_recall(clips, every, best_t)
     return rows
@@ -250,14 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no annotated clips (NAME.times.csv beside a video) under {', '.join(map(str, args.data))}",
               file=sys.stderr)
         return 2
-    print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'smooth':>7}{'AUC':>7}"
+    print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'F1@1f':>7}{'smooth':>7}{'AUC':>7}"
           f"{'best F1':>9}{'at':>7}{'R@P.9':>7}")
     rows = compare(scorers, [p.name for p in args.scorers], clips, args.by)
     for row in rows:
         best = (f"{row['best_f1']:>9.3f}{row['best_threshold']:>7.3f}{row['recall_at_precision']:>7.2f}"
                 if row["best_f1"] is not None else "")
         print(f"{row['scorer']:<24}{row['clips']:<18}{row['n']:>4}{row['threshold']:>7.3f}{row['f1']:>7.3f}"
-              f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['smooth']:>7}{row['auc']:>7.3f}{best}")
+              f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['f1_frame']:>7.3f}{row['smooth']:>7}{row['auc']:>7.3f}{best}")
     for row in rows:
         bins = [(label, n, r) for label, n, r in row.get("by_speed", []) if n]
         if bins:

@@ -71,6 +71,13 @@ def _val(first: int, count: int, *extra: str) -> Run:
     return Run("physics", first, count, "val", extra)
 
 
+def _dd_kinds(first: int, each: int = 6) -> tuple[Run, ...]:
+    """``each`` clips of every debugdraw kind but the 60 s one, kind by kind from index ``first``
+    (seeds from 60000 up: 50000-59999 stay for testing)."""
+    kinds = ("strikes30", "blurstrikes24", "drops25", "feetpan", "shakedrops", "pairs", "smooth")
+    return tuple(Run("debugdraw", first + each * i, each, extra=("--kind", k)) for i, k in enumerate(kinds))
+
+
 SETS: dict[str, ClipSet] = {
     "train": ClipSet("train", "pymunk: what the block networks are trained on", (Run("physics", 0, 400, "train"),)),
     "val": ClipSet("select", "pymunk: calibration, threshold and verifier fitting", (_val(0, 40),)),
@@ -107,6 +114,10 @@ SETS: dict[str, ClipSet] = {
     "mujoco": ClipSet("test", "MuJoCo (3D, its own renderer): the second engine's test clips", (Run("mujoco", 0, 48),)),
     "debugdraw": ClipSet("test", "pymunk drawn by pymunk's own debug drawing (pygame): the issue's eight kinds of "
                          "clip, six each, in a look no training clip has", (Run("debugdraw", 0, 48),)),
+    "ddfit": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: verifier fitting (RULE51)",
+                     _dd_kinds(10000)),
+    "ddjudge": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE51",
+                       _dd_kinds(10100)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
     "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
                      (Run("mujoco", 1000, 24),)),
@@ -134,6 +145,8 @@ SETS: dict[str, ClipSet] = {
     "mjpicchoose": ClipSet("train", "MuJoCo: the mjtrain clips after mjpicture, which chose RULE44's picture "
                            "network's epoch", (Run("mujoco", 10225, 12),)),
 }
+# Seeds only test sets may take: the debugdraw look judges what no training clip looks like.
+KEPT_FOR_TESTING = {"debugdraw": range(DEBUGDRAW_FIRST_SEED, DEBUGDRAW_FIRST_SEED + 10000)}
 # Sets that film the same worlds on purpose (a control and its variation).
 SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
 # Sets that are part of another, with the same role: they share its seeds and no one else's.
@@ -164,6 +177,9 @@ def overlaps() -> list[str]:
             whole = b in _wholes(a) or a in _wholes(b)
             if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS and not whole:
                 out.append(f"{a} and {b} share {len(sa & sb)} seeds")
+    for name, s in SETS.items():
+        if s.role != "test" and any(set(r.seeds()) & set(KEPT_FOR_TESTING.get(r.engine, ())) for r in s.runs):
+            out.append(f"{name} takes seeds kept for testing")
     for part, whole in PARTS.items():
         inside = {(r.engine, s) for r in SETS[whole].runs for s in r.seeds()}
         if any((r.engine, s) not in inside for r in SETS[part].runs for s in r.seeds()) \

@@ -27,6 +27,17 @@ def test_a_set_drawn_from_another_sets_seeds_is_caught(monkeypatch: pytest.Monke
     assert cs.overlaps() == ["val3 and oops share 5 seeds"]
 
 
+def test_debugdraw_seeds_kept_for_testing_are_refused_to_other_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {s for r in cs.SETS["ddfit"].runs for s in r.seeds()} == set(range(60000, 60042))
+    assert [r.extra for r in cs.SETS["ddjudge"].runs][2] == ("--kind", "drops25")
+    sets = dict(cs.SETS)
+    sets["oops"] = cs.ClipSet("train", "", (cs.Run("debugdraw", 9990, 5),))  # seeds 59990-59994
+    monkeypatch.setattr(cs, "SETS", sets)
+    assert cs.overlaps() == ["oops takes seeds kept for testing"]
+    sets["oops"] = cs.ClipSet("test", "", (cs.Run("debugdraw", 9990, 5),))
+    assert cs.overlaps() == []
+
+
 def test_a_part_shares_seeds_with_its_whole_only(monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = cs.SETS["mjfit"].runs[0].seeds(), cs.SETS["mjjudge"].runs[0].seeds()
     assert set(a) | set(b) == set(cs.SETS["mjval"].runs[0].seeds()) and not set(a) & set(b)

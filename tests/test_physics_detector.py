@@ -343,7 +343,7 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     _annotate(physics_clips, data)
     scorer = resolve_scorer()
     clips = cs.load_clips([data], [scorer, scorer], tmp_path / "cache")
-    hits = false = astray = 0
+    hits = false = astray = hits_frame = false_frame = 0
     for clip in clips:
         # From the cached features, at the scorer's own threshold: the onsets detection gives.
         track = physics_tracks[clip.truth["family"]]
@@ -358,10 +358,17 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
         astray += sum(1 for o in ok if not o) if smooth else 0
         false += sum(1 for d, o in zip(found, ok)
                      if not o and (smooth or all(abs(d - b["time"]) > 0.1 for b in clip.truth["band"])))
+        # Within one frame of the track's rate, as bench_detection.py counts its F1 @1 frame.
+        frame = 1.0 / float(track.fps)
+        ok, h = bd.match(found, truth, frame)
+        hits_frame += h
+        false_frame += sum(1 for d, o in zip(found, ok)
+                           if not o and (smooth or all(abs(d - b["time"]) > frame for b in clip.truth["band"])))
     rows = cs.compare([scorer, scorer], ["a", "b"], clips, by="family")
     first = next(r for r in rows if r["scorer"] == "a" and r["clips"] == "data")
     precision, recall, _ = bd.prf(hits, false, sum(len(c.truth["impacts"]) for c in clips))
     assert (first["precision"], first["recall"]) == (precision, recall)
+    assert first["f1_frame"] == bd.prf(hits_frame, false_frame, sum(len(c.truth["impacts"]) for c in clips))[2]
     # Onsets on smooth-only clips: those that match none of the truth's impacts (a set-down
     # in the smooth family can land fast enough to be one).
     assert first["smooth"] == astray
@@ -387,6 +394,23 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     families = {r["clips"] for r in rows if r["scorer"] == "a"} - {"data"}
     assert families == {f"family={f}" for f in physics_clips}
     assert cs.main([str(tmp_path / "x.npz"), "--data", str(tmp_path / "nowhere")]) == 2
+
+
+def test_compared_scorers_count_within_a_frame_of_the_clips_rate() -> None:
+    from types import SimpleNamespace
+
+    import compare_scorers as cs
+
+    # At 25 fps an onset 30 ms from its impact is within a frame, one 60 ms away only within 0.1 s.
+    clip = cs.Clip("data", Path("a.mp4"), {"impacts": [{"time": 1.0}, {"time": 2.0}], "band": []},
+                   SimpleNamespace(fps=25.0), [])  # type: ignore[arg-type]
+    onsets = [SimpleNamespace(time=1.03, confidence=0.9), SimpleNamespace(time=2.06, confidence=0.8),
+              SimpleNamespace(time=3.0, confidence=0.1)]
+    t = cs.tally(clip, onsets, 0.5)
+    assert (t.hits, t.false, t.truth) == (2, 0, 2)
+    assert (t.hits_frame, t.false_frame) == (1, 1) and t.f1_frame == 0.5
+    both = cs.pooled([t, t])
+    assert (both.hits_frame, both.false_frame, both.f1_frame) == (2, 2, 0.5)
 
 
 def test_the_corpus_truth_is_contacts_that_approach_not_ones_that_separate() -> None:
