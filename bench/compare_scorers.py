@@ -1,8 +1,8 @@
 """Motion scorers compared on annotated clips from cached features: how candidates are chosen.
 
 For each scorer file, per folder and pooled over them: F1 within +-0.1 s at the scorer's
-own threshold (with precision, recall, F1 within one frame, onsets on smooth-only clips and the confidence ROC
-AUC) and the best F1 over thresholds, which says how good the networks are whatever the
+own threshold (with precision, recall, F1 within one frame of the clip's rate, onsets on
+smooth-only clips and the confidence ROC AUC) and the best F1 over thresholds, which says how good the networks are whatever the
 operating point (F1 is flat near its best, so a threshold set on a few dozen clips can
 hide or flatter a candidate), and the most recall any of those thresholds gives at precision
 0.9 or more (``R@P.9``; the product's target is 0.9 for both). Below the table, per scorer,

@@ -118,6 +118,8 @@ SETS: dict[str, ClipSet] = {
                      _dd_kinds(10000)),
     "ddjudge": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE51",
                        _dd_kinds(10100)),
+    "ddtrain": ClipSet("train", "pymunk drawn by pygame, 24 of each kind but the 60 s one: for networks that learn "
+                       "this look too (not yet trained on)", _dd_kinds(11000, 24)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
     "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
                      (Run("mujoco", 1000, 24),)),
@@ -178,8 +180,11 @@ def overlaps() -> list[str]:
             if a != b and ea == eb and sa & sb and frozenset({a, b}) not in SAME_WORLDS and not whole:
                 out.append(f"{a} and {b} share {len(sa & sb)} seeds")
     for name, s in SETS.items():
-        if s.role != "test" and any(set(r.seeds()) & set(KEPT_FOR_TESTING.get(r.engine, ())) for r in s.runs):
-            out.append(f"{name} takes seeds kept for testing")
+        for r in s.runs:
+            kept = KEPT_FOR_TESTING.get(r.engine, range(0))
+            if s.role != "test" and set(r.seeds()) & set(kept):
+                out.append(f"{name} takes {r.engine} seeds {kept[0]}-{kept[-1]}, kept for test sets")
+                break
     for part, whole in PARTS.items():
         inside = {(r.engine, s) for r in SETS[whole].runs for s in r.seeds()}
         if any((r.engine, s) not in inside for r in SETS[part].runs for s in r.seeds()) \

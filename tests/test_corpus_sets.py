@@ -33,7 +33,7 @@ def test_debugdraw_seeds_kept_for_testing_are_refused_to_other_roles(monkeypatch
     sets = dict(cs.SETS)
     sets["oops"] = cs.ClipSet("train", "", (cs.Run("debugdraw", 9990, 5),))  # seeds 59990-59994
     monkeypatch.setattr(cs, "SETS", sets)
-    assert cs.overlaps() == ["oops takes seeds kept for testing"]
+    assert cs.overlaps() == ["oops takes debugdraw seeds 50000-59999, kept for test sets"]
     sets["oops"] = cs.ClipSet("test", "", (cs.Run("debugdraw", 9990, 5),))
     assert cs.overlaps() == []
 
