@@ -71,6 +71,7 @@ class Tally:
     smooth: int = 0
     hits_frame: int = 0  # within one frame of the clip, not 0.1 s
     false_frame: int = 0
+    unframed: int = 0  # clips counted without a frame rate (no features): F1 within a frame is then NaN
     conf: list[float] = field(default_factory=list)
     labels: list[bool] = field(default_factory=list)
 
@@ -78,6 +79,7 @@ class Tally:
         self.hits, self.false, self.truth = self.hits + other.hits, self.false + other.false, self.truth + other.truth
         self.smooth += other.smooth
         self.hits_frame, self.false_frame = self.hits_frame + other.hits_frame, self.false_frame + other.false_frame
+        self.unframed += other.unframed
         self.conf += other.conf
         self.labels += other.labels
 
@@ -88,8 +90,8 @@ class Tally:
 
     @property
     def f1_frame(self) -> float:
-        """F1 within one frame."""
-        return prf(self.hits_frame, self.false_frame, self.truth)[2]
+        """F1 within one frame (NaN where a clip had no frame rate)."""
+        return float("nan") if self.unframed else prf(self.hits_frame, self.false_frame, self.truth)[2]
 
 
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
@@ -157,6 +159,9 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
         if not m:
             out.conf.append(onset.confidence)
             out.labels.append(o)
+    if clip.features is None:  # a clip built from onsets alone (the candidate benches' tests)
+        out.unframed = 1
+        return out
     taken, ok, neutral = judged(clip, [o.time for o in onsets], 1.0 / clip.features.fps)
     out.hits_frame = len(taken)
     out.false_frame = sum(1 for o, m in zip(ok, neutral) if not o and not m)

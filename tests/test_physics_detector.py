@@ -411,6 +411,9 @@ def test_compared_scorers_count_within_a_frame_of_the_clips_rate() -> None:
     assert (t.hits_frame, t.false_frame) == (1, 1) and t.f1_frame == 0.5
     both = cs.pooled([t, t])
     assert (both.hits_frame, both.false_frame, both.f1_frame) == (2, 2, 0.5)
+    # A clip without features has no rate: its F1 within a frame is unknown, and so is the pool's.
+    rateless = cs.tally(cs.Clip("data", Path("b.mp4"), clip.truth, None, []), onsets, 0.5)  # type: ignore[arg-type]
+    assert rateless.hits == 2 and np.isnan(cs.pooled([t, rateless]).f1_frame)
 
 
 def test_the_corpus_truth_is_contacts_that_approach_not_ones_that_separate() -> None:
