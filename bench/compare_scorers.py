@@ -1,16 +1,16 @@
 """Motion scorers compared on annotated clips from cached features: how candidates are chosen.
 
-For each scorer file, per folder and pooled over them: F1 within +-0.1 s at the scorer's
-own threshold (with precision, recall, F1 within one frame of the clip's rate, onsets on
-smooth-only clips and the confidence ROC AUC) and the best F1 over thresholds, which says how good the networks are whatever the
-operating point (F1 is flat near its best, so a threshold set on a few dozen clips can
-hide or flatter a candidate), and the most recall any of those thresholds gives at precision
-0.9 or more (``R@P.9``; the product's target is 0.9 for both). Below the table, per scorer,
-the recall at its best-F1 threshold (over all clips) by the impacts' approach speed, where the
-truth gives it: slow impacts are where recall is lost, so a candidate meant to find them is
-judged there. ``--by KEY`` breaks the
-figures at the own threshold down by a field of the clips' ``NAME.truth.json`` (``family``,
-``size``, ``camera``, ``codec``; ``flicker`` and ``noise`` as none / some).
+For each scorer file, per folder and pooled over them: F1 within +-0.1 s at the scorer's own
+threshold (with precision, recall, F1 within one frame of the clip's rate, onsets on
+smooth-only clips and the confidence ROC AUC) and the best F1 over thresholds, which says
+how good the networks are whatever the operating point (F1 is flat near its best, so a
+threshold set on a few dozen clips can hide or flatter a candidate), and the most recall any
+of those thresholds gives at precision 0.9 or more (``R@P.9``; the product's target is 0.9
+for both). Below the table, per scorer, the recall at its best-F1 threshold (over all clips)
+by the impacts' approach speed, where the truth gives it: slow impacts are where recall is
+lost, so a candidate meant to find them is judged there. ``--by KEY`` breaks the figures at
+the own threshold down by a field of the clips' ``NAME.truth.json`` (``family``, ``size``,
+``camera``, ``codec``; ``flicker`` and ``noise`` as none / some).
 
 Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact in the
 truth's band count neither way, every onset on a smooth-only clip is false (those counted as
@@ -153,8 +153,7 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
     onsets = [o for o in every if o.confidence >= threshold]
     taken, ok, neutral = judged(clip, [o.time for o in onsets])
     smooth = clip.truth.get("family") == "smooth"
-    out = Tally(len(taken), sum(1 for o, m in zip(ok, neutral) if not o and not m), len(clip.truth["impacts"]),
-                sum(1 for o in ok if not o) if smooth else 0)
+    out = Tally(len(taken), _false(ok, neutral), len(clip.truth["impacts"]), sum(1 for o in ok if not o) if smooth else 0)
     for o, m, onset in zip(ok, neutral, onsets):
         if not m:
             out.conf.append(onset.confidence)
@@ -163,9 +162,13 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
         out.unframed = 1
         return out
     taken, ok, neutral = judged(clip, [o.time for o in onsets], 1.0 / clip.features.fps)
-    out.hits_frame = len(taken)
-    out.false_frame = sum(1 for o, m in zip(ok, neutral) if not o and not m)
+    out.hits_frame, out.false_frame = len(taken), _false(ok, neutral)
     return out
+
+
+def _false(ok: list[bool], neutral: list[bool]) -> int:
+    """Onsets that matched no impact and lie near no contact of the band."""
+    return sum(1 for o, m in zip(ok, neutral) if not o and not m)
 
 
 def speed_recall(clips: list[Clip], every: list[list], threshold: float) -> list[tuple[str, int, float]]:

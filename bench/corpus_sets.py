@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 
 # The generators' own first seeds (their modules import only NumPy until they render).
 from debugdraw_corpus import FIRST_SEED as DEBUGDRAW_FIRST_SEED  # noqa: E402
+from debugdraw_corpus import KINDS as DEBUGDRAW_KINDS  # noqa: E402
 from mujoco_corpus import FIRST_SEED  # noqa: E402
 from physics_corpus import SPLIT_SEEDS  # noqa: E402
 
@@ -74,7 +75,7 @@ def _val(first: int, count: int, *extra: str) -> Run:
 def _dd_kinds(first: int, each: int = 6) -> tuple[Run, ...]:
     """``each`` clips of every debugdraw kind but the 60 s one, kind by kind from index ``first``
     (seeds from 60000 up: 50000-59999 stay for testing)."""
-    kinds = ("strikes30", "blurstrikes24", "drops25", "feetpan", "shakedrops", "pairs", "smooth")
+    kinds = [name for name, kind in DEBUGDRAW_KINDS.items() if kind.seconds < 60]
     return tuple(Run("debugdraw", first + each * i, each, extra=("--kind", k)) for i, k in enumerate(kinds))
 
 
@@ -182,7 +183,7 @@ def overlaps() -> list[str]:
     for name, s in SETS.items():
         for r in s.runs:
             kept = KEPT_FOR_TESTING.get(r.engine, range(0))
-            if s.role != "test" and set(r.seeds()) & set(kept):
+            if s.role != "test" and any(seed in kept for seed in r.seeds()):
                 out.append(f"{name} takes {r.engine} seeds {kept[0]}-{kept[-1]}, kept for test sets")
                 break
     for part, whole in PARTS.items():
