@@ -12,6 +12,11 @@ lost, so a candidate meant to find them is judged there. ``--by KEY`` breaks the
 the own threshold down by a field of the clips' ``NAME.truth.json`` (``family``, ``size``,
 ``camera``, ``codec``; ``flicker`` and ``noise`` as none / some).
 
+One-member networks of one recipe differ by seed about as much as recipes differ (RULE47,
+RULE52), so a recipe is best judged by the mean of several trainings: files joined by ``+``
+(``A0.npz+A1.npz``) are listed one by one and then as one more row per set of clips, the
+mean of each figure over them (its threshold, each file's own, left blank).
+
 Counting is ``bench_detection.py``'s: one-to-one matching, onsets near a contact in the
 truth's band count neither way, every onset on a smooth-only clip is false (those counted as
 such are the ones that match none of the clip's impacts: a set-down in the smooth family can
@@ -23,6 +28,7 @@ verifier reads) are worked out once per clip.
 Keep the test split out of it: it is for choosing.
 
     python bench/compare_scorers.py SHIPPED.npz CANDIDATE.npz --data C/val2 C/valhd --cache C/features [--by flicker]
+    python bench/compare_scorers.py A0.npz+A1.npz B0.npz+B1.npz --data C/val11 --cache C/features
 """
 
 from __future__ import annotations
@@ -242,9 +248,36 @@ def compare(scorers: list, names: list[str], clips: list[Clip], by: Optional[str
     return rows
 
 
+# The figures a recipe's row averages over its trainings.
+MEANS = ("f1", "precision", "recall", "f1_frame", "smooth", "auc", "best_f1", "recall_at_precision")
+
+
+def recipe_means(rows: list[dict], recipes: list[list[str]]) -> list[dict]:
+    """One row per recipe of more than one file and set of clips, each figure in MEANS the mean
+    over the recipe's files (their rows, as :func:`compare` gives them, in the same order of
+    sets); the threshold and best-F1 threshold are NaN (each file has its own)."""
+    out = []
+    for files in (r for r in recipes if len(r) > 1):
+        mine = [[row for row in rows if row["scorer"] == f] for f in files]
+        for same in zip(*mine):
+            mean = dict(same[0], scorer="+".join(files), threshold=float("nan"), best_threshold=float("nan"))
+            mean.pop("by_speed", None)
+            for key in MEANS:
+                values = [row[key] for row in same]
+                mean[key] = None if None in values else float(np.mean(values))
+            out.append(mean)
+    return out
+
+
+def _recipes(args: list[str]) -> list[list[str]]:
+    """Each argument's files: ``A.npz+B.npz`` is two, unless a file has that very name."""
+    return [[a] if Path(a).is_file() or "+" not in a else a.split("+") for a in args]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scorers", type=Path, nargs="+", help="motion-scorer .npz files (train-motion, tune-motion)")
+    parser.add_argument("scorers", nargs="+",
+                        help="motion-scorer .npz files (train-motion, tune-motion); A.npz+B.npz: also their mean")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="annotated folders (not the test split)")
     parser.add_argument("--cache", type=Path, help="motion features kept between runs")
     parser.add_argument("--by", help="also break down by this field of NAME.truth.json (e.g. family, size, flicker)")
@@ -257,7 +290,18 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
             return 2
-        scorers = [from_features(load_scorer(p)) for p in args.scorers]
+        recipes = _recipes(args.scorers)
+        if any(not f for r in recipes for f in r):
+            print(f"error: an empty file name in {' '.join(args.scorers)}: join files as A.npz+B.npz",
+                  file=sys.stderr)
+            return 2
+        files = [Path(f) for f in dict.fromkeys(f for r in recipes for f in r)]
+        names = [f.name for f in files]
+        if len(set(names)) < len(names):
+            print(f"error: two scorer files share a name ({', '.join(names)}); rows are labelled by it, so give "
+                  "each file its own name", file=sys.stderr)
+            return 2
+        scorers = [from_features(load_scorer(p)) for p in files]
         clips = load_clips(args.data, scorers, args.cache)
     except SyncfoleyError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -271,18 +315,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{'scorer':<24}{'clips':<18}{'n':>4}{'thr':>7}{'F1':>7}{'P':>6}{'R':>6}{'F1@1f':>7}{'smooth':>7}{'AUC':>7}"
           f"{'best F1':>9}{'at':>7}{'R@P.9':>7}")
-    rows = compare(scorers, [p.name for p in args.scorers], clips, args.by)
-    for row in rows:
-        best = (f"{row['best_f1']:>9.3f}{row['best_threshold']:>7.3f}{row['recall_at_precision']:>7.2f}"
-                if row["best_f1"] is not None else "")
-        print(f"{row['scorer']:<24}{row['clips']:<18}{row['n']:>4}{row['threshold']:>7.3f}{row['f1']:>7.3f}"
-              f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['f1_frame']:>7.3f}{row['smooth']:>7}{row['auc']:>7.3f}{best}")
+    rows = compare(scorers, names, clips, args.by)
+    means = recipe_means(rows, [[Path(f).name for f in r] for r in recipes])
+    for row in rows + means:
+        print(_line(row))
     for row in rows:
         bins = [(label, n, r) for label, n, r in row.get("by_speed", []) if n]
         if bins:
             print(f"{row['scorer']}: recall at {row['best_threshold']:.3f} by approach speed (picture widths/s): "
                   + ", ".join(f"{label} {r:.2f} ({n})" for label, n, r in bins))
     return 0
+
+
+def _line(row: dict) -> str:
+    def number(value: float, width: int, digits: int) -> str:
+        return f"{'':>{width}}" if np.isnan(value) else f"{value:>{width}.{digits}f}"
+
+    smooth = row["smooth"] if isinstance(row["smooth"], int) else f"{row['smooth']:.1f}"
+    # R@P.9 with three digits: rules read differences of 0.02 in it.
+    best = (f"{row['best_f1']:>9.3f}{number(row['best_threshold'], 7, 3)}{row['recall_at_precision']:>7.3f}"
+            if row["best_f1"] is not None else "")
+    return (f"{row['scorer']:<24}{row['clips']:<18}{row['n']:>4}{number(row['threshold'], 7, 3)}{row['f1']:>7.3f}"
+            f"{row['precision']:>6.2f}{row['recall']:>6.2f}{row['f1_frame']:>7.3f}{smooth:>7}{row['auc']:>7.3f}{best}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,8 @@ def _dd_kinds(first: int, each: int = 6) -> tuple[Run, ...]:
 
 SETS: dict[str, ClipSet] = {
     "train": ClipSet("train", "pymunk: what the block networks are trained on", (Run("physics", 0, 400, "train"),)),
+    "train200": ClipSet("train", "pymunk: the first 200 of train (RULE31's train200), what RULE52's networks trained on",
+                        (Run("physics", 0, 200, "train"),)),
     "val": ClipSet("select", "pymunk: calibration, threshold and verifier fitting", (_val(0, 40),)),
     "val2": ClipSet("select", "pymunk: choosing between candidates", (_val(40, 120),)),
     "val3": ClipSet("select", "pymunk: more verifier fitting", (_val(160, 40), _val(228, 72))),
@@ -104,6 +106,7 @@ SETS: dict[str, ClipSet] = {
                     (_val(1220, 120),)),
     "val10": ClipSet("select", "pymunk: judging RULE29 (pictures under 480 scaled up, own threshold), by copies 320 across",
                      (_val(1340, 120),)),
+    "val11": ClipSet("select", "pymunk: judging RULE52 (networks trained on the debugdraw look too)", (_val(1460, 80),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
                         (_val(500, 40, "--floor", "0.3", "0.6"),)),
@@ -119,8 +122,10 @@ SETS: dict[str, ClipSet] = {
                      _dd_kinds(10000)),
     "ddjudge": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE51",
                        _dd_kinds(10100)),
+    "ddjudge2": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE52",
+                        _dd_kinds(10200)),
     "ddtrain": ClipSet("train", "pymunk drawn by pygame, 24 of each kind but the 60 s one: for networks that learn "
-                       "this look too (not yet trained on)", _dd_kinds(11000, 24)),
+                       "this look too (RULE52's network B)", _dd_kinds(11000, 24)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
     "mjfit": ClipSet("select", "MuJoCo: verifier fitting (the shipped one), mjval's first half",
                      (Run("mujoco", 1000, 24),)),
@@ -155,7 +160,7 @@ SAME_WORLDS = {frozenset({"valfloor0", "valfloor"})}
 # Sets that are part of another, with the same role: they share its seeds and no one else's.
 # A part may itself have parts.
 PARTS = {"mjfit": "mjval", "mjjudge": "mjval", "mjval2h": "mjval2", "mjtrain40": "mjtrain178", "mjtrain178": "mjtrain",
-         "mjpicture": "mjtrain", "mjpicchoose": "mjtrain"}
+         "mjpicture": "mjtrain", "mjpicchoose": "mjtrain", "train200": "train"}
 
 
 def _wholes(name: str) -> set[str]:

@@ -396,6 +396,58 @@ def test_scorers_compared_from_cached_features_count_as_detection_does(physics_c
     assert cs.main([str(tmp_path / "x.npz"), "--data", str(tmp_path / "nowhere")]) == 2
 
 
+def test_a_recipe_of_several_trainings_is_listed_and_averaged(physics_clips, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    import compare_scorers as cs
+
+    from syncfoley.engine.detect.motion_scorer import BUNDLED
+
+    data = tmp_path / "data"
+    _annotate(physics_clips, data)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    shutil.copyfile(BUNDLED, a)
+    shutil.copyfile(BUNDLED, b)
+    args = ["--data", str(data), "--cache", str(tmp_path / "cache")]
+    assert cs.main([f"{a}+{b}", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:] if line.split()[1:2] == ["data"]}
+    assert set(rows) == {"a.npz", "b.npz", "a.npz+b.npz"}
+    # The same weights twice: the mean is each, and only the thresholds (each file's own) are blank.
+    assert rows["a.npz"] == rows["b.npz"]
+    each = [float(v) for i, v in enumerate(rows["a.npz"][1:], 1) if i not in (2, 10)]
+    np.testing.assert_array_equal([float(v) for v in rows["a.npz+b.npz"][1:]], each)
+    # Two files of one name could not be told apart in the table.
+    other = tmp_path / "x"
+    other.mkdir()
+    shutil.copyfile(BUNDLED, other / "a.npz")
+    assert cs.main([str(a), str(other / "a.npz"), *args]) == 2
+    assert "share a name" in capsys.readouterr().err
+    assert cs.main([f"{a}+", *args]) == 2
+    assert "empty file name" in capsys.readouterr().err
+
+
+def test_recipe_means_average_each_figure_over_the_trainings() -> None:
+    import compare_scorers as cs
+
+    def row(scorer: str, clips: str, f1: float, smooth: int, reach: float | None) -> dict:
+        return dict(scorer=scorer, clips=clips, n=3, threshold=0.4, f1=f1, precision=0.9, recall=0.5, f1_frame=f1,
+                    smooth=smooth, auc=0.8, best_f1=None if reach is None else f1 + 0.1, best_threshold=0.3,
+                    recall_at_precision=reach)
+
+    rows = [row("a0", "val", 0.6, 1, 0.4), row("a0", "family=drop", 0.5, 0, None),
+            row("a1", "val", 0.8, 2, 0.7), row("a1", "family=drop", 0.7, 0, None), row("b", "val", 0.1, 9, 0.1)]
+    means = cs.recipe_means(rows, [["a0", "a1"], ["b"]])
+    assert [(m["scorer"], m["clips"]) for m in means] == [("a0+a1", "val"), ("a0+a1", "family=drop")]
+    assert means[0]["f1"] == pytest.approx(0.7) and means[0]["smooth"] == 1.5
+    assert means[0]["recall_at_precision"] == pytest.approx(0.55) and means[0]["best_f1"] == pytest.approx(0.8)
+    assert np.isnan(means[0]["threshold"]) and np.isnan(means[0]["best_threshold"])
+    assert means[1]["best_f1"] is None and means[1]["recall_at_precision"] is None
+    assert "+" in cs._line(means[0]) and " 1.5 " in cs._line(means[0])
+    assert cs._recipes(["x.npz+y.npz", "z.npz"]) == [["x.npz", "y.npz"], ["z.npz"]]
+
+
 def test_compared_scorers_count_within_a_frame_of_the_clips_rate() -> None:
     from types import SimpleNamespace
 
