@@ -84,6 +84,11 @@ def judge(found: list[float], truth: list[float], band: list[float], tol: float,
     return taken, ok, neutral
 
 
+def false_onsets(ok: list[bool], neutral: list[bool]) -> int:
+    """The false onsets of :func:`judge`'s verdicts: matched no impact, and near no contact of the band."""
+    return sum(1 for o, n in zip(ok, neutral) if not o and not n)
+
+
 def auc(scores: list[float], labels: list[bool]) -> float:
     """The share of (true, false) pairs the score orders rightly, ties counting half (by ranks:
     the bootstrap below computes it thousands of times)."""
@@ -164,7 +169,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         row["truth"] += len(true_t)
         for tol, hk, fk in ((0.1, "h1", "f1"), (frame, "hf", "ff")):
             taken, ok, neutral = judge(found, true_t, band_t, tol, family == "smooth")
-            false = sum(1 for o, n in zip(ok, neutral) if not o and not n)
+            false = false_onsets(ok, neutral)
             row[hk] += len(taken)
             row[fk] += false
             if tol == 0.1:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_detection import auc, judge, prf, recall_by_speed  # noqa: E402
+from bench_detection import auc, false_onsets, judge, prf, recall_by_speed  # noqa: E402
 
 # Thresholds swept for the best F1 (each scorer's own is added).
 SWEEP = tuple(float(t) for t in np.linspace(0.05, 0.95, 37))
@@ -159,7 +159,7 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
     onsets = [o for o in every if o.confidence >= threshold]
     taken, ok, neutral = judged(clip, [o.time for o in onsets])
     smooth = clip.truth.get("family") == "smooth"
-    out = Tally(len(taken), _false(ok, neutral), len(clip.truth["impacts"]), sum(1 for o in ok if not o) if smooth else 0)
+    out = Tally(len(taken), false_onsets(ok, neutral), len(clip.truth["impacts"]), sum(1 for o in ok if not o) if smooth else 0)
     for o, m, onset in zip(ok, neutral, onsets):
         if not m:
             out.conf.append(onset.confidence)
@@ -168,13 +168,8 @@ def tally(clip: Clip, every: list, threshold: float) -> Tally:
         out.unframed = 1
         return out
     taken, ok, neutral = judged(clip, [o.time for o in onsets], 1.0 / clip.features.fps)
-    out.hits_frame, out.false_frame = len(taken), _false(ok, neutral)
+    out.hits_frame, out.false_frame = len(taken), false_onsets(ok, neutral)
     return out
-
-
-def _false(ok: list[bool], neutral: list[bool]) -> int:
-    """Onsets that matched no impact and lie near no contact of the band."""
-    return sum(1 for o, m in zip(ok, neutral) if not o and not m)
 
 
 def speed_recall(clips: list[Clip], every: list[list], threshold: float) -> list[tuple[str, int, float]]:
