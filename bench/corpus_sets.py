@@ -107,6 +107,7 @@ SETS: dict[str, ClipSet] = {
     "val10": ClipSet("select", "pymunk: judging RULE29 (pictures under 480 scaled up, own threshold), by copies 320 across",
                      (_val(1340, 120),)),
     "val11": ClipSet("select", "pymunk: judging RULE52 (networks trained on the debugdraw look too)", (_val(1460, 80),)),
+    "val12": ClipSet("select", "pymunk: judging RULE53 (the shipped recipe with the debugdraw look too)", (_val(1540, 80),)),
     "valfloor0": ClipSet("select", "pymunk: the worlds of valfloor, floor where it always is", (_val(500, 40),)),
     "valfloor": ClipSet("select", "pymunk: floor 30-60% down, has the detector learnt where impacts are?",
                         (_val(500, 40, "--floor", "0.3", "0.6"),)),
@@ -124,6 +125,8 @@ SETS: dict[str, ClipSet] = {
                        _dd_kinds(10100)),
     "ddjudge2": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE52",
                         _dd_kinds(10200)),
+    "ddjudge3": ClipSet("select", "pymunk drawn by pygame, six of each kind but the 60 s one: judging RULE53",
+                        _dd_kinds(10300)),
     "ddtrain": ClipSet("train", "pymunk drawn by pygame, 24 of each kind but the 60 s one: for networks that learn "
                        "this look too (RULE52's network B)", _dd_kinds(11000, 24)),
     "mjval": ClipSet("select", "MuJoCo: choosing (mjfit and mjjudge are its halves)", (Run("mujoco", 1000, 48),)),
@@ -143,6 +146,8 @@ SETS: dict[str, ClipSet] = {
                       (Run("mujoco", 1216, 48),)),
     "mjval6": ClipSet("select", "MuJoCo: judging RULE28 (small pictures scaled up, own threshold), and copies 320 across",
                       (Run("mujoco", 1264, 48),)),
+    "mjval7": ClipSet("select", "MuJoCo: judging RULE53 (the shipped recipe with the debugdraw look too)",
+                      (Run("mujoco", 1312, 24),)),
     "mjtrain": ClipSet("train", "MuJoCo: clips to train on", (Run("mujoco", 10000, 400),)),
     "mjtrain40": ClipSet("train", "MuJoCo: the first 40 of mjtrain, which the networks shipped before "
                          "2026-12-05's evening trained on", (Run("mujoco", 10000, 40),)),
