@@ -17,6 +17,12 @@ Python's start-up and imports, as a user's command would.
     python bench/bench_detection.py CORPUS/test [--detector physics|motion] [--sensitivity 0.5] [--speed] [--own]
 
 ``--own`` adds the project's own demo scenes (the detector must keep F1 >= 0.95 there).
+Your own footage, annotated as ``syncfoley train-motion`` reads it (``NAME.times.csv`` of
+impact times beside each video, ``NAME.ignore.csv`` of contacts to count neither way, folders
+searched recursively), is judged the same way, under the family ``unnamed`` and without the
+breakdown by approach speed, which needs a generator's truth::
+
+    python bench/bench_detection.py MY_ANNOTATED_FOOTAGE
 """
 
 from __future__ import annotations
@@ -163,7 +169,7 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
         track = api.detect(path, detector=detector, sensitivity=sensitivity)
         found = track.times()
         true_t = [i["time"] for i in truth["impacts"]]
-        band_t = [i["time"] for i in truth["band"]]
+        band_t = [i["time"] for i in truth.get("band", [])]
         frame = 1.0 / float(track.fps)
         row = rows.setdefault(family, dict(truth=0, found=0, h1=0, f1=0, hf=0, ff=0, astray=0))
         row["truth"] += len(true_t)
@@ -175,10 +181,13 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
             if tol == 0.1:
                 row["found"] += len(found)
                 row["astray"] += sum(1 for o in ok if not o)
-                speeds += [float(i["speed"]) for i in truth["impacts"]]
-                caught += [j in taken for j in range(len(true_t))]
+                # Footage annotated by its times alone has no approach speeds to break recall down by.
+                speed_of = [i.get("speed") for i in truth["impacts"]]
+                speeds += [float(v) for v in speed_of if v is not None]
+                caught += [j in taken for j, v in enumerate(speed_of) if v is not None]
                 errors += [(found[i] - true_t[j]) / frame for j, i in taken.items()]
-                violence += [(track.onsets[i].strength, float(truth["impacts"][j]["speed"])) for j, i in taken.items()]
+                violence += [(track.onsets[i].strength, float(v)) for j, i in taken.items()
+                             if (v := speed_of[j]) is not None]
                 kept = [(onset, o) for o, n, onset in zip(ok, neutral, track.onsets) if not n]
                 conf += [onset.confidence for onset, _ in kept]
                 strength += [onset.strength for onset, _ in kept]
@@ -207,8 +216,9 @@ def evaluate(clips: list[tuple[str, Path, dict]], sensitivity: float, detector: 
     (pl, ph), (rl, rh), (fl, fh), (al, ah) = bootstrap_intervals(counts)
     print(f"95% intervals, the {len(counts)} clips resampled 2000 times: precision {pl:.2f}-{ph:.2f}, "
           f"recall {rl:.2f}-{rh:.2f}, F1 {fl:.2f}-{fh:.2f}, confidence AUC {al:.2f}-{ah:.2f}")
-    print("recall within 0.1 s by approach speed (picture widths/s): " + ", ".join(
-        f"{label} {r:.2f} ({n})" for label, n, r in recall_by_speed(speeds, caught) if n))
+    if speeds:
+        print("recall within 0.1 s by approach speed (picture widths/s): " + ", ".join(
+            f"{label} {r:.2f} ({n})" for label, n, r in recall_by_speed(speeds, caught) if n))
     if len(violence) > 2:
         from scipy.stats import spearmanr
 
@@ -246,10 +256,17 @@ def own_scenes(detector: str) -> None:
     print(f"own scenes pooled: precision {p:.2f}, recall {r:.2f}, F1 {f:.2f}")
 
 
-def speed(corpus: Path, detector: str, seconds: float = 60.0) -> None:
+def speed_source(clips: list[tuple[str, Path, dict]]) -> Path:
+    """The clip ``--speed`` loops: the first H.264 strike clip (what every figure of speed was
+    measured on), else the first clip of a family of strikes, else the first clip."""
+    return next((path for family, path, _ in clips if family == "strike" and path.suffix == ".mp4"),
+                next((path for family, path, _ in clips if "strike" in family), clips[0][1]))
+
+
+def speed(source: Path, detector: str, seconds: float = 60.0) -> None:
     """Analysis against a bare ffmpeg decode of the same 1080p25 H.264 file; peak memory flat
-    with duration. The file is a strike clip of the corpus looped and scaled to 1080p25 by ffmpeg."""
-    source = sorted(corpus.glob("*_strike.mp4"))[0]
+    with duration. The file is ``source`` looped and scaled to 1080p25 by ffmpeg."""
+    print(f"speed: {source.name} looped to {seconds:.0f} s of 1080p25 H.264")
     tmp = Path(tempfile.mkdtemp(prefix="syncfoley-speed-"))
     paths = {}
     for length in (15.0, seconds):
@@ -333,33 +350,36 @@ def environment() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", type=Path, nargs="?", help="a folder written by physics_corpus.py (its test split)")
+    parser.add_argument("corpus", type=Path, nargs="?",
+                        help="a folder written by physics_corpus.py (its test split) or another generator, or your own "
+                             "annotated footage: NAME.times.csv beside each video, NAME.ignore.csv optional")
     parser.add_argument("--sensitivity", type=float, default=0.5)
     parser.add_argument("--detector", default="physics", choices=("physics", "motion"),
                         help="the learned physics detector (default) or the hand-tuned motion detector")
     parser.add_argument("--speed", action="store_true", help="also time a 60 s 1080p clip against ffmpeg")
     parser.add_argument("--own", action="store_true", help="also the project's own demo scenes")
     args = parser.parse_args(argv)
+    if args.speed and args.corpus is None:
+        print("bench_detection: --speed needs the corpus folder (its strike clips are the material)", file=sys.stderr)
+        return 2
     print(environment())
     if args.corpus is not None:
         from corpus_clips import CorpusFolderError, corpus_clips
 
         try:
-            clips = [(c.family, c.video, c.truth) for c in corpus_clips(args.corpus)]
+            clips = [(c.family, c.video, c.truth) for c in corpus_clips(args.corpus, times_alone=True)]
         except CorpusFolderError as e:
             print(f"bench_detection: {e}", file=sys.stderr)
             return 2
         if not clips:
-            print(f"no clips under {args.corpus}: render them with bench/physics_corpus.py", file=sys.stderr)
+            print(f"bench_detection: no clips under {args.corpus}: render them with bench/physics_corpus.py, or "
+                  "give annotated footage (NAME.times.csv of impact times beside each video)", file=sys.stderr)
             return 2
         evaluate(clips, args.sensitivity, args.detector)
     if args.own:
         own_scenes(args.detector)
     if args.speed:
-        if args.corpus is None:
-            print("--speed needs the corpus folder (its strike clips are the material)", file=sys.stderr)
-            return 2
-        speed(args.corpus, args.detector)
+        speed(speed_source(clips), args.detector)
     return 0
 
 

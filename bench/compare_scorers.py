@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,20 +102,23 @@ class Tally:
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
     """Every annotated clip under ``folders`` with each scorer's frame summaries (features from
     ``cache`` where they are, extracted and kept there where not)."""
+    from corpus_clips import TRUTH_SUFFIX, read_truth
+
     from syncfoley.engine.detect.motion_training import (
         clip_features,
         find_examples,
         frame_blocks,
         frame_summaries,
         ignored_times,
+        sidecar,
         without_blocks,
     )
 
     clips = []
     for folder in folders:
         for example in find_examples(folder):
-            path = example.video.with_name(example.video.stem + ".truth.json")
-            truth = json.loads(path.read_text()) if path.is_file() else {
+            path = sidecar(example, TRUTH_SUFFIX)
+            truth = read_truth(path) if path.is_file() else {
                 "impacts": [{"time": t} for t in example.onsets],
                 "band": [{"time": t} for t in ignored_times(example)]}
             features = clip_features(example, cache)
@@ -277,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="motion features kept between runs")
     parser.add_argument("--by", help="also break down by this field of NAME.truth.json (e.g. family, size, flicker)")
     args = parser.parse_args(argv)
+    from corpus_clips import CorpusFolderError
+
     from syncfoley.core.errors import SyncfoleyError
     from syncfoley.engine.detect.motion_scorer import load_scorer
 
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         scorers = [from_features(load_scorer(p)) for p in files]
         clips = load_clips(args.data, scorers, args.cache)
-    except SyncfoleyError as exc:
+    except (SyncfoleyError, CorpusFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # an unreadable clip, a cache folder that cannot be written

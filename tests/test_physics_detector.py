@@ -331,6 +331,30 @@ def test_tune_motion_refits_the_operating_point_and_keeps_the_networks(physics_c
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
 
 
+def test_the_bench_judges_footage_annotated_by_its_times_alone_as_it_judges_the_corpus(
+        physics_clips, physics_tracks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    # A user's own footage in the layout train-motion reads (times, ignored contacts, a folder
+    # below), against the same clips with the generator's truth: the same counts. The smooth
+    # clip is left out, since only a truth file can say a clip holds smooth motion alone.
+    import bench_detection as bd
+
+    tracks = {physics_clips[f][0].resolve(): t for f, t in physics_tracks.items()}
+    monkeypatch.setattr("syncfoley.bridge.api.detect", lambda path, **_: tracks[Path(path).resolve()])
+    clips = {f: c for f, c in physics_clips.items() if f != "smooth"}
+    _annotate(clips, tmp_path / "corpus")
+    (tmp_path / "footage").mkdir()
+    _annotate(clips, tmp_path / "footage" / "reel1", places=False)
+    printed = {}
+    for name in ("corpus", "footage"):
+        assert bd.main([str(tmp_path / name)]) == 0
+        printed[name] = capsys.readouterr().out
+    pooled = [next(line for line in out.splitlines() if line.startswith("pooled:")) for out in printed.values()]
+    assert pooled[0] == pooled[1], pooled
+    assert "by approach speed" in printed["corpus"] and "by approach speed" not in printed["footage"]
+    assert "\nunnamed " in printed["footage"] and "\nstrike " in printed["corpus"]
+
+
 def test_scorers_compared_from_cached_features_count_as_detection_does(physics_clips, physics_tracks,
                                                                        tmp_path: Path) -> None:
     import bench_detection as bd
