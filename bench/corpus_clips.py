@@ -15,6 +15,7 @@ place or family a generator writes (the family is ``unnamed``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,23 @@ def read_truth(truth_file: Path) -> dict[str, Any]:
         raise CorpusFolderError(f"{truth_file}: not readable as JSON ({e})") from e
     if not isinstance(truth, dict):
         raise CorpusFolderError(f"{truth_file}: holds a {type(truth).__name__}, not a JSON object")
+    for key in ("impacts", "band"):
+        if key == "impacts" or key in truth:
+            _check_times(truth_file, key, truth.get(key))
     return truth
+
+
+def _check_times(truth_file: Path, key: str, entries: Any) -> None:
+    """``entries`` is a list of objects, each with a ``time`` in seconds (what every bench reads)."""
+    valid = 'valid: a list of objects such as {"time": 1.25}, seconds from the first frame'
+    if entries is None:
+        raise CorpusFolderError(f"{truth_file}: has no {key!r} ({valid})")
+    if not isinstance(entries, list):
+        raise CorpusFolderError(f"{truth_file}: {key!r} is {json.dumps(entries)[:40]} ({valid})")
+    for entry in entries:
+        t = entry.get("time") if isinstance(entry, dict) else None
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise CorpusFolderError(f"{truth_file}: {key!r} holds {json.dumps(entry)[:60]} ({valid})")
 
 
 def _clip(name: str, video: Path, truth_file: Path) -> CorpusClip:

@@ -91,6 +91,18 @@ def scorer_and_flow(items: list[tuple[str, Path, dict[str, Any]]]) -> None:
               f"scorer finds {np.mean(near[s] >= th):.2f}")
 
 
+# What the diagnosis reads of a truth file beyond the impact times (a hand-written one has only those).
+IMPACT_FIELDS = ("x", "y", "speed")
+CLIP_FIELDS = ("camera", "band")
+
+
+def _lacks(truth: dict[str, Any]) -> str:
+    """The fields the diagnosis needs that ``truth`` lacks, named; '' when it has them all."""
+    missing = [f for f in CLIP_FIELDS if f not in truth]
+    missing += [f"impacts' {f}" for f in IMPACT_FIELDS if any(f not in i for i in truth["impacts"])]
+    return ", ".join(missing)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path)
@@ -98,14 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     from corpus_clips import CorpusFolderError, corpus_clips
 
     try:
-        items = [(c.family, c.video, c.truth) for c in corpus_clips(args.corpus)]
+        clips = corpus_clips(args.corpus)
     except CorpusFolderError as e:
         print(f"diagnose_motion: {e}", file=sys.stderr)
         return 2
-    if not items:
+    if not clips:
         print(f"no *.truth.json in {args.corpus}: write a corpus with bench/physics_corpus.py", file=sys.stderr)
         return 2
-    scorer_and_flow(items)
+    short = next((c for c in clips if _lacks(c.truth)), None)
+    if short is not None:
+        print(f"diagnose_motion: {short.video.with_name(short.name + '.truth.json')} lacks {_lacks(short.truth)}: "
+              "this diagnosis needs a generator's truth (physics_corpus.py and mujoco_corpus.py write it)",
+              file=sys.stderr)
+        return 2
+    scorer_and_flow([(c.family, c.video, c.truth) for c in clips])
     return 0
 
 

@@ -43,6 +43,11 @@ def test_each_truth_file_is_a_clip_named_as_the_trainer_names_it(tmp_path: Path)
            "'.mxf' or '.mts')"),
     ("{not json", "not readable as JSON"),
     ("[1, 2]", "holds a list, not a JSON object"),
+    ('{"band": []}', "has no 'impacts' (valid: a list of objects such as {\"time\": 1.25}"),
+    ('{"impacts": [0.5]}', "'impacts' holds 0.5 (valid: a list of objects"),
+    ('{"impacts": [{"time": "0.5"}]}', "'impacts' holds {\"time\": \"0.5\"} (valid"),
+    ('{"impacts": [{"time": -1}]}', "'impacts' holds {\"time\": -1} (valid"),
+    ('{"impacts": [], "band": {"time": 1}}', "'band' is {\"time\": 1} (valid"),
 ])
 def test_a_folder_that_cannot_be_read_is_refused_naming_the_file(tmp_path: Path, content: str | None,
                                                                   says: str) -> None:
@@ -141,3 +146,15 @@ def test_compare_scorers_refuses_a_truth_file_that_is_not_json_in_one_line(tmp_p
     assert compare_scorers.main([str(BUNDLED), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path / 'a.truth.json'}: not readable as JSON") and "Traceback" not in err
+
+
+def test_the_diagnosis_refuses_a_truth_written_by_hand_naming_what_it_lacks(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    import diagnose_motion
+
+    (tmp_path / "x.truth.json").write_text('{"impacts": [{"time": 0.5}], "band": []}')
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    assert diagnose_motion.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"diagnose_motion: {tmp_path / 'x.truth.json'} lacks camera, impacts' x, impacts' y, "
+                          "impacts' speed: this diagnosis needs a generator's truth") and "Traceback" not in err
