@@ -42,8 +42,8 @@ def corpus_clips(folder: Path, times_alone: bool = False) -> list[CorpusClip]:
     ``times_alone``, also every video under it annotated by a ``NAME.times.csv`` alone (named
     by its path below ``folder``).
 
-    Raises :class:`CorpusFolderError` for a truth file that is not a JSON object or has no
-    video beside it, and for a times file the trainer refuses, naming the file.
+    Raises :class:`CorpusFolderError` for a truth file that is not a JSON object of impact times
+    or has no video beside it, and for a times file the trainer refuses, naming the file.
     """
     from syncfoley.core.errors import one_of
     from syncfoley.engine.detect.onset_training import VIDEO_SUFFIXES
