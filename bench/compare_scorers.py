@@ -102,14 +102,13 @@ class Tally:
 def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> list[Clip]:
     """Every annotated clip under ``folders`` with each scorer's frame summaries (features from
     ``cache`` where they are, extracted and kept there where not)."""
-    from corpus_clips import TRUTH_SUFFIX, read_truth
+    from corpus_clips import TRUTH_SUFFIX, read_truth, times_truth
 
     from syncfoley.engine.detect.motion_training import (
         clip_features,
         find_examples,
         frame_blocks,
         frame_summaries,
-        ignored_times,
         sidecar,
         without_blocks,
     )
@@ -118,9 +117,7 @@ def load_clips(folders: list[Path], scorers: list, cache: Optional[Path]) -> lis
     for folder in folders:
         for example in find_examples(folder):
             path = sidecar(example, TRUTH_SUFFIX)
-            truth = read_truth(path) if path.is_file() else {
-                "impacts": [{"time": t} for t in example.onsets],
-                "band": [{"time": t} for t in ignored_times(example)]}
+            truth = read_truth(path) if path.is_file() else times_truth(example)
             features = clip_features(example, cache)
             summaries = [frame_summaries(s, features) for s in scorers]
             blocks = [frame_blocks(s, features, m) for s, m in zip(scorers, summaries)]

@@ -99,7 +99,7 @@ def _times_alone(folder: Path, taken: set[Path]) -> list[CorpusClip]:
     (read already); one a truth file describes (a generator's clip in a folder below) is read
     from that file, with its family and speeds."""
     from syncfoley.core.errors import SyncfoleyError
-    from syncfoley.engine.detect.motion_training import ignored_times, sidecar
+    from syncfoley.engine.detect.motion_training import sidecar
     from syncfoley.engine.detect.onset_training import TIMES_SUFFIX, find_examples
 
     if not folder.is_dir() or next(folder.rglob("*" + TIMES_SUFFIX), None) is None:
@@ -114,9 +114,15 @@ def _times_alone(folder: Path, taken: set[Path]) -> list[CorpusClip]:
             if truth_file.is_file():
                 out.append(_clip(name, example.video, truth_file))
                 continue
-            truth = {"impacts": [{"time": t} for t in example.onsets],
-                     "band": [{"time": t} for t in ignored_times(example)]}
-            out.append(CorpusClip(name, NO_FAMILY, example.video, truth))
+            out.append(CorpusClip(name, NO_FAMILY, example.video, times_truth(example)))
     except SyncfoleyError as e:
         raise CorpusFolderError(str(e)) from e
     return out
+
+
+def times_truth(example: Any) -> dict[str, Any]:
+    """The truth of a trainer's example annotated by its times alone: its impacts and the
+    contacts of its ``NAME.ignore.csv`` (the band), without speeds, places or family."""
+    from syncfoley.engine.detect.motion_training import ignored_times
+
+    return {"impacts": [{"time": t} for t in example.onsets], "band": [{"time": t} for t in ignored_times(example)]}
